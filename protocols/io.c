@@ -1,0 +1,543 @@
+/*
+ * io.c: owns a session's input line buffer and 64 KiB reply buffer, and
+ * streams message files to the client.  It must never read a message
+ * whole into memory, never write per line, and knows no protocol command.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocols/io.h"
+#include "server/limits.h"
+#include "server/log.h"
+
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT	0
+#endif
+
+/* Input room beyond one longest line, so that pipelined commands are
+ * read in few calls. */
+#define IO_INSLACK	4096
+
+/* io_takeline's "no complete line buffered". */
+#define IO_NOLINE	(-100)
+
+struct io {
+	int	 fd;
+	int	 timeout;	/* milliseconds; 0 waits for ever */
+	int	 nosock;	/* fd is no socket: write() it */
+	int	 discard;	/* skipping the rest of an over-long line */
+	int	 eof;		/* the peer closed its side */
+	size_t	 max_line;
+	size_t	 outlen;
+	char	 out[IO_OUTBUF + 1];	/* + 1 for vsnprintf's NUL */
+	char	 file[IO_FILEBUF];	/* message text read from disk */
+	size_t	 insize;
+	size_t	 instart;	/* first octet not yet returned */
+	size_t	 inscan;	/* searched for LF up to here */
+	size_t	 inend;		/* end of the octets read */
+	char	 in[];		/* max_line + 2 + IO_INSLACK */
+};
+
+/* State of one message on its way out (io_send_message). */
+struct msgout {
+	off_t	 octets;	/* network octets sent so far */
+	long	 left;		/* TOP: body lines still to send */
+	int	 top;		/* sending only the header and left lines */
+	int	 inhdr;		/* TOP: still in the header */
+	int	 lstate;	/* TOP: the line so far: 0 "", 1 "\r", 2 more */
+	char	 last;		/* the last octet read; '\n' at the start */
+};
+
+/* io_new: a reader and writer on fd with lines of at most max_line. */
+struct io *
+io_new(int fd, size_t max_line)
+{
+	struct io	*io;
+	size_t		 insize;
+
+	if (max_line > SIZE_MAX - sizeof(*io) - 2 - IO_INSLACK) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	insize = max_line + 2 + IO_INSLACK;
+	if ((io = malloc(sizeof(*io) + insize)) == NULL)
+		return NULL;
+	io->fd = fd;
+	io->timeout = 0;
+	io->nosock = 0;
+	io->discard = 0;
+	io->eof = 0;
+	io->max_line = max_line;
+	io->outlen = 0;
+	io->insize = insize;
+	io->instart = io->inscan = io->inend = 0;
+	return io;
+}
+
+/* io_free: frees *iop, unflushed output and all, and clears it. */
+void
+io_free(struct io **iop)
+{
+	if (iop == NULL)
+		return;
+	free(*iop);
+	*iop = NULL;
+}
+
+/* io_set_timeout: how long one read or write may wait, 0 for ever. */
+void
+io_set_timeout(struct io *io, int seconds)
+{
+	if (seconds <= 0)
+		io->timeout = 0;
+	else if (seconds > INT_MAX / 1000)
+		io->timeout = INT_MAX / 1000 * 1000;
+	else
+		io->timeout = seconds * 1000;
+}
+
+/* io_left: milliseconds of the timeout left after start. */
+static int
+io_left(const struct io *io, const struct timespec *start)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		return 0;
+	ms = (long long)(now.tv_sec - start->tv_sec) * 1000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000000;
+	if (ms >= io->timeout)
+		return 0;
+	return io->timeout - (int)ms;
+}
+
+/* io_wait: polls for events until the timeout counted from start.
+ * Returns 0, IO_TIMEOUT (errno ETIMEDOUT) or IO_ERROR. */
+static int
+io_wait(struct io *io, short events, const struct timespec *start)
+{
+	struct pollfd	 pfd;
+	int		 left, r;
+
+	for (;;) {
+		left = -1;
+		if (io->timeout > 0 && (left = io_left(io, start)) <= 0) {
+			errno = ETIMEDOUT;
+			return IO_TIMEOUT;
+		}
+		pfd.fd = io->fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, left);
+		if (r > 0)
+			return 0;
+		if (r == -1 && errno != EINTR && errno != EAGAIN) {
+			log_debug("io: poll: %s", strerror(errno));
+			return IO_ERROR;
+		}
+	}
+}
+
+/* io_clock: the monotonic time a wait starts from. */
+static void
+io_clock(struct timespec *ts)
+{
+	if (clock_gettime(CLOCK_MONOTONIC, ts) == -1)
+		ts->tv_sec = ts->tv_nsec = 0;
+}
+
+/* io_readable: whether input can be read at once. */
+static int
+io_readable(const struct io *io)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = io->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* io_send: one write of at most len octets that does not block on a
+ * socket, whatever the descriptor's mode. */
+static ssize_t
+io_send(struct io *io, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	if (!io->nosock) {
+		n = send(io->fd, p, len, MSG_DONTWAIT);
+		if (n != -1 || errno != ENOTSOCK)
+			return n;
+		io->nosock = 1;
+	}
+	return write(io->fd, p, len);
+}
+
+/* io_writeall: writes len octets, waiting at most the timeout for each
+ * bit of progress.  *done_r, if not NULL, gets the octets written. */
+static int
+io_writeall(struct io *io, const char *p, size_t len, size_t *done_r)
+{
+	struct timespec	 start;
+	size_t		 done = 0;
+	ssize_t		 n;
+	int		 rv = 0;
+
+	while (done < len) {
+		n = io_send(io, p + done, len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			errno = EIO;
+		} else if (errno == EINTR) {
+			continue;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			io_clock(&start);
+			if (io_wait(io, POLLOUT, &start) == 0)
+				continue;
+		}
+		log_debug("io: write: %s", strerror(errno));
+		rv = -1;
+		break;
+	}
+	if (done_r != NULL)
+		*done_r = done;
+	return rv;
+}
+
+/* io_flush: writes all buffered output; keeps what failed to go out. */
+int
+io_flush(struct io *io)
+{
+	size_t	 done;
+	int	 rv, saved;
+
+	if (io->outlen == 0)
+		return 0;
+	rv = io_writeall(io, io->out, io->outlen, &done);
+	saved = errno;
+	if (done < io->outlen && done > 0)
+		memmove(io->out, io->out + done, io->outlen - done);
+	io->outlen -= done;
+	errno = saved;
+	return rv;
+}
+
+/* io_write: buffers len octets; flushes first when they do not fit and
+ * writes more than a whole buffer directly. */
+int
+io_write(struct io *io, const void *buf, size_t len)
+{
+	if (len > IO_OUTBUF - io->outlen) {
+		if (io_flush(io) == -1)
+			return -1;
+		if (len >= IO_OUTBUF)
+			return io_writeall(io, buf, len, NULL);
+	}
+	memcpy(io->out + io->outlen, buf, len);
+	io->outlen += len;
+	return 0;
+}
+
+/* io_puts: buffers a string. */
+int
+io_puts(struct io *io, const char *s)
+{
+	return io_write(io, s, strlen(s));
+}
+
+/* io_printf: formats a reply straight into the buffer; one longer than
+ * the whole buffer fails with EMSGSIZE. */
+int
+io_printf(struct io *io, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 room = IO_OUTBUF - io->outlen;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(io->out + io->outlen, room + 1, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		log_warn("io_printf");
+		return -1;
+	}
+	if ((size_t)n <= room) {
+		io->outlen += (size_t)n;
+		return 0;
+	}
+	if (n > IO_OUTBUF) {
+		log_warnx("io_printf: a reply of %d octets is over %d", n,
+		    IO_OUTBUF);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (io_flush(io) == -1)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(io->out, IO_OUTBUF + 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n > IO_OUTBUF) {
+		log_warnx("io_printf: the reply changed on the second try");
+		errno = EINVAL;
+		return -1;
+	}
+	io->outlen = (size_t)n;
+	return 0;
+}
+
+/* io_takeline: returns the next buffered line, IO_TOOLONG, or IO_NOLINE
+ * when no complete line is buffered. */
+static ssize_t
+io_takeline(struct io *io, char **line_r)
+{
+	char	*p = io->in + io->instart, *nl;
+	size_t	 avail = io->inend - io->instart, len;
+
+	nl = memchr(io->in + io->inscan, '\n', io->inend - io->inscan);
+	if (nl == NULL) {
+		io->inscan = io->inend;
+		if (avail > io->max_line + 1 || (avail == io->max_line + 1 &&
+		    p[io->max_line] != '\r')) {
+			/* Over-long whatever follows: drop it up to its LF. */
+			io->discard = 1;
+			io->instart = io->inscan = io->inend = 0;
+			return IO_TOOLONG;
+		}
+		return IO_NOLINE;
+	}
+	len = (size_t)(nl - p);
+	io->instart += len + 1;
+	io->inscan = io->instart;
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	p[len] = '\0';
+	if (len > io->max_line)
+		return IO_TOOLONG;
+	*line_r = p;
+	return (ssize_t)len;
+}
+
+/* io_skip: drops buffered input up to the LF ending an over-long line. */
+static void
+io_skip(struct io *io)
+{
+	char	*nl;
+
+	nl = memchr(io->in + io->instart, '\n', io->inend - io->instart);
+	if (nl == NULL) {
+		io->instart = io->inscan = io->inend = 0;
+		return;
+	}
+	io->instart = io->inscan = (size_t)(nl - io->in) + 1;
+	io->discard = 0;
+}
+
+/* io_fill: reads more input, flushing pending output first if the read
+ * would wait.  Returns 0 or an IO_* failure. */
+static ssize_t
+io_fill(struct io *io)
+{
+	struct timespec	 start;
+	ssize_t		 n;
+	int		 r;
+
+	if (io->instart == io->inend) {
+		io->instart = io->inscan = io->inend = 0;
+	} else if (io->inend == io->insize) {
+		memmove(io->in, io->in + io->instart, io->inend - io->instart);
+		io->inend -= io->instart;
+		io->inscan -= io->instart;
+		io->instart = 0;
+	}
+	if (io->outlen > 0 && 0 && !io_readable(io) && io_flush(io) == -1)
+		return IO_ERROR;
+	io_clock(&start);
+	for (;;) {
+		if ((r = io_wait(io, POLLIN, &start)) != 0)
+			return r;
+		n = read(io->fd, io->in + io->inend, io->insize - io->inend);
+		if (n > 0) {
+			io->inend += (size_t)n;
+			return 0;
+		}
+		if (n == 0) {
+			/* A partial line is dropped; replies still go out. */
+			io->eof = 1;
+			io->instart = io->inscan = io->inend = 0;
+			if (io->outlen > 0)
+				(void)io_flush(io);
+			return IO_EOF;
+		}
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_debug("io: read: %s", strerror(errno));
+			return IO_ERROR;
+		}
+	}
+}
+
+/* io_getline: the next input line, without its CRLF or LF. */
+ssize_t
+io_getline(struct io *io, char **line_r)
+{
+	ssize_t	 r;
+
+	*line_r = NULL;
+	for (;;) {
+		if (io->discard)
+			io_skip(io);
+		if (!io->discard) {
+			r = io_takeline(io, line_r);
+			if (r != IO_NOLINE)
+				return r;
+		}
+		if (io->eof)
+			return IO_EOF;
+		if ((r = io_fill(io)) != 0)
+			return r;
+	}
+}
+
+/* io_pending: octets read and not yet returned as lines. */
+size_t
+io_pending(const struct io *io)
+{
+	return io->inend - io->instart;
+}
+
+/* io_out: buffers message text, flushing each time the buffer is full. */
+static int
+io_out(struct io *io, const char *p, size_t len)
+{
+	size_t	 n;
+
+	while (len > 0) {
+		if (io->outlen == IO_OUTBUF && io_flush(io) == -1)
+			return -1;
+		n = IO_OUTBUF - io->outlen;
+		if (n > len)
+			n = len;
+		memcpy(io->out + io->outlen, p, n);
+		io->outlen += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* msg_fold: the TOP line state after the octets s..e of one line. */
+static int
+msg_fold(int lstate, const char *s, const char *e)
+{
+	if (e == s)
+		return lstate;
+	if (lstate == 0 && e - s == 1 && *s == '\r')
+		return 1;
+	return 2;
+}
+
+/* msg_chunk: sends one chunk read from the message.  Returns 0, 1 when
+ * TOP has sent all it should, or -1 on a write error. */
+static int
+msg_chunk(struct io *io, struct msgout *mo, const char *buf, size_t len)
+{
+	const char	*p = buf, *end = buf + len, *run = buf, *ls = buf;
+	const char	*nl;
+	char		 prev;
+
+	if (mo->last == '\n' && *p == '.' && io_out(io, ".", 1) == -1)
+		return -1;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		prev = nl > buf ? nl[-1] : mo->last;
+		if (prev != '\r') {
+			if (io_out(io, run, (size_t)(nl - run)) == -1 ||
+			    io_out(io, "\r", 1) == -1)
+				return -1;
+			run = nl;
+			mo->octets++;
+		}
+		if (mo->top) {
+			if (!mo->inhdr)
+				mo->left--;
+			else if (msg_fold(mo->lstate, ls, nl) < 2)
+				mo->inhdr = 0;
+			mo->lstate = 0;
+			if (!mo->inhdr && mo->left <= 0) {
+				mo->octets += nl + 1 - buf;
+				mo->last = '\n';
+				return io_out(io, run, (size_t)(nl + 1 - run)) ==
+				    -1 ? -1 : 1;
+			}
+		}
+		p = ls = nl + 1;
+		if (p < end && *p == '.') {
+			if (io_out(io, run, (size_t)(p - run)) == -1 ||
+			    io_out(io, ".", 1) == -1)
+				return -1;
+			run = p;
+		}
+	}
+	if (io_out(io, run, (size_t)(end - run)) == -1)
+		return -1;
+	if (mo->top)
+		mo->lstate = msg_fold(mo->lstate, ls, end);
+	mo->octets += (off_t)len;
+	mo->last = end[-1];
+	return 0;
+}
+
+/* io_send_message: streams a message file as a dot-stuffed reply body. */
+int
+io_send_message(struct io *io, int fd, long body_lines, off_t *octets_r)
+{
+	struct msgout	 mo;
+	ssize_t		 n;
+	int		 r = 0, saved;
+
+	memset(&mo, 0, sizeof(mo));
+	mo.last = '\n';
+	mo.top = mo.inhdr = body_lines >= 0;
+	mo.left = body_lines;
+	for (;;) {
+		n = read(fd, io->file, sizeof(io->file));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			log_warn("io_send_message: read");
+			errno = saved;
+			r = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((r = msg_chunk(io, &mo, io->file, (size_t)n)) != 0)
+			break;
+	}
+	if (r == 1)
+		r = 0;
+	if (r == 0 && mo.last != '\n') {
+		r = io_out(io, "\r\n", 2);
+		mo.octets += 2;
+	}
+	if (r == 0)
+		r = io_out(io, ".\r\n", 3);
+	if (octets_r != NULL)
+		*octets_r = mo.octets;
+	return r;
+}

@@ -1,0 +1,436 @@
+/*
+ * conf.c: every setting of postern.conf(5): its name, default, bounds and
+ * meaning to the program.  Reads the file with libconfuse, reports each
+ * error as "file:line: reason", and fills struct conf.  Nothing else in
+ * Postern parses configuration.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "protocols/protocol.h"
+#include "server/conf.h"
+#include "server/limits.h"
+
+/* A configuration file larger than this is refused. */
+#define CONF_SIZE_MAX	(1024 * 1024)
+
+/* Bounds of the integer settings, checked as each value is read. */
+static const struct bound {
+	const char	*name;
+	long		 min, max;
+} bounds[] = {
+	{ "workers",		1, WORKERS_MAX },
+	{ "shutdown_grace",	0, 3600 },
+	{ "login_timeout",	1, TIMEOUT_MAX },
+	{ "idle_timeout",	IDLE_TIMEOUT_MIN, TIMEOUT_MAX },
+	{ "max_line_length",	LINE_MIN, LINE_MAX_BOUND },
+	{ "max_bad_commands",	1, 1000 },
+	{ "auth_fail_delay",	0, AUTH_FAIL_DELAY_MAX },
+	{ "port",		0, 65535 },
+};
+
+static const char *const plaintext_names[] = {
+	[PLAINTEXT_NEVER] = "never",
+	[PLAINTEXT_LOOPBACK] = "loopback",
+	[PLAINTEXT_ALWAYS] = "always",
+};
+
+static cfg_opt_t listen_opts[] = {
+	CFG_STR("protocol", NULL, CFGF_NODEFAULT),
+	CFG_STR("address", "*", CFGF_NONE),
+	CFG_INT("port", -1, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t opts[] = {
+	CFG_INT("workers", WORKERS_DEFAULT, CFGF_NONE),
+	CFG_STR("pidfile", "/run/posternd.pid", CFGF_NONE),
+	CFG_INT("shutdown_grace", SHUTDOWN_GRACE_DEFAULT, CFGF_NONE),
+	CFG_STR("hostname", "", CFGF_NONE),
+	CFG_STR("passwd_file", "/etc/postern/passwd", CFGF_NONE),
+	CFG_STR("maildir", "%h/Maildir", CFGF_NONE),
+	CFG_INT("login_timeout", LOGIN_TIMEOUT_DEFAULT, CFGF_NONE),
+	CFG_INT("idle_timeout", IDLE_TIMEOUT_DEFAULT, CFGF_NONE),
+	CFG_INT("max_line_length", LINE_DEFAULT, CFGF_NONE),
+	CFG_INT("max_bad_commands", BAD_COMMANDS_DEFAULT, CFGF_NONE),
+	CFG_INT("auth_fail_delay", AUTH_FAIL_DELAY_DEFAULT, CFGF_NONE),
+	CFG_STR("plaintext_auth", "loopback", CFGF_NONE),
+	CFG_SEC("listen", listen_opts, CFGF_MULTI),
+	CFG_END()
+};
+
+/* report: the libconfuse error hook, "file:line: reason". */
+static void
+report(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
+		fprintf(stderr, "%s:%d: ", cfg->filename, cfg->line);
+	else if (cfg != NULL && cfg->filename != NULL)
+		fprintf(stderr, "%s: ", cfg->filename);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* check_int: keeps an integer setting within its bounds. */
+static int
+check_int(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long	 v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		if (strcmp(bounds[i].name, opt->name) != 0)
+			continue;
+		if (v < bounds[i].min || v > bounds[i].max) {
+			cfg_error(cfg, "%s must be from %ld to %ld, not %ld",
+			    opt->name, bounds[i].min, bounds[i].max, v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* plaintext_value: the enum for a plaintext_auth keyword, or -1. */
+static int
+plaintext_value(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(plaintext_names) / sizeof(plaintext_names[0]);
+	    i++)
+		if (strcmp(s, plaintext_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* check_plaintext: plaintext_auth is one of its keywords. */
+static int
+check_plaintext(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v == NULL || plaintext_value(v) < 0) {
+		cfg_error(cfg, "plaintext_auth must be never, loopback or "
+		    "always, not \"%s\"", v ? v : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* check_protocol: a listener names a protocol Postern has. */
+static int
+check_protocol(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v == NULL || protocol_find(v) == NULL) {
+		cfg_error(cfg, "unknown protocol \"%s\"", v ? v : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* check_path: a file setting is empty or absolute. */
+static int
+check_path(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && v[0] != '\0' && v[0] != '/') {
+		cfg_error(cfg, "%s must be an absolute path, not \"%s\"",
+		    opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* xstrdup: strdup that gives up on memory exhaustion. */
+static char *
+xstrdup(const char *s)
+{
+	char	*p = strdup(s ? s : "");
+
+	if (p == NULL) {
+		perror("postern: strdup");
+		exit(1);
+	}
+	return p;
+}
+
+/* fill_listeners: copies the listen sections, with default ports. */
+static int
+fill_listeners(cfg_t *cfg, struct conf *conf)
+{
+	unsigned int	 i, n = cfg_size(cfg, "listen");
+	cfg_t		*sec;
+	long		 port;
+
+	if (n == 0) {
+		fprintf(stderr, "%s: no listen section: nothing to serve\n",
+		    conf->path);
+		return -1;
+	}
+	if (n > LISTENERS_MAX) {
+		fprintf(stderr, "%s: more than %d listen sections\n",
+		    conf->path, LISTENERS_MAX);
+		return -1;
+	}
+	conf->listeners = calloc(n, sizeof(*conf->listeners));
+	if (conf->listeners == NULL)
+		return -1;
+	conf->nlisteners = (int)n;
+	for (i = 0; i < n; i++) {
+		sec = cfg_getnsec(cfg, "listen", i);
+		if (cfg_getstr(sec, "protocol") == NULL) {
+			fprintf(stderr, "%s: listen section %u has no "
+			    "protocol\n", conf->path, i + 1);
+			return -1;
+		}
+		conf->listeners[i].protocol = xstrdup(cfg_getstr(sec,
+		    "protocol"));
+		conf->listeners[i].address = xstrdup(cfg_getstr(sec,
+		    "address"));
+		port = cfg_getint(sec, "port");
+		if (port < 0)
+			port = protocol_find(conf->listeners[i].protocol)->
+			    default_port;
+		conf->listeners[i].port = (int)port;
+	}
+	return 0;
+}
+
+/* fill: copies the parsed settings into conf. */
+static int
+fill(cfg_t *cfg, struct conf *conf)
+{
+	char	 host[256];
+
+	conf->workers = (int)cfg_getint(cfg, "workers");
+	conf->pidfile = xstrdup(cfg_getstr(cfg, "pidfile"));
+	conf->shutdown_grace = (int)cfg_getint(cfg, "shutdown_grace");
+	conf->hostname = xstrdup(cfg_getstr(cfg, "hostname"));
+	if (conf->hostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) != 0)
+			strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		free(conf->hostname);
+		conf->hostname = xstrdup(host);
+	}
+	conf->passwd_file = xstrdup(cfg_getstr(cfg, "passwd_file"));
+	conf->maildir = xstrdup(cfg_getstr(cfg, "maildir"));
+	conf->login_timeout = (int)cfg_getint(cfg, "login_timeout");
+	conf->idle_timeout = (int)cfg_getint(cfg, "idle_timeout");
+	conf->max_line = (int)cfg_getint(cfg, "max_line_length");
+	conf->max_bad_commands = (int)cfg_getint(cfg, "max_bad_commands");
+	conf->auth_fail_delay = (int)cfg_getint(cfg, "auth_fail_delay");
+	conf->plaintext_auth = plaintext_value(cfg_getstr(cfg,
+	    "plaintext_auth"));
+	if (conf->passwd_file[0] == '\0') {
+		fprintf(stderr, "%s: passwd_file is empty\n", conf->path);
+		return -1;
+	}
+	return fill_listeners(cfg, conf);
+}
+
+/* validators: installs the per-value checks. */
+static void
+validators(cfg_t *cfg)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		if (strcmp(bounds[i].name, "port") == 0)
+			continue;
+		cfg_set_validate_func(cfg, bounds[i].name, check_int);
+	}
+	cfg_set_validate_func(cfg, "listen|port", check_int);
+	cfg_set_validate_func(cfg, "listen|protocol", check_protocol);
+	cfg_set_validate_func(cfg, "plaintext_auth", check_plaintext);
+	cfg_set_validate_func(cfg, "pidfile", check_path);
+	cfg_set_validate_func(cfg, "passwd_file", check_path);
+}
+
+/* blank_block: blanks a comment from its opening to its closing mark,
+ * newlines kept; returns where to go on. */
+static char *
+blank_block(char *s)
+{
+	*s++ = ' ';
+	*s++ = ' ';
+	while (*s != '\0' && !(s[0] == '*' && s[1] == '/')) {
+		if (*s != '\n')
+			*s = ' ';
+		s++;
+	}
+	if (*s != '\0') {
+		*s++ = ' ';
+		*s = ' ';
+	}
+	return s;
+}
+
+/*
+ * blank_comments: replaces comments outside quotes with spaces.
+ * libconfuse 3.3 counts each comment line as three lines, so errors
+ * after a comment named the wrong line; with the comments blanked, the
+ * line numbers it reports are right.
+ */
+static void
+blank_comments(char *s)
+{
+	char	 quote = 0;
+
+	for (; *s != '\0'; s++) {
+		if (quote) {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			else if (*s == quote)
+				quote = 0;
+		} else if (*s == '"' || *s == '\'')
+			quote = *s;
+		else if (*s == '#' || (*s == '/' && s[1] == '/'))
+			while (*s != '\0' && *s != '\n')
+				*s++ = ' ';
+		else if (*s == '/' && s[1] == '*')
+			s = blank_block(s);
+		if (*s == '\0')
+			break;
+	}
+}
+
+/* slurp: the configuration file's text, NUL-terminated, or NULL. */
+static char *
+slurp(const char *path)
+{
+	FILE	*fp;
+	char	*buf;
+	size_t	 n;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return NULL;
+	if ((buf = malloc(CONF_SIZE_MAX + 1)) == NULL) {
+		fclose(fp);
+		return NULL;
+	}
+	n = fread(buf, 1, CONF_SIZE_MAX + 1, fp);
+	if (ferror(fp) || n > CONF_SIZE_MAX) {
+		if (!ferror(fp))
+			errno = EFBIG;
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	fclose(fp);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* parse: runs libconfuse over the file's text with comments blanked. */
+static int
+parse(cfg_t *cfg, const char *path)
+{
+	char	*text;
+	FILE	*fp;
+	int	 rc;
+
+	if ((text = slurp(path)) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	blank_comments(text);
+	if ((fp = fmemopen(text, strlen(text), "r")) == NULL) {
+		fprintf(stderr, "%s: fmemopen: %s\n", path, strerror(errno));
+		free(text);
+		return -1;
+	}
+	free(cfg->filename);
+	cfg->filename = xstrdup(path);
+	cfg->line = 1;
+	rc = cfg_parse_fp(cfg, fp);
+	fclose(fp);
+	free(text);
+	return rc == CFG_SUCCESS ? 0 : -1;
+}
+
+int
+conf_load(const char *path, struct conf *conf)
+{
+	cfg_t	*cfg;
+	int	 rc;
+
+	memset(conf, 0, sizeof(*conf));
+	conf->path = xstrdup(path);
+	cfg = cfg_init(opts, CFGF_NONE);
+	if (cfg == NULL) {
+		fprintf(stderr, "%s: cannot initialise the parser\n", path);
+		conf_free(conf);
+		return -1;
+	}
+	cfg_set_error_function(cfg, report);
+	validators(cfg);
+	if (parse(cfg, path) != 0) {
+		cfg_free(cfg);
+		conf_free(conf);
+		return -1;
+	}
+	rc = fill(cfg, conf);
+	cfg_free(cfg);
+	if (rc != 0)
+		conf_free(conf);
+	return rc;
+}
+
+const char *
+conf_plaintext_name(enum plaintext_auth p)
+{
+	return plaintext_names[p];
+}
+
+void
+conf_print(const struct conf *c, FILE *fp)
+{
+	int	 i;
+
+	fprintf(fp, "# %s\n", c->path);
+	fprintf(fp, "workers = %d\n", c->workers);
+	fprintf(fp, "pidfile = \"%s\"\n", c->pidfile);
+	fprintf(fp, "shutdown_grace = %d\n", c->shutdown_grace);
+	fprintf(fp, "hostname = \"%s\"\n", c->hostname);
+	fprintf(fp, "passwd_file = \"%s\"\n", c->passwd_file);
+	fprintf(fp, "maildir = \"%s\"\n", c->maildir);
+	fprintf(fp, "login_timeout = %d\n", c->login_timeout);
+	fprintf(fp, "idle_timeout = %d\n", c->idle_timeout);
+	fprintf(fp, "max_line_length = %d\n", c->max_line);
+	fprintf(fp, "max_bad_commands = %d\n", c->max_bad_commands);
+	fprintf(fp, "auth_fail_delay = %d\n", c->auth_fail_delay);
+	fprintf(fp, "plaintext_auth = %s\n",
+	    conf_plaintext_name(c->plaintext_auth));
+	for (i = 0; i < c->nlisteners; i++)
+		fprintf(fp, "listen {\n\tprotocol = %s\n\taddress = \"%s\"\n"
+		    "\tport = %d\n}\n", c->listeners[i].protocol,
+		    c->listeners[i].address, c->listeners[i].port);
+}
+
+void
+conf_free(struct conf *c)
+{
+	int	 i;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		free(c->listeners[i].protocol);
+		free(c->listeners[i].address);
+	}
+	free(c->listeners);
+	free(c->path);
+	free(c->pidfile);
+	free(c->hostname);
+	free(c->passwd_file);
+	free(c->maildir);
+	memset(c, 0, sizeof(*c));
+}

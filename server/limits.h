@@ -1,0 +1,62 @@
+/*
+ * limits.h: every built-in limit of Postern, with its default and why.
+ * Settings that an admin may change live in conf.c; these are the hard
+ * bounds those settings are checked against, and sizes of fixed buffers.
+ */
+#ifndef POSTERN_LIMITS_H
+#define POSTERN_LIMITS_H
+
+/* A user name: RFC 1939 asks for nothing; Dovecot allows 255. */
+#define USER_MAX		255
+
+/* A password or secret as typed; longer input is refused, not cut. */
+#define PASSWORD_MAX		1024
+
+/* Command lines: RFC 2449 says 255 octets; popa3d takes 128, Dovecot 2048.
+ * The default leaves room for SASL initial responses. */
+#define LINE_DEFAULT		512
+#define LINE_MIN		64
+#define LINE_MAX_BOUND		65536
+
+/* The output buffer: one large write per burst of replies or per 64 KiB
+ * of message text, never a write per line. */
+#define IO_OUTBUF		65536
+
+/* Reading a message from disk. */
+#define IO_FILEBUF		65536
+
+/* Timeouts in seconds.  RFC 1939 section 3: the autologout timer in the
+ * TRANSACTION state is at least 10 minutes. */
+#define LOGIN_TIMEOUT_DEFAULT	60
+#define IDLE_TIMEOUT_DEFAULT	600
+#define IDLE_TIMEOUT_MIN	600
+#define TIMEOUT_MAX		86400
+
+/* Bad commands before the session is closed (Dovecot: 20). */
+#define BAD_COMMANDS_DEFAULT	20
+
+/* Seconds before answering a failed login (Dovecot: 2). */
+#define AUTH_FAIL_DELAY_DEFAULT	2
+#define AUTH_FAIL_DELAY_MAX	60
+
+/* Workers pre-forked by the master. */
+#define WORKERS_DEFAULT		4
+#define WORKERS_MAX		1024
+
+/* Seconds busy workers get to finish after SIGTERM. */
+#define SHUTDOWN_GRACE_DEFAULT	10
+
+/* Messages in one maildrop (popa3d: 200000); more are not listed and
+ * the login says so in the log. */
+#define MAILDROP_MESSAGES_MAX	1000000
+
+/* Files in tmp/ untouched this long are removed (maildir(5): 36 hours). */
+#define MAILDIR_TMP_STALE	(36 * 60 * 60)
+
+/* Listeners in one configuration. */
+#define LISTENERS_MAX		64
+
+/* UIDL: RFC 1939 section 7, 1 to 70 characters 0x21-0x7E. */
+#define UIDL_MAX		70
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * master.c: the master process.  Binds the listeners, pre-forks the
+ * workers and keeps their number up, and shuts them down on SIGTERM or
+ * SIGINT.  It never reads a byte from a client.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocols/protocol.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/master.h"
+
+/* Workers that die this soon after starting count as failing to start. */
+#define EARLY_DEATH_SECS	2
+#define EARLY_DEATHS_MAX	5
+
+struct pool {
+	pid_t	*pid;		/* slot -> worker pid, 0 when empty */
+	time_t	*born;
+	int	 size;
+	int	 early;		/* recent early deaths */
+};
+
+static volatile sig_atomic_t got_term, got_chld, got_hup;
+
+/* on_signal: records a signal for the master loop. */
+static void
+on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+/* bind_one: a listening socket for one listen section, or -1. */
+static int
+bind_one(const struct listener_conf *lc, struct listener *l)
+{
+	struct addrinfo	 hints, *ai;
+	const char	*addr = strcmp(lc->address, "*") == 0 ?
+			    "0.0.0.0" : lc->address;
+	char		 port[8], host[64];
+	int		 fd, on = 1, rc;
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", lc->port);
+	if ((rc = getaddrinfo(addr, port, &hints, &ai)) != 0) {
+		log_warnx("listen %s port %d: %s", lc->address, lc->port,
+		    gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+	if (fd == -1) {
+		log_warn("listen %s port %d: socket", addr, lc->port);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, 128) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("listen %s port %d", addr, lc->port);
+		freeaddrinfo(ai);
+		close(fd);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
+	    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		strlcpy(host, addr, sizeof(host));
+	l->fd = fd;
+	l->proto = protocol_find(lc->protocol);
+	snprintf(l->name, sizeof(l->name), "%s%s%s:%s (%s)",
+	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+	    port, lc->protocol);
+	return 0;
+}
+
+int
+master_listen(const struct conf *conf, struct listener *l)
+{
+	int	 i;
+
+	for (i = 0; i < conf->nlisteners; i++) {
+		if (bind_one(&conf->listeners[i], &l[i]) == -1) {
+			while (--i >= 0)
+				close(l[i].fd);
+			return -1;
+		}
+		log_info("listening on %s", l[i].name);
+	}
+	return conf->nlisteners;
+}
+
+/* spawn: forks the worker for slot i. */
+static void
+spawn(const struct conf *conf, struct pool *p, int i, struct listener *l,
+    int nl, void (*child_init)(void))
+{
+	pid_t	 pid;
+
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork");
+		return;
+	}
+	if (pid == 0) {
+		if (child_init != NULL)
+			child_init();
+		worker_main(conf, l, nl);
+	}
+	p->pid[i] = pid;
+	p->born[i] = time(NULL);
+}
+
+/* reap: collects dead workers and empties their slots. */
+static void
+reap(struct pool *p)
+{
+	pid_t	 pid;
+	int	 status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < p->size; i++)
+			if (p->pid[i] == pid)
+				break;
+		if (i == p->size)
+			continue;
+		p->pid[i] = 0;
+		if (WIFSIGNALED(status))
+			log_warnx("worker %ld killed by signal %d",
+			    (long)pid, WTERMSIG(status));
+		else if (WEXITSTATUS(status) != 0)
+			log_warnx("worker %ld exited with status %d",
+			    (long)pid, WEXITSTATUS(status));
+		if (time(NULL) - p->born[i] < EARLY_DEATH_SECS &&
+		    (WIFSIGNALED(status) || WEXITSTATUS(status) != 0))
+			p->early++;
+		else
+			p->early = 0;
+	}
+}
+
+/* refill: starts workers for empty slots, slowly if they keep dying. */
+static void
+refill(const struct conf *conf, struct pool *p, struct listener *l, int nl,
+    void (*child_init)(void))
+{
+	int	 i;
+
+	if (p->early >= EARLY_DEATHS_MAX) {
+		log_warnx("workers keep dying at start; waiting a second");
+		sleep(1);
+		p->early = 0;
+	}
+	for (i = 0; i < p->size; i++)
+		if (p->pid[i] == 0)
+			spawn(conf, p, i, l, nl, child_init);
+}
+
+/* alive: how many workers have not been reaped. */
+static int
+alive(const struct pool *p)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < p->size; i++)
+		if (p->pid[i] != 0)
+			n++;
+	return n;
+}
+
+/* signal_all: sends sig to every worker. */
+static void
+signal_all(const struct pool *p, int sig)
+{
+	int	 i;
+
+	for (i = 0; i < p->size; i++)
+		if (p->pid[i] != 0)
+			kill(p->pid[i], sig);
+}
+
+/* shutdown_pool: stops the workers, busy ones within the grace period. */
+static void
+shutdown_pool(const struct conf *conf, struct pool *p)
+{
+	struct timespec	 tick = { 0, 50 * 1000 * 1000 }, now, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += conf->shutdown_grace;
+	signal_all(p, SIGTERM);
+	for (;;) {
+		reap(p);
+		if (alive(p) == 0)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec &&
+		    now.tv_nsec >= end.tv_nsec))
+			break;
+		nanosleep(&tick, NULL);
+	}
+	log_warnx("%d busy workers still running after %d s; killing them",
+	    alive(p), conf->shutdown_grace);
+	signal_all(p, SIGKILL);
+	while (alive(p) > 0 && waitpid(-1, NULL, 0) > 0)
+		reap(p);
+	reap(p);
+}
+
+/* master_signals: handlers, with those signals blocked outside waits. */
+static void
+master_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t	 block;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGCHLD);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGHUP);
+}
+
+int
+master_run(const struct conf *conf, struct listener *l, int nl,
+    void (*child_init)(void))
+{
+	struct pool	 p;
+	sigset_t	 wait_mask;
+	int		 i;
+
+	memset(&p, 0, sizeof(p));
+	p.size = conf->workers;
+	p.pid = calloc((size_t)p.size, sizeof(*p.pid));
+	p.born = calloc((size_t)p.size, sizeof(*p.born));
+	if (p.pid == NULL || p.born == NULL)
+		fatal("master: calloc");
+	master_signals(&wait_mask);
+	setproctitle("master");
+	log_info("started %d workers", p.size);
+	refill(conf, &p, l, nl, child_init);
+	while (!got_term) {
+		sigsuspend(&wait_mask);
+		if (got_hup) {
+			got_hup = 0;
+			log_warnx("SIGHUP: reloading is not supported yet; "
+			    "restart posternd to apply a new configuration");
+		}
+		if (got_chld) {
+			got_chld = 0;
+			reap(&p);
+			if (!got_term)
+				refill(conf, &p, l, nl, child_init);
+		}
+	}
+	log_info("shutting down");
+	for (i = 0; i < nl; i++)
+		close(l[i].fd);
+	shutdown_pool(conf, &p);
+	free(p.pid);
+	free(p.born);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,247 @@
+/*
+ * passwd.c: reads the passwd-file (Dovecot's layout) one line at a time
+ * and finds a user in it.  It never checks passwords and never keeps a
+ * hash in memory longer than a lookup: buffers that held one are wiped.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/auth.h"
+#include "server/log.h"
+#include "server/passwd.h"
+
+/* Longest line read; longer lines are malformed and skipped. */
+#define PASSWD_LINE_MAX	4096
+
+/* Largest uid or gid accepted: 2^31 - 1. */
+#define PASSWD_ID_MAX	2147483647L
+
+/* Fields of a line, in order. */
+enum {
+	F_USER,
+	F_PASSWORD,
+	F_UID,
+	F_GID,
+	F_GECOS,
+	F_HOME,
+	F_COUNT			/* shell and extra fields are ignored */
+};
+
+/* Whether line holds nothing but spaces, or is a comment. */
+static int
+passwd_skippable(const char *line)
+{
+	line += strspn(line, " \t");
+	return *line == '\0' || *line == '#';
+}
+
+/* Parses a uid or gid field: "" is -1, else decimal digits only. */
+static int
+passwd_parse_id(const char *s, size_t len, long *id)
+{
+	long	 v = 0;
+	size_t	 i;
+
+	if (len == 0) {
+		*id = -1;
+		return 0;
+	}
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > PASSWD_ID_MAX)
+			return -1;
+	}
+	*id = v;
+	return 0;
+}
+
+/* Copies a field of len octets into dst of size dstlen, if it fits. */
+static int
+passwd_copy(char *dst, size_t dstlen, const char *s, size_t len)
+{
+	if (len >= dstlen)
+		return -1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/* Splits line at ':' into up to F_COUNT fields; returns how many. */
+static int
+passwd_split(const char *line, const char *field[F_COUNT],
+    size_t len[F_COUNT])
+{
+	const char	*p = line, *colon;
+	int		 n;
+
+	for (n = 0; n < F_COUNT; n++) {
+		field[n] = p;
+		if ((colon = strchr(p, ':')) == NULL) {
+			len[n] = strlen(p);
+			return n + 1;
+		}
+		len[n] = colon - p;
+		p = colon + 1;
+	}
+	return n;
+}
+
+int
+passwd_parse_line(const char *line, struct passwd_entry *e,
+    const char **why_r)
+{
+	const char	*field[F_COUNT];
+	size_t		 len[F_COUNT];
+	int		 n, i;
+
+	*why_r = NULL;
+	if (passwd_skippable(line))
+		return 0;
+	memset(e, 0, sizeof(*e));
+	e->uid = e->gid = -1;
+
+	n = passwd_split(line, field, len);
+	for (i = n; i < F_COUNT; i++) {
+		field[i] = "";
+		len[i] = 0;
+	}
+	if (n < 2) {
+		*why_r = "no password field";
+		return -1;
+	}
+	if (len[F_USER] > USER_MAX ||
+	    passwd_copy(e->user, sizeof(e->user), field[F_USER],
+	    len[F_USER]) == -1 || !auth_valid_user(e->user)) {
+		*why_r = "invalid user name";
+		goto bad;
+	}
+	if (passwd_copy(e->hash, sizeof(e->hash), field[F_PASSWORD],
+	    len[F_PASSWORD]) == -1) {
+		*why_r = "password hash too long";
+		goto bad;
+	}
+	if (passwd_parse_id(field[F_UID], len[F_UID], &e->uid) == -1) {
+		*why_r = "invalid uid";
+		goto bad;
+	}
+	if (passwd_parse_id(field[F_GID], len[F_GID], &e->gid) == -1) {
+		*why_r = "invalid gid";
+		goto bad;
+	}
+	if (passwd_copy(e->home, sizeof(e->home), field[F_HOME],
+	    len[F_HOME]) == -1) {
+		*why_r = "home too long";
+		goto bad;
+	}
+	if (e->home[0] != '\0' && e->home[0] != '/') {
+		*why_r = "home is not an absolute path";
+		goto bad;
+	}
+	return 1;
+bad:
+	explicit_bzero(e, sizeof(*e));
+	return -1;
+}
+
+/* Opens path for reading as a stream, refusing anything but a file. */
+static FILE *
+passwd_open(const char *path)
+{
+	struct stat	 st;
+	FILE		*fp;
+	int		 fd;
+
+	/* No O_NOFOLLOW: the path comes from the admin's configuration,
+	 * and a symlink to the real file is a legitimate choice. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s: fstat", path);
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		log_warnx("%s: not a regular file", path);
+		return NULL;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		log_warn("%s: fdopen", path);
+		close(fd);
+		return NULL;
+	}
+	return fp;
+}
+
+/* Strips the line ending (LF or CRLF) of a line getline read. */
+static void
+passwd_chomp(char *line, ssize_t *len)
+{
+	if (*len > 0 && line[*len - 1] == '\n')
+		line[--*len] = '\0';
+	if (*len > 0 && line[*len - 1] == '\r')
+		line[--*len] = '\0';
+}
+
+int
+passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
+{
+	struct passwd_entry	 cur;
+	FILE			*fp;
+	char			*line = NULL;
+	size_t			 cap = 0;
+	unsigned long		 lineno = 0;
+	ssize_t			 len;
+	const char		*why;
+	int			 found = 0, saved = 0, r;
+
+	if ((fp = passwd_open(path)) == NULL)
+		return -1;
+	while ((len = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		passwd_chomp(line, &len);
+		if (len > PASSWD_LINE_MAX) {
+			log_warnx("%s:%lu: line too long", path, lineno);
+			continue;
+		}
+		if (strlen(line) != (size_t)len) {
+			log_warnx("%s:%lu: NUL in line", path, lineno);
+			continue;
+		}
+		r = passwd_parse_line(line, &cur, &why);
+		if (r == -1)
+			log_warnx("%s:%lu: %s", path, lineno, why);
+		if (r != 1)
+			continue;
+		if (strcmp(cur.user, user) == 0) {
+			*e = cur;
+			found = 1;
+			break;
+		}
+	}
+	if (!found && ferror(fp)) {
+		saved = errno;
+		log_warn("%s: read", path);
+		found = -1;
+	}
+	explicit_bzero(&cur, sizeof(cur));
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	fclose(fp);
+	if (found == -1)
+		errno = saved;
+	return found;
+}

@@ -1,0 +1,120 @@
+/*
+ * posternd.c: main() of the daemon.  Reads the options and the
+ * configuration, binds the listeners, writes the pidfile, goes into the
+ * background unless told not to, and hands over to the master.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libutil.h>
+
+#include "server/conf.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/master.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define CONF_DEFAULT	SYSCONFDIR "/postern/postern.conf"
+
+extern char **environ;
+
+static struct pidfh *pfh;
+
+/* usage: the options, then exit 1. */
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: posternd [-fnv] [-c file]\n");
+	exit(1);
+}
+
+/* close_pidfile: in a worker, the pidfile belongs to the master. */
+static void
+close_pidfile(void)
+{
+	if (pfh != NULL)
+		pidfile_close(pfh);
+	pfh = NULL;
+}
+
+/* open_pidfile: creates and locks the pidfile, or exits if in use. */
+static void
+open_pidfile(const char *path)
+{
+	pid_t	 other;
+
+	if (path[0] == '\0')
+		return;
+	pfh = pidfile_open(path, 0644, &other);
+	if (pfh == NULL) {
+		if (errno == EEXIST)
+			fatalx("already running as pid %ld (%s)", (long)other,
+			    path);
+		fatal("pidfile %s", path);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf	 conf;
+	struct listener	 l[LISTENERS_MAX];
+	const char	*path = CONF_DEFAULT;
+	int		 ch, foreground = 0, check = 0, verbose = 0, nl, rc;
+
+#ifdef HAVE_LIBBSD
+	setproctitle_init(argc, argv, environ);
+#endif
+	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (conf_load(path, &conf) != 0)
+		exit(1);
+	if (check) {
+		conf_print(&conf, stdout);
+		conf_free(&conf);
+		exit(0);
+	}
+	/* Until it detaches, the daemon reports on stderr too. */
+	log_init("posternd", 1);
+	log_verbose(verbose);
+	open_pidfile(conf.pidfile);
+	if ((nl = master_listen(&conf, l)) == -1) {
+		if (pfh != NULL)
+			pidfile_remove(pfh);
+		exit(1);
+	}
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("posternd", 0);
+	}
+	if (pfh != NULL)
+		pidfile_write(pfh);
+	rc = master_run(&conf, l, nl, close_pidfile);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	conf_free(&conf);
+	return rc;
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""test_daemon.py: the process model and the command line of posternd.
+
+A killed worker is replaced and the next client served; SIGTERM stops
+everything and removes the pidfile; -n checks a configuration; the daemon
+detaches without -f; the admin tool hashes and checks.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postern import POSTERN, POSTERND, Client, Server, Tap, crlf, put  # noqa
+
+t = Tap()
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def wait_for(pred, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def workers_and_signals():
+    with Server(workers=3) as srv:
+        put(srv.maildir("alice"), "1000000001.a.test", "Subject: a\n\nA\n")
+        size = len(crlf("Subject: a\n\nA\n"))
+        t.ok(wait_for(lambda: len(srv.workers()) == 3),
+             "the master pre-forks 3 workers", srv.workers())
+        t.ok(os.path.exists(srv.pidfile), "the pidfile exists")
+        with open(srv.pidfile) as f:
+            t.eq(int(f.read().strip()), srv.proc.pid,
+                 "the pidfile holds the master's pid")
+        titles = [cmdline(p) for p in srv.workers()]
+        t.ok(all("posternd: worker idle" in x for x in titles),
+             "idle workers say so in their title", titles)
+
+        c = srv.client()
+        c.login()
+        busy = [p for p in srv.workers()
+                if "pop3 alice 127.0.0.1" in cmdline(p)]
+        t.eq(len(busy), 1, "the busy worker's title names the user")
+        before = srv.workers()
+        os.kill(busy[0], signal.SIGKILL)
+        t.ok(c.closed(), "the killed worker's client is disconnected")
+        t.ok(wait_for(lambda: len(srv.workers()) == 3 and
+                      busy[0] not in srv.workers()),
+             "the master replaces the killed worker",
+             (before, srv.workers()))
+        t.ok(srv.wait_log(rf"worker {busy[0]} killed by signal 9")
+             is not None, "the death is logged")
+        c = srv.client()
+        t.eq(c.login()[1], f"+OK maildrop has 1 messages ({size} octets)",
+             "the next client is served (and the dead lock is gone)")
+        c.cmd("QUIT")
+
+        # A busy session is left to finish within the grace period.
+        c = srv.client()
+        c.login()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        t.eq(c.cmd("STAT"), f"+OK 1 {size}",
+             "a busy session goes on after SIGTERM")
+        c.cmd("QUIT")
+        try:
+            rc = srv.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        t.eq(rc, 0, "SIGTERM: the master exits 0")
+        t.ok(not os.path.exists(srv.pidfile), "the pidfile is removed")
+        t.ok(srv.wait_log("stopped") is not None, "the stop is logged")
+
+
+def grace_expires():
+    with Server(settings=dict(shutdown_grace=1)) as srv:
+        c = srv.client()
+        c.login()
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        rc = srv.proc.wait(10)
+        took = time.monotonic() - start
+        t.ok(rc == 0 and 0.8 < took < 5,
+             "an idle client is cut off after the grace period", took)
+        t.ok(srv.wait_log("busy workers still running") is not None,
+             "the forced end is logged")
+
+
+def config_check():
+    d = tempfile.mkdtemp(prefix="postern-conf-")
+    good = os.path.join(d, "good.conf")
+    with open(good, "w") as f:
+        f.write('passwd_file = "/etc/postern/passwd"\n'
+                'listen { protocol = "pop3" address = "::1" }\n')
+    p = subprocess.run([POSTERND, "-n", "-c", good], capture_output=True,
+                       text=True)
+    t.eq(p.returncode, 0, "posternd -n accepts a good file")
+    t.ok("port = 110" in p.stdout and "idle_timeout = 600" in p.stdout,
+         "-n prints the effective settings with defaults", p.stdout)
+
+    cases = [
+        ("workers = 0\n", r"bad\.conf:1: workers must be from 1"),
+        ("# c\nidle_timeout = 60\n", r"bad\.conf:2: idle_timeout must be"),
+        ("bogus = 1\n", r"bad\.conf:1: .*bogus"),
+        ('plaintext_auth = "sometimes"\n', r"bad\.conf:1: plaintext_auth"),
+        ('listen { protocol = "gopher" }\n',
+         r'bad\.conf:1: unknown protocol "gopher"'),
+        ("workers = many\n", r"bad\.conf:1:"),
+        ("", r"no listen section"),
+    ]
+    bad = os.path.join(d, "bad.conf")
+    for text, want in cases:
+        with open(bad, "w") as f:
+            f.write(text)
+            if "listen" not in text and text:
+                f.write('listen { protocol = "pop3" }\n')
+        p = subprocess.run([POSTERND, "-n", "-c", bad], capture_output=True,
+                           text=True)
+        t.ok(p.returncode == 1 and re.search(want, p.stderr),
+             f"-n rejects {text.strip() or 'an empty file'!r}",
+             (p.returncode, p.stderr))
+    p = subprocess.run([POSTERND, "-x"], capture_output=True, text=True)
+    t.ok(p.returncode == 1 and "usage" in p.stderr, "unknown option: usage")
+    p = subprocess.run([POSTERND, "-n", "-c", os.path.join(d, "none")],
+                       capture_output=True, text=True)
+    t.ok(p.returncode == 1 and "No such file" in p.stderr,
+         "a missing file is an error", p.stderr)
+    p = subprocess.run([POSTERN, "check", "-c", good], capture_output=True,
+                       text=True)
+    t.ok(p.returncode == 0 and "port = 110" in p.stdout,
+         "postern check prints the settings", p.stderr)
+
+
+def daemon_mode():
+    srv = Server()
+    try:
+        srv.settings["workers"] = 1
+        srv.write_conf()
+        # Pick a port: daemon mode logs to syslog, so it cannot be read.
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        with open(srv.conf) as f:
+            text = f.read().replace("port = 0", f"port = {port}")
+        with open(srv.conf, "w") as f:
+            f.write(text)
+        rc = subprocess.run([POSTERND, "-c", srv.conf],
+                            capture_output=True).returncode
+        t.eq(rc, 0, "posternd without -f returns 0 after detaching")
+        t.ok(wait_for(lambda: os.path.exists(srv.pidfile) and
+                      os.path.getsize(srv.pidfile) > 0),
+             "the detached daemon writes its pidfile")
+        with open(srv.pidfile) as f:
+            pid = int(f.read().strip())
+        c = Client(port)
+        t.ok(c.greeting.startswith("+OK"), "the detached daemon serves")
+        c.close()
+        p = subprocess.run([POSTERND, "-c", srv.conf], capture_output=True,
+                           text=True)
+        t.ok(p.returncode == 1 and "already running" in p.stderr,
+             "a second instance refuses to start", p.stderr)
+        os.kill(pid, signal.SIGTERM)
+        t.ok(wait_for(lambda: not os.path.exists(f"/proc/{pid}")),
+             "SIGTERM stops the detached daemon")
+        t.ok(not os.path.exists(srv.pidfile), "and removes its pidfile")
+    finally:
+        srv.cleanup()
+
+
+def admin_hash():
+    p = subprocess.run([POSTERN, "hash"], input="s3cret\n",
+                       capture_output=True, text=True)
+    h = p.stdout.strip()
+    t.ok(p.returncode == 0 and h.startswith("$"),
+         "postern hash prints a crypt hash", p.stderr)
+    with Server() as srv:
+        with open(srv.passwd, "a") as f:
+            home = os.path.join(srv.dir, "home", "alice")
+            f.write(f"carol:{h}::::{home}::\n")
+        c = srv.client()
+        c.cmd("USER carol")
+        t.ok(c.cmd("PASS s3cret").startswith("+OK maildrop"),
+             "a hash from postern hash logs in")
+        c.cmd("QUIT")
+    p = subprocess.run([POSTERN], capture_output=True, text=True)
+    t.eq(p.returncode, 64, "postern without a command: usage, exit 64")
+
+
+workers_and_signals()
+grace_expires()
+config_check()
+daemon_mode()
+admin_hash()
+t.done()

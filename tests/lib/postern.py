@@ -1,0 +1,278 @@
+"""postern.py: what the integration and interop tests share.
+
+Tap       prints TAP results and counts them.
+Server    a real build/posternd on an ephemeral loopback port, with its own
+          temporary configuration, passwd-file and Maildirs.
+Client    a raw POP3 client over a socket, for exact replies.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.environ.get("POSTERN_TOP") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD") or os.path.join(TOP, "build")
+POSTERND = os.path.join(BUILD, "posternd")
+POSTERN = os.path.join(BUILD, "postern")
+
+
+class Tap:
+    """TAP output: one line per check, a summary at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, detail=None):
+        self.n += 1
+        print(("ok" if cond else "not ok") + f" {self.n} - {name}",
+              flush=True)
+        if not cond:
+            self.failed += 1
+            if detail is not None:
+                for line in str(detail).splitlines() or [""]:
+                    print("#   " + line, flush=True)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, f"got:  {got!r}\nwant: {want!r}")
+
+    def skip(self, name, reason):
+        self.n += 1
+        print(f"ok {self.n} - {name} # SKIP {reason}", flush=True)
+
+    def done(self):
+        print(f"1..{self.n}", flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def maildir(path):
+    """Creates an empty Maildir at path."""
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    return path
+
+
+def put(md, name, data, sub="new"):
+    """Writes one message file into md/sub/name."""
+    if isinstance(data, str):
+        data = data.encode()
+    path = os.path.join(md, sub, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def files(md):
+    """The message files of a Maildir, as "new/x" and "cur/y" names."""
+    out = []
+    for sub in ("new", "cur"):
+        for f in sorted(os.listdir(os.path.join(md, sub))):
+            out.append(sub + "/" + f)
+    return out
+
+
+def crlf(data):
+    """The network form of message bytes: bare LF as CRLF, final CRLF."""
+    if isinstance(data, str):
+        data = data.encode()
+    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    if out and not out.endswith(b"\n"):
+        out += b"\r\n"
+    return out
+
+
+class Server:
+    """A posternd with its own directory, users "alice" and "bob"."""
+
+    def __init__(self, users=None, settings=None, workers=2):
+        self.dir = tempfile.mkdtemp(prefix="postern-test-")
+        self.users = users or {"alice": "wonderland", "bob": "builder"}
+        self.settings = dict(workers=workers, auth_fail_delay=0,
+                             shutdown_grace=2)
+        self.settings.update(settings or {})
+        self.proc = None
+        self.log = []
+        self.port = None
+        self.conf = os.path.join(self.dir, "postern.conf")
+        self.pidfile = os.path.join(self.dir, "posternd.pid")
+        passwd = os.path.join(self.dir, "passwd")
+        with open(passwd, "w") as f:
+            for u, pw in self.users.items():
+                home = os.path.join(self.dir, "home", u)
+                maildir(os.path.join(home, "Maildir"))
+                f.write(f"{u}:{{PLAIN}}{pw}::::{home}::\n")
+        self.passwd = passwd
+        self.write_conf()
+
+    def maildir(self, user):
+        return os.path.join(self.dir, "home", user, "Maildir")
+
+    def write_conf(self, extra=""):
+        lines = [f'passwd_file = "{self.passwd}"',
+                 f'pidfile = "{self.pidfile}"',
+                 'hostname = "test.example"']
+        for k, v in self.settings.items():
+            lines.append(f'{k} = "{v}"' if isinstance(v, str)
+                         else f"{k} = {v}")
+        lines.append('listen { protocol = "pop3" address = "127.0.0.1" '
+                     'port = 0 }')
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n" + extra)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [POSTERND, "-f", "-v", "-c", self.conf],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        ready = threading.Event()
+
+        def drain():
+            for line in self.proc.stderr:
+                self.log.append(line.rstrip("\n"))
+                m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(pop3\)",
+                              line)
+                if m and self.port is None:
+                    self.port = int(m.group(1))
+                if "started" in line and "workers" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not ready.wait(10) or self.port is None:
+            self.stop()
+            raise RuntimeError("posternd did not start:\n" +
+                               "\n".join(self.log))
+        return self
+
+    def wait_log(self, pattern, timeout=5):
+        """The first log line matching pattern, waiting up to timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.log):
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.05)
+        return None
+
+    def workers(self):
+        """Pids of the master's live children, from /proc."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+                out.append(int(pid))
+        return sorted(out)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self):
+        return Client(self.port)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class Client:
+    """A raw POP3 client: send lines, read replies exactly."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        """One reply line without its CRLF, as str ("" at EOF)."""
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                rest, self.buf = self.buf, b""
+                return rest.decode("latin-1")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("latin-1")
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.line()
+
+    def multi(self):
+        """The body of a multi-line reply, un-stuffed, as bytes with
+        CRLF line ends (without the terminating ".")."""
+        out = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed in multi-line reply")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            if line == b".":
+                return b"".join(out)
+            if line.startswith(b"."):
+                line = line[1:]
+            out.append(line + b"\r\n")
+
+    def raw_until_dot(self):
+        """The bytes of a multi-line reply as sent, terminator included."""
+        while b"\r\n.\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed in multi-line reply")
+            self.buf += chunk
+        i = self.buf.index(b"\r\n.\r\n") + 5
+        data, self.buf = self.buf[:i], self.buf[i:]
+        return data
+
+    def closed(self, timeout=5):
+        """Whether the server closes the connection within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, ConnectionResetError):
+            return False
+
+    def login(self, user="alice", password="wonderland"):
+        r1 = self.cmd(f"USER {user}")
+        r2 = self.cmd(f"PASS {password}")
+        return r1, r2
+
+    def close(self):
+        self.sock.close()

@@ -1,0 +1,905 @@
+/*
+ * test_maildir.c: the Maildir snapshot: listing order, network sizes,
+ * stale tmp/ files, the lock, deferred deletes and the seen flag.  Every
+ * test works in its own temporary Maildir and removes it afterwards.
+ */
+#include "tests/unit/unit.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/limits.h"
+#include "storage/lock.h"
+#include "storage/maildir.h"
+
+#define HOURS(h)	((time_t)(h) * 60 * 60)
+
+/* Child exit codes. */
+#define CHILD_OPENED	10
+#define CHILD_LOCKED	11
+#define CHILD_ERROR	12
+
+struct fixture {
+	char	 path[PATH_MAX];
+	int	 dirfd;
+};
+
+/* Makes a temporary Maildir with new/, cur/ and tmp/. */
+static int
+setup(void **state)
+{
+	struct fixture	*fx;
+	const char	*tmp = getenv("TMPDIR");
+	int		 n;
+
+	if ((fx = calloc(1, sizeof(*fx))) == NULL)
+		return -1;
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	n = snprintf(fx->path, sizeof(fx->path), "%s/test_maildir.XXXXXX",
+	    tmp);
+	if (n < 0 || (size_t)n >= sizeof(fx->path) ||
+	    mkdtemp(fx->path) == NULL)
+		goto fail;
+	fx->dirfd = open(fx->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fx->dirfd == -1 || mkdirat(fx->dirfd, "new", 0700) == -1 ||
+	    mkdirat(fx->dirfd, "cur", 0700) == -1 ||
+	    mkdirat(fx->dirfd, "tmp", 0700) == -1)
+		goto fail;
+	*state = fx;
+	return 0;
+fail:
+	free(fx);
+	return -1;
+}
+
+/* Removes one entry of the tree (nftw callback). */
+static int
+rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+/* Removes the temporary Maildir. */
+static int
+teardown(void **state)
+{
+	struct fixture	*fx = *state;
+	int		 rc;
+
+	(void)close(fx->dirfd);
+	rc = nftw(fx->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return rc;
+}
+
+/* Writes len bytes of data to the file rel of the Maildir. */
+static void
+put(struct fixture *fx, const char *rel, const char *data, size_t len)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	fd = openat(fx->dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	assert_true(fd >= 0);
+	while (len > 0) {
+		n = write(fd, data, len);
+		assert_true(n > 0);
+		data += n;
+		len -= n;
+	}
+	assert_int_equal(close(fd), 0);
+}
+
+/* Writes the string s to the file rel. */
+static void
+put_str(struct fixture *fx, const char *rel, const char *s)
+{
+	put(fx, rel, s, strlen(s));
+}
+
+/* True if rel exists in the Maildir (links not followed). */
+static bool
+exists(struct fixture *fx, const char *rel)
+{
+	struct stat	 st;
+
+	return fstatat(fx->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Counts the entries of sub not starting with '.'. */
+static size_t
+count_dir(struct fixture *fx, const char *sub)
+{
+	DIR		*dp;
+	struct dirent	*d;
+	size_t		 n = 0;
+	int		 fd;
+
+	fd = openat(fx->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_non_null(dp = fdopendir(fd));
+	while ((d = readdir(dp)) != NULL)
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dp);
+	return n;
+}
+
+/* Opens the fixture's Maildir, which must succeed. */
+static struct maildrop *
+md_open(struct fixture *fx)
+{
+	struct maildrop	*md = NULL;
+
+	assert_int_equal(maildrop_open(fx->path, &md), 0);
+	assert_non_null(md);
+	return md;
+}
+
+/* Asserts the names listed in md, in order. */
+static void
+assert_names(const struct maildrop *md, const char *const *names, size_t n)
+{
+	size_t	 i;
+
+	assert_int_equal(md->count, n);
+	for (i = 0; i < n; i++)
+		assert_string_equal(md->mail[i].name, names[i]);
+}
+
+/* The network size of data as the definition says, byte by byte. */
+static off_t
+naive_size(const char *data, size_t len)
+{
+	off_t	 size = 0;
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			size++;
+		size++;
+	}
+	if (len > 0 && data[len - 1] != '\n')
+		size += 2;
+	return size;
+}
+
+/* maildir_count_size() on a file holding data. */
+static off_t
+count_of(struct fixture *fx, const char *data, size_t len)
+{
+	off_t	 size = -1;
+	int	 fd;
+
+	put(fx, "tmp/count", data, len);
+	fd = openat(fx->dirfd, "tmp/count", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(maildir_count_size(fd, &size), 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(unlinkat(fx->dirfd, "tmp/count", 0), 0);
+	return size;
+}
+
+/* Sets the atime and mtime of rel. */
+static void
+set_times(struct fixture *fx, const char *rel, time_t atime, time_t mtime)
+{
+	struct timespec	 ts[2];
+
+	memset(ts, 0, sizeof(ts));
+	ts[0].tv_sec = atime;
+	ts[1].tv_sec = mtime;
+	assert_int_equal(utimensat(fx->dirfd, rel, ts, AT_SYMLINK_NOFOLLOW),
+	    0);
+}
+
+/* Reads all of fd into buf (NUL-terminated); returns the length. */
+static size_t
+slurp(int fd, char *buf, size_t bufsz)
+{
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while ((n = read(fd, buf + len, bufsz - 1 - len)) > 0)
+		len += n;
+	assert_true(n == 0);
+	buf[len] = '\0';
+	return len;
+}
+
+/* Delivery order is numeric on the leading number, then strcmp; both
+ * new/ and cur/ are listed, dot files and tmp/ never. */
+static void
+test_scan_order(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	static const char *const want[] = {
+		"new/abc", "cur/0998.c:2,", "new/999.b", "cur/1000.A:2,S",
+		"new/1000.a", "new/1000.a,S=1", "cur/10000.z:2,RS",
+	};
+
+	put_str(fx, "new/1000.a", "x\n");
+	put_str(fx, "new/999.b", "x\n");
+	put_str(fx, "new/1000.a,S=1", "x\n");
+	put_str(fx, "cur/1000.A:2,S", "x\n");
+	put_str(fx, "cur/0998.c:2,", "x\n");
+	put_str(fx, "cur/10000.z:2,RS", "x\n");
+	put_str(fx, "new/abc", "x\n");
+	put_str(fx, "new/.hidden", "x\n");
+	put_str(fx, "cur/.1.hidden:2,S", "x\n");
+	put_str(fx, "tmp/1.intmp", "x\n");
+
+	md = md_open(fx);
+	assert_names(md, want, sizeof(want) / sizeof(want[0]));
+	assert_int_equal(md->mail[1].baselen, strlen("0998.c"));
+	assert_int_equal(md->mail[6].baselen, strlen("10000.z"));
+	assert_int_equal(mail_base(&md->mail[6])[md->mail[6].baselen], ':');
+	assert_int_equal(strncmp(mail_base(&md->mail[6]), "10000.z", 7), 0);
+	assert_int_equal(md->size, 7 * 3);
+	assert_true(exists(fx, "tmp/1.intmp"));
+	maildrop_close(&md);
+	assert_null(md);
+	maildrop_close(&md);	/* safe twice */
+	maildrop_close(NULL);
+}
+
+/* Directories, symlinks and FIFOs are not messages. */
+static void
+test_scan_not_regular(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	static const char *const want[] = { "new/102.real" };
+
+	put_str(fx, "new/102.real", "hello\n");
+	assert_int_equal(mkdirat(fx->dirfd, "cur/100.dir:2,", 0700), 0);
+	assert_int_equal(symlinkat("102.real", fx->dirfd, "new/101.link"), 0);
+	assert_int_equal(symlinkat("102.real", fx->dirfd, "new/103.l,W=7"),
+	    0);
+	assert_int_equal(mkfifoat(fx->dirfd, "new/104.fifo", 0600), 0);
+
+	md = md_open(fx);
+	assert_names(md, want, 1);
+	assert_int_equal(md->mail[0].size, 7);
+	maildrop_close(&md);
+}
+
+/* A Maildir without new/, cur/ or tmp/ is an error and is not created. */
+static void
+test_scan_missing_subdir(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md = NULL;
+	char		 path[PATH_MAX + 16];
+
+	assert_int_equal(unlinkat(fx->dirfd, "tmp", AT_REMOVEDIR), 0);
+	errno = 0;
+	assert_int_equal(maildrop_open(fx->path, &md), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(md);
+	assert_false(exists(fx, "tmp"));
+	assert_false(exists(fx, LOCK_FILE));
+
+	/* cur/ as a file */
+	assert_int_equal(mkdirat(fx->dirfd, "tmp", 0700), 0);
+	assert_int_equal(unlinkat(fx->dirfd, "cur", AT_REMOVEDIR), 0);
+	put_str(fx, "cur", "");
+	assert_int_equal(maildrop_open(fx->path, &md), -1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_null(md);
+
+	/* new/ as a symlink to a directory */
+	assert_int_equal(unlinkat(fx->dirfd, "cur", 0), 0);
+	assert_int_equal(mkdirat(fx->dirfd, "cur", 0700), 0);
+	assert_int_equal(unlinkat(fx->dirfd, "new", AT_REMOVEDIR), 0);
+	assert_int_equal(symlinkat("cur", fx->dirfd, "new"), 0);
+	assert_int_equal(maildrop_open(fx->path, &md), -1);
+	assert_null(md);
+
+	/* no Maildir at all */
+	assert_true(snprintf(path, sizeof(path), "%s/none", fx->path) <
+	    (int)sizeof(path));
+	assert_int_equal(maildrop_open(path, &md), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(md);
+
+	/* and a complete one opens */
+	assert_int_equal(unlinkat(fx->dirfd, "new", 0), 0);
+	assert_int_equal(mkdirat(fx->dirfd, "new", 0700), 0);
+	md = md_open(fx);
+	assert_int_equal(md->count, 0);
+	assert_int_equal(md->size, 0);
+	maildrop_close(&md);
+}
+
+/* The Maildir path itself may be a symlink (an admin's choice). */
+static void
+test_scan_path_symlink(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md = NULL;
+	char		 link[PATH_MAX + 16];
+
+	put_str(fx, "new/1.a", "a\n");
+	assert_true(snprintf(link, sizeof(link), "%s.lnk", fx->path) <
+	    (int)sizeof(link));
+	assert_int_equal(symlink(fx->path, link), 0);
+	assert_int_equal(maildrop_open(link, &md), 0);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(md->count, 1);
+	maildrop_close(&md);
+}
+
+/* ,W= is trusted without reading; ,S= is not the network size. */
+static void
+test_sizes_from_names(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+
+	/* W deliberately wrong: only trusting the name gives 12345 */
+	put_str(fx, "new/1.w,S=4,W=12345", "abc\n");
+	/* S alone: counted (4 bytes on disk, 5 on the wire) */
+	put_str(fx, "new/2.s,S=4", "abc\n");
+	put_str(fx, "cur/3.none:2,S", "a\r\nb\n");
+	/* a malformed W is ignored and the file counted */
+	put_str(fx, "cur/4.badw,W=12x:2,", "abc");
+
+	md = md_open(fx);
+	assert_int_equal(md->count, 4);
+	assert_int_equal(md->mail[0].size, 12345);
+	assert_int_equal(md->mail[1].size, 5);
+	assert_int_equal(md->mail[2].size, 6);
+	assert_int_equal(md->mail[3].size, 5);
+	assert_int_equal(md->size, 12345 + 5 + 6 + 5);
+	maildrop_close(&md);
+}
+
+/* Parsing of ,S= and ,W=. */
+static void
+test_name_sizes(void **state)
+{
+	off_t	 s, w;
+
+#define SIZES(str)	maildir_name_sizes((str), strlen(str), &s, &w)
+	SIZES("1700000000.M1P2.host,S=1000,W=1030");
+	assert_int_equal(s, 1000);
+	assert_int_equal(w, 1030);
+	SIZES("1700000000.M1P2.host,W=7,S=3");
+	assert_int_equal(s, 3);
+	assert_int_equal(w, 7);
+	SIZES("1700000000.M1P2.host");
+	assert_int_equal(s, -1);
+	assert_int_equal(w, -1);
+	SIZES("1.h,S=,W=0");
+	assert_int_equal(s, -1);
+	assert_int_equal(w, 0);
+	SIZES("1.h,S=12a,W=-3");
+	assert_int_equal(s, -1);
+	assert_int_equal(w, -1);
+	SIZES("1.h,S=99999999999999999999999999,W=5");
+	assert_int_equal(s, -1);
+	assert_int_equal(w, 5);
+	/* the first field is the unique name, not a size */
+	SIZES("S=5,W=6");
+	assert_int_equal(s, -1);
+	assert_int_equal(w, 6);
+	/* the info after ':' is not part of the base */
+	SIZES("1.h,S=10:2,W=5");
+	assert_int_equal(s, 10);
+	assert_int_equal(w, -1);
+	/* len bounds the base */
+	maildir_name_sizes("1.h,S=10,W=20", 8, &s, &w);
+	assert_int_equal(s, 10);
+	assert_int_equal(w, -1);
+	maildir_name_sizes("1.h,S=10,W=20", 7, &s, &w);
+	assert_int_equal(s, 1);
+	assert_int_equal(w, -1);
+#undef SIZES
+}
+
+/* Network sizes of small contents. */
+static void
+test_count_size_small(void **state)
+{
+	struct fixture	*fx = *state;
+
+#define COUNT(str)	count_of(fx, (str), sizeof(str) - 1)
+	assert_int_equal(COUNT(""), 0);
+	assert_int_equal(COUNT("\n"), 2);
+	assert_int_equal(COUNT("\r\n"), 2);
+	assert_int_equal(COUNT("a\n"), 3);
+	assert_int_equal(COUNT("a\r\n"), 3);
+	assert_int_equal(COUNT("a\nb\n"), 6);
+	assert_int_equal(COUNT("a\r\nb\r\n"), 6);
+	assert_int_equal(COUNT("a\nb\r\nc\n"), 9);
+	assert_int_equal(COUNT("abc"), 5);
+	assert_int_equal(COUNT("a\nbc"), 7);
+	assert_int_equal(COUNT("abc\r"), 6);
+	assert_int_equal(COUNT("\n\n\r\n"), 6);
+	assert_int_equal(COUNT("a\r\r\n"), 4);
+#undef COUNT
+}
+
+/* A CR ending one 64 KiB chunk and its LF starting the next. */
+static void
+test_count_size_chunk_boundary(void **state)
+{
+	struct fixture	*fx = *state;
+	char		*buf;
+	size_t		 len = IO_FILEBUF + 2;
+
+	assert_non_null(buf = malloc(len));
+	memset(buf, 'x', len);
+	buf[IO_FILEBUF - 1] = '\r';
+	buf[IO_FILEBUF] = '\n';
+	buf[len - 1] = '\n';
+	/* one bare LF at the end; the one at the boundary is a CRLF */
+	assert_int_equal(count_of(fx, buf, len), (off_t)len + 1);
+	assert_int_equal(naive_size(buf, len), (off_t)len + 1);
+
+	/* no CR before the boundary: both LFs are bare */
+	buf[IO_FILEBUF - 1] = 'x';
+	assert_int_equal(count_of(fx, buf, len), (off_t)len + 2);
+
+	/* an LF as the last byte of the first chunk, after a CR */
+	buf[IO_FILEBUF - 2] = '\r';
+	buf[IO_FILEBUF - 1] = '\n';
+	buf[IO_FILEBUF] = 'x';
+	assert_int_equal(count_of(fx, buf, len), (off_t)len + 1);
+
+	/* exactly one chunk, ending in a CR: not an end of line */
+	buf[IO_FILEBUF - 1] = '\r';
+	assert_int_equal(count_of(fx, buf, IO_FILEBUF),
+	    naive_size(buf, IO_FILEBUF));
+	assert_int_equal(count_of(fx, buf, IO_FILEBUF),
+	    (off_t)IO_FILEBUF + 2);
+	free(buf);
+}
+
+/* A 5 MiB message of mixed line ends, against the definition. */
+static void
+test_count_size_large(void **state)
+{
+	struct fixture	*fx = *state;
+	static const char alphabet[] = "abc \r\n\n";
+	struct maildrop	*md;
+	uint32_t	 x = 12345;
+	size_t		 len = 5 * 1024 * 1024, i;
+	char		*buf;
+	off_t		 want;
+
+	assert_non_null(buf = malloc(len));
+	for (i = 0; i < len; i++) {
+		x = x * 1103515245 + 12345;
+		buf[i] = alphabet[(x >> 16) % (sizeof(alphabet) - 1)];
+	}
+	buf[len - 1] = 'z';
+	want = naive_size(buf, len);
+	assert_true(want > (off_t)len + 2);
+	assert_int_equal(count_of(fx, buf, len), want);
+
+	/* and through the listing, as a message without ,W= */
+	put(fx, "new/1.big,S=5242880", buf, len);
+	md = md_open(fx);
+	assert_int_equal(md->count, 1);
+	assert_int_equal(md->mail[0].size, want);
+	maildrop_close(&md);
+	free(buf);
+}
+
+/* tmp/ files are removed once atime, mtime and ctime are all 36 hours
+ * old; the clock is moved through maildir_clean_tmp() since no test can
+ * set a ctime. */
+static void
+test_stale_tmp(void **state)
+{
+	struct fixture	*fx = *state;
+	time_t		 now = time(NULL), later = now + HOURS(37);
+
+	put_str(fx, "tmp/stale", "x");
+	set_times(fx, "tmp/stale", now - HOURS(37), now - HOURS(37));
+	put_str(fx, "tmp/fresh", "x");
+	set_times(fx, "tmp/fresh", later, later);
+	put_str(fx, "tmp/half", "x");
+	set_times(fx, "tmp/half", now - HOURS(37), later - HOURS(35));
+	assert_int_equal(mkdirat(fx->dirfd, "tmp/olddir", 0700), 0);
+	set_times(fx, "tmp/olddir", now - HOURS(37), now - HOURS(37));
+
+	assert_int_equal(maildir_clean_tmp(fx->dirfd, fx->path, later), 1);
+	assert_false(exists(fx, "tmp/stale"));
+	assert_true(exists(fx, "tmp/fresh"));
+	assert_true(exists(fx, "tmp/half"));
+	assert_true(exists(fx, "tmp/olddir"));
+}
+
+/* At open: old atime/mtime but a fresh ctime (a writer just set them
+ * before its rename) keep a tmp/ file, and nothing in tmp/ is listed. */
+static void
+test_stale_tmp_at_open(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	time_t		 now = time(NULL);
+
+	put_str(fx, "tmp/old", "x");
+	set_times(fx, "tmp/old", now - HOURS(37), now - HOURS(37));
+	put_str(fx, "tmp/fresh", "x");
+	md = md_open(fx);
+	assert_int_equal(md->count, 0);
+	maildrop_close(&md);
+	assert_true(exists(fx, "tmp/old"));
+	assert_true(exists(fx, "tmp/fresh"));
+
+	/* a Maildir that cannot be read is an error */
+	assert_int_equal(maildir_clean_tmp(-1, "none", now), -1);
+}
+
+/* In a child: maildrop_open once, reported through the exit status. */
+static int
+child_open(const char *path)
+{
+	struct maildrop	*md;
+	pid_t		 pid;
+	int		 status, rc;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		rc = maildrop_open(path, &md);
+		if (rc == 0)
+			_exit(CHILD_OPENED);
+		_exit(rc == MAILDROP_LOCKED ? CHILD_LOCKED : CHILD_ERROR);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Only one session at a time holds the maildrop. */
+static void
+test_open_locked(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md = NULL;
+	pid_t		 pid;
+	int		 p[2], status;
+	char		 c;
+
+	put_str(fx, "new/1.a", "a\n");
+	md = md_open(fx);
+	assert_int_equal(child_open(fx->path), CHILD_LOCKED);
+	maildrop_close(&md);
+	assert_int_equal(child_open(fx->path), CHILD_OPENED);
+
+	/* another process holds it; then it dies */
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		(void)close(p[0]);
+		c = lock_take(fx->dirfd, LOCK_FILE) >= 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	(void)close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	(void)close(p[0]);
+	assert_int_equal(c, 'y');
+	assert_int_equal(maildrop_open(fx->path, &md), MAILDROP_LOCKED);
+	assert_null(md);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	md = md_open(fx);
+	assert_int_equal(md->count, 1);
+	maildrop_close(&md);
+}
+
+/* Marks, RSET and commit: only what is marked at commit goes. */
+static void
+test_delete_reset(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	size_t		 failed = 99;
+	off_t		 size;
+
+	put_str(fx, "new/1.a", "a\n");
+	put_str(fx, "new/2.b", "bb\n");
+	put_str(fx, "cur/3.c:2,S", "ccc\n");
+	md = md_open(fx);
+	assert_int_equal(md->count, 3);
+	assert_int_equal(maildrop_live(md, &size), 3);
+	assert_int_equal(size, 3 + 4 + 5);
+	md->mail[0].flags |= MAIL_DELETED;
+	md->mail[2].flags |= MAIL_DELETED | MAIL_SEEN;
+	assert_int_equal(maildrop_live(md, &size), 1);
+	assert_int_equal(size, 4);
+	maildrop_reset(md);
+	assert_int_equal(md->mail[2].flags, MAIL_SEEN);
+	assert_int_equal(maildrop_live(md, NULL), 3);
+	md->mail[2].flags = 0;
+	assert_int_equal(maildrop_commit(md, &failed), 0);
+	assert_int_equal(failed, 0);
+	maildrop_close(&md);
+	assert_true(exists(fx, "new/1.a"));
+	assert_true(exists(fx, "new/2.b"));
+	assert_true(exists(fx, "cur/3.c:2,S"));
+}
+
+/* Commit removes exactly the marked messages. */
+static void
+test_delete_commit(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	size_t		 failed = 99;
+
+	put_str(fx, "new/1.a", "a\n");
+	put_str(fx, "new/2.b", "b\n");
+	put_str(fx, "cur/3.c:2,S", "c\n");
+	put_str(fx, "cur/4.d:2,", "d\n");
+	put_str(fx, "new/.dot", "d\n");
+	md = md_open(fx);
+	assert_int_equal(md->count, 4);
+	md->mail[1].flags |= MAIL_DELETED;
+	md->mail[2].flags |= MAIL_DELETED;
+	/* delivered after the snapshot: never listed, never touched */
+	put_str(fx, "new/0.late", "late\n");
+	assert_int_equal(maildrop_commit(md, &failed), 0);
+	assert_int_equal(failed, 0);
+	maildrop_close(&md);
+	assert_true(exists(fx, "new/1.a"));
+	assert_false(exists(fx, "new/2.b"));
+	assert_false(exists(fx, "cur/3.c:2,S"));
+	assert_true(exists(fx, "cur/4.d:2,"));
+	assert_true(exists(fx, "new/0.late"));
+	assert_true(exists(fx, "new/.dot"));
+	assert_int_equal(count_dir(fx, "new"), 2);
+	assert_int_equal(count_dir(fx, "cur"), 1);
+}
+
+/* A maildrop closed without a commit changes nothing. */
+static void
+test_delete_no_commit(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	size_t		 i;
+
+	put_str(fx, "new/1.a", "a\n");
+	put_str(fx, "cur/2.b:2,", "b\n");
+	md = md_open(fx);
+	for (i = 0; i < md->count; i++)
+		md->mail[i].flags |= MAIL_DELETED | MAIL_SEEN;
+	maildrop_close(&md);
+	assert_true(exists(fx, "new/1.a"));
+	assert_true(exists(fx, "cur/2.b:2,"));
+	assert_int_equal(count_dir(fx, "new"), 1);
+	assert_int_equal(count_dir(fx, "cur"), 1);
+}
+
+/* Seen messages go to cur/ with S, keeping the flags in ASCII order. */
+static void
+test_seen(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	size_t		 failed = 99, i;
+
+	put_str(fx, "new/1.a", "a\n");
+	put_str(fx, "cur/2.b:2,F", "b\n");
+	put_str(fx, "cur/3.c:2,T", "c\n");
+	put_str(fx, "cur/4.d:2,RS", "d\n");
+	put_str(fx, "cur/5.e", "e\n");
+	put_str(fx, "cur/6.f:2,Fa", "f\n");
+	put_str(fx, "cur/7.g:2,DFPRT", "g\n");
+	put_str(fx, "new/8.h", "h\n");		/* not seen: stays */
+	md = md_open(fx);
+	assert_int_equal(md->count, 8);
+	for (i = 0; i < 7; i++)
+		md->mail[i].flags |= MAIL_SEEN;
+	assert_int_equal(maildrop_commit(md, &failed), 0);
+	assert_int_equal(failed, 0);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,S");
+	assert_string_equal(md->mail[1].name, "cur/2.b:2,FS");
+	maildrop_close(&md);
+	assert_true(exists(fx, "cur/1.a:2,S"));
+	assert_true(exists(fx, "cur/2.b:2,FS"));
+	assert_true(exists(fx, "cur/3.c:2,ST"));
+	assert_true(exists(fx, "cur/4.d:2,RS"));
+	assert_true(exists(fx, "cur/5.e:2,S"));
+	assert_true(exists(fx, "cur/6.f:2,FSa"));
+	assert_true(exists(fx, "cur/7.g:2,DFPRST"));
+	assert_true(exists(fx, "new/8.h"));
+	assert_int_equal(count_dir(fx, "new"), 1);
+	assert_int_equal(count_dir(fx, "cur"), 7);
+}
+
+/* Another agent removes a message: ENOENT. */
+static void
+test_open_mail_removed(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	char		 buf[64];
+	int		 fd;
+
+	put_str(fx, "new/1.a", "first\n");
+	put_str(fx, "new/2.b", "second\n");
+	md = md_open(fx);
+	fd = maildrop_open_mail(md, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(slurp(fd, buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "second\n");
+	assert_int_equal(close(fd), 0);
+
+	assert_int_equal(unlinkat(fx->dirfd, "new/1.a", 0), 0);
+	errno = 0;
+	assert_int_equal(maildrop_open_mail(md, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_int_equal(maildrop_open_mail(md, 2), -1);
+	assert_int_equal(errno, EINVAL);
+	maildrop_close(&md);
+}
+
+/* Another agent moves a message (new/ to cur/, then a flag change). */
+static void
+test_open_mail_moved(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	char		 buf[64];
+	int		 fd;
+
+	put_str(fx, "new/1.a", "moved\n");
+	put_str(fx, "new/1.ab", "other\n");	/* a longer base: not it */
+	md = md_open(fx);
+	assert_string_equal(md->mail[0].name, "new/1.a");
+	assert_int_equal(renameat(fx->dirfd, "new/1.a", fx->dirfd,
+	    "cur/1.a:2,S"), 0);
+	fd = maildrop_open_mail(md, 0);
+	assert_true(fd >= 0);
+	slurp(fd, buf, sizeof(buf));
+	assert_string_equal(buf, "moved\n");
+	assert_int_equal(close(fd), 0);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,S");
+
+	assert_int_equal(renameat(fx->dirfd, "cur/1.a:2,S", fx->dirfd,
+	    "cur/1.a:2,RS"), 0);
+	fd = maildrop_open_mail(md, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,RS");
+
+	/* and a message replaced by a directory is refused */
+	assert_int_equal(unlinkat(fx->dirfd, "new/1.ab", 0), 0);
+	assert_int_equal(mkdirat(fx->dirfd, "new/1.ab", 0700), 0);
+	errno = 0;
+	assert_int_equal(maildrop_open_mail(md, 1), -1);
+	assert_int_equal(errno, EINVAL);
+	maildrop_close(&md);
+}
+
+/* Commit with marked messages gone or moved by another agent. */
+static void
+test_commit_moved_or_gone(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	size_t		 failed = 99;
+
+	put_str(fx, "new/1.gone", "a\n");
+	put_str(fx, "new/2.moved", "b\n");
+	put_str(fx, "new/3.seen", "c\n");
+	put_str(fx, "new/4.keep", "d\n");
+	md = md_open(fx);
+	assert_int_equal(md->count, 4);
+	md->mail[0].flags |= MAIL_DELETED;
+	md->mail[1].flags |= MAIL_DELETED;
+	md->mail[2].flags |= MAIL_SEEN;
+	assert_int_equal(unlinkat(fx->dirfd, "new/1.gone", 0), 0);
+	assert_int_equal(renameat(fx->dirfd, "new/2.moved", fx->dirfd,
+	    "cur/2.moved:2,F"), 0);
+	assert_int_equal(renameat(fx->dirfd, "new/3.seen", fx->dirfd,
+	    "cur/3.seen:2,R"), 0);
+	assert_int_equal(maildrop_commit(md, &failed), 0);
+	assert_int_equal(failed, 0);
+	maildrop_close(&md);
+	assert_false(exists(fx, "cur/2.moved:2,F"));
+	assert_true(exists(fx, "cur/3.seen:2,RS"));
+	assert_true(exists(fx, "new/4.keep"));
+	assert_int_equal(count_dir(fx, "new"), 1);
+	assert_int_equal(count_dir(fx, "cur"), 1);
+}
+
+/* A deletion that cannot be done is counted and the rest still done. */
+static void
+test_commit_failure(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	size_t		 failed = 0;
+
+	put_str(fx, "new/1.a", "a\n");
+	put_str(fx, "new/2.b", "b\n");
+	md = md_open(fx);
+	md->mail[0].flags |= MAIL_DELETED;
+	md->mail[1].flags |= MAIL_DELETED;
+	/* a directory where the message was: unlink fails, not ENOENT */
+	assert_int_equal(unlinkat(fx->dirfd, "new/1.a", 0), 0);
+	assert_int_equal(mkdirat(fx->dirfd, "new/1.a", 0700), 0);
+	assert_int_equal(maildrop_commit(md, &failed), -1);
+	assert_int_equal(failed, 1);
+	maildrop_close(&md);
+	assert_true(exists(fx, "new/1.a"));
+	assert_false(exists(fx, "new/2.b"));
+}
+
+/* A message seen in both new/ and cur/ (moved while listing) is one. */
+static void
+test_scan_duplicate(void **state)
+{
+	struct fixture	*fx = *state;
+	struct maildrop	*md;
+	static const char *const want[] = { "cur/5.x:2,S", "new/6.y" };
+
+	put_str(fx, "new/5.x", "x\n");
+	put_str(fx, "cur/5.x:2,S", "x\n");
+	put_str(fx, "new/6.y", "y\n");
+	md = md_open(fx);
+	assert_names(md, want, 2);
+	assert_int_equal(md->size, 6);
+	maildrop_close(&md);
+}
+
+int
+main(void)
+{
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_scan_order),
+		T(test_scan_not_regular),
+		T(test_scan_missing_subdir),
+		T(test_scan_path_symlink),
+		T(test_scan_duplicate),
+		T(test_sizes_from_names),
+		cmocka_unit_test(test_name_sizes),
+		T(test_count_size_small),
+		T(test_count_size_chunk_boundary),
+		T(test_count_size_large),
+		T(test_stale_tmp),
+		T(test_stale_tmp_at_open),
+		T(test_open_locked),
+		T(test_delete_reset),
+		T(test_delete_commit),
+		T(test_delete_no_commit),
+		T(test_seen),
+		T(test_open_mail_removed),
+		T(test_open_mail_moved),
+		T(test_commit_moved_or_gone),
+		T(test_commit_failure),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
