@@ -365,7 +365,7 @@ io_fill(struct io *io)
 		io->inscan -= io->instart;
 		io->instart = 0;
 	}
-	if (io->outlen > 0 && 0 && !io_readable(io) && io_flush(io) == -1)
+	if (io->outlen > 0 && !io_readable(io) && io_flush(io) == -1)
 		return IO_ERROR;
 	io_clock(&start);
 	for (;;) {

@@ -74,6 +74,7 @@ auth_has_dots(const char *path)
 	return false;
 }
 
+/* Expands a Maildir template (%u %n %d %h %%) into an absolute path. */
 int
 auth_maildir_path(const char *tmpl, const char *user, const char *home,
     char *out, size_t outlen)
@@ -130,6 +131,7 @@ bad:
 	return -1;
 }
 
+/* Checks user and password against the passwd-file; fills *u. */
 enum auth_result
 auth_check(const struct conf *conf, const char *user, const char *password,
     struct auth_user *u, const char **why_r)

@@ -40,8 +40,9 @@ enum auth_result auth_check(const struct conf *conf, const char *user,
 int	auth_maildir_path(const char *tmpl, const char *user, const char *home,
 	    char *out, size_t outlen);
 
-/* Whether name is acceptable as a user name (length, no control
- * characters, no '/', not "." or ".."). */
+/* Whether name is acceptable as a user name (1 to USER_MAX octets, no
+ * control characters, space, '/' or ':', not "." or "..", no leading
+ * '-'; see auth.c). */
 int	auth_valid_user(const char *name);
 
 #endif

@@ -95,6 +95,7 @@ passwd_split(const char *line, const char *field[F_COUNT],
 	return n;
 }
 
+/* Parses one passwd-file line into *e: 1 entry, 0 skip, -1 malformed. */
 int
 passwd_parse_line(const char *line, struct passwd_entry *e,
     const char **why_r)
@@ -195,20 +196,32 @@ passwd_chomp(char *line, ssize_t *len)
 		line[--*len] = '\0';
 }
 
+/* Finds user in the passwd-file at path: 1 found, 0 not, -1 unreadable. */
 int
 passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
 {
 	struct passwd_entry	 cur;
 	FILE			*fp;
-	char			*line = NULL;
-	size_t			 cap = 0;
+	char			 iobuf[8192];
+	char			*line;
+	size_t			 cap = PASSWD_LINE_MAX + 2;
 	unsigned long		 lineno = 0;
 	ssize_t			 len;
 	const char		*why;
 	int			 found = 0, saved = 0, r;
 
-	if ((fp = passwd_open(path)) == NULL)
+	/* Sized so that getline never moves a valid line: a realloc would
+	 * free the old buffer, hashes and all, without wiping it. */
+	if ((line = malloc(cap)) == NULL) {
+		log_warn("%s: malloc", path);
 		return -1;
+	}
+	if ((fp = passwd_open(path)) == NULL) {
+		free(line);
+		return -1;
+	}
+	/* Our own stdio buffer, so that it can be wiped too. */
+	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	while ((len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
 		passwd_chomp(line, &len);
@@ -237,10 +250,10 @@ passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
 		found = -1;
 	}
 	explicit_bzero(&cur, sizeof(cur));
-	if (line != NULL)
-		explicit_bzero(line, cap);
+	explicit_bzero(line, cap);
 	free(line);
 	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
 	if (found == -1)
 		errno = saved;
 	return found;

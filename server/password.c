@@ -190,6 +190,7 @@ password_scheme(const char *stored, const char **hash_r)
 	return SCHEME_UNKNOWN;
 }
 
+/* Whether plain matches stored, whatever its scheme. */
 bool
 password_verify(const char *stored, const char *plain)
 {
@@ -215,6 +216,7 @@ password_verify(const char *stored, const char *plain)
 	}
 }
 
+/* Spends what a check of a default hash costs, for unknown users. */
 void
 password_waste(const char *plain)
 {

@@ -255,6 +255,7 @@ cmd_version(int argc, char **argv)
 	return finish_stdout();
 }
 
+/* Runs the subcommand named by argv[1]. */
 int
 main(int argc, char *argv[])
 {

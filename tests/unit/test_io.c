@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -609,13 +610,18 @@ test_timeout(void **state)
 	close(sv[1]);
 }
 
-/* peer_read: one recv of at most size octets, waiting for it. */
+/* peer_read: one recv of at most size octets, waiting 5 s at most. */
 static size_t
 peer_read(int fd, char *buf, size_t size)
 {
-	ssize_t	 n;
+	struct pollfd	 pfd;
+	ssize_t		 n;
 
-	n = recv(fd, buf, size, 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	n = recv(fd, buf, size, MSG_DONTWAIT);
 	assert_true(n > 0);
 	return (size_t)n;
 }
@@ -697,6 +703,66 @@ test_flush_before_block(void **state)
 	reap(pid);
 	io_free(&io);
 	close(sv[0]);
+}
+
+/* Commands still waiting in the socket when the input buffer ends
+ * mid-line are read before any reply goes out. */
+static void
+test_pipelined_split(void **state)
+{
+	char		*line, *got;
+	struct io	*io;
+	size_t		 len = 0, n;
+	int		 sv[2], i;
+
+	mkpair(sv);
+	for (i = 0; i < 1000; i++)
+		puts0(sv[1], "NOOP\r\n");
+	io = reader(sv[0], 64);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(io_getline(io, &line), 4);
+		assert_string_equal(line, "NOOP");
+		assert_int_equal(io_puts(io, "+OK\r\n"), 0);
+	}
+	nothing_arrived(sv[1]);
+	assert_int_equal(io_flush(io), 0);
+	got = malloc(5000);
+	assert_non_null(got);
+	while (len < 5000) {
+		n = peer_read(sv[1], got + len, 5000 - len);
+		assert_int_equal(n % 5, 0);
+		len += n;
+	}
+	for (i = 0; i < 1000; i++)
+		assert_memory_equal(got + 5 * i, "+OK\r\n", 5);
+	free(got);
+	io_free(&io);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A peer that sends its last command and half-closes still gets the
+ * reply. */
+static void
+test_eof_flushes(void **state)
+{
+	char		 got[64];
+	struct io	*io;
+	int		 sv[2];
+
+	mkpair(sv);
+	puts0(sv[1], "QUIT\r\n");
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	io = reader(sv[0], LINE_DEFAULT);
+	getline_is(io, "QUIT");
+	assert_int_equal(io_puts(io, "+OK bye\r\n"), 0);
+	nothing_arrived(sv[1]);
+	getline_fails(io, IO_EOF);
+	assert_int_equal(peer_read(sv[1], got, sizeof(got)), 9);
+	assert_memory_equal(got, "+OK bye\r\n", 9);
+	io_free(&io);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* Many small replies arrive in one read. */
@@ -1286,6 +1352,8 @@ main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_replies_held),
 		cmocka_unit_test(test_flush_before_block),
+		cmocka_unit_test(test_pipelined_split),
+		cmocka_unit_test(test_eof_flushes),
 		cmocka_unit_test(test_many_replies_one_read),
 		cmocka_unit_test(test_printf_sizes),
 		cmocka_unit_test(test_write_large),
