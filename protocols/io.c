@@ -225,16 +225,14 @@ int
 io_flush(struct io *io)
 {
 	size_t	 done;
-	int	 rv, saved;
+	int	 rv;
 
 	if (io->outlen == 0)
 		return 0;
 	rv = io_writeall(io, io->out, io->outlen, &done);
-	saved = errno;
 	if (done < io->outlen && done > 0)
 		memmove(io->out, io->out + done, io->outlen - done);
 	io->outlen -= done;
-	errno = saved;
 	return rv;
 }
 
@@ -420,9 +418,9 @@ io_pending(const struct io *io)
 	return io->inend - io->instart;
 }
 
-/* io_out: buffers message text, flushing each time the buffer is full. */
+/* io_outslow: io_out for text that does not fit in the buffer's room. */
 static int
-io_out(struct io *io, const char *p, size_t len)
+io_outslow(struct io *io, const char *p, size_t len)
 {
 	size_t	 n;
 
@@ -438,6 +436,18 @@ io_out(struct io *io, const char *p, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* io_out: buffers message text, flushing each time the buffer is full. */
+static inline int
+io_out(struct io *io, const char *p, size_t len)
+{
+	if (len <= IO_OUTBUF - io->outlen) {
+		memcpy(io->out + io->outlen, p, len);
+		io->outlen += len;
+		return 0;
+	}
+	return io_outslow(io, p, len);
 }
 
 /* msg_fold: the TOP line state after the octets s..e of one line. */
@@ -507,7 +517,7 @@ io_send_message(struct io *io, int fd, long body_lines, off_t *octets_r)
 {
 	struct msgout	 mo;
 	ssize_t		 n;
-	int		 r = 0, saved;
+	int		 r = 0;
 
 	memset(&mo, 0, sizeof(mo));
 	mo.last = '\n';
@@ -518,9 +528,7 @@ io_send_message(struct io *io, int fd, long body_lines, off_t *octets_r)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			saved = errno;
-			log_warn("io_send_message: read");
-			errno = saved;
+			log_warn("io_send_message: read");	/* keeps errno */
 			r = -1;
 			break;
 		}

@@ -27,7 +27,10 @@ struct io;
 struct io	*io_new(int fd, size_t max_line);
 /* Frees *iop (without flushing) and sets it to NULL. */
 void		 io_free(struct io **iop);
-/* Seconds a read or write may wait; 0 waits for ever. */
+/* Seconds a read or write may wait; 0 (the default) waits for ever.
+ * The wait restarts whenever some data moves.  Writes to a socket never
+ * block (send with MSG_DONTWAIT, then poll), so the timeout holds
+ * whatever the descriptor's mode. */
 void		 io_set_timeout(struct io *io, int seconds);
 
 /*
@@ -39,7 +42,8 @@ ssize_t		 io_getline(struct io *io, char **line_r);
 /* Octets of input already buffered and not yet returned. */
 size_t		 io_pending(const struct io *io);
 
-/* Buffer output; return 0, or -1 when a flush failed (errno set). */
+/* Buffer output; return 0, or -1 when a flush failed (errno set).
+ * io_printf fails with EMSGSIZE for a reply over IO_OUTBUF octets. */
 int		 io_write(struct io *io, const void *buf, size_t len);
 int		 io_puts(struct io *io, const char *s);
 int		 io_printf(struct io *io, const char *fmt, ...)
