@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/sha.h>
@@ -44,6 +45,9 @@ struct pop3 {
 	char		 user[USER_MAX + 1];
 	unsigned	 top_n, retr_n;		/* for the logout line */
 	off_t		 top_b, retr_b;
+	const char	*why;		/* why the session ends */
+	bool		 logged_out;	/* the logout line is written */
+	struct timespec	 login_by;	/* AUTHORIZATION ends then */
 };
 
 struct cmd {
@@ -93,6 +97,21 @@ reply(struct pop3 *p, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	return io_printf(p->io, "%s\r\n", line);
+}
+
+/* lost: the connection failed mid-reply; the session ends. */
+static int
+lost(struct pop3 *p)
+{
+	p->why = "connection error";
+	return CMD_CLOSE;
+}
+
+/* done: a multi-line reply's end, or the session's if it can't be sent. */
+static int
+done(struct pop3 *p)
+{
+	return io_puts(p->io, ".\r\n") == 0 ? CMD_OK : lost(p);
 }
 
 /* split: cuts the next space-separated word off *sp; NULL when none. */
@@ -212,7 +231,7 @@ cmd_user(struct pop3 *p, char *args)
 	}
 	strlcpy(p->user, args, sizeof(p->user));
 	p->have_user = true;
-	return reply(p, "+OK send PASS") == 0 ? CMD_OK : CMD_CLOSE;
+	return reply(p, "+OK send PASS") == 0 ? CMD_OK : lost(p);
 }
 
 /* open_maildrop: locks and lists the user's Maildir after a login. */
@@ -261,10 +280,14 @@ cmd_pass(struct pop3 *p, char *args)
 		    "without TLS");
 		return CMD_BAD;
 	}
-	if (*args == ' ')
-		args++;
 	r = session_login(p->s, p->user, args, &u);
 	explicit_bzero(args, strlen(args));
+	if (r != AUTH_OK && p->s->dropped) {
+		/* A half-taken identity: this process must not go on. */
+		reply(p, "-ERR [SYS/TEMP] login failed, try again later");
+		p->why = "identity change failed";
+		return CMD_CLOSE;
+	}
 	if (r == AUTH_TEMPFAIL) {
 		reply(p, "-ERR [SYS/TEMP] authentication is unavailable, "
 		    "try again later");
@@ -275,8 +298,11 @@ cmd_pass(struct pop3 *p, char *args)
 		return CMD_BAD;
 	}
 	rc = open_maildrop(p, &u);
-	if (p->state != TRANSACTION && p->s->dropped)
-		return CMD_CLOSE;	/* this worker is no longer root */
+	if (p->state != TRANSACTION && p->s->dropped) {
+		/* This worker took the user's identity: no second login. */
+		p->why = "maildrop unavailable";
+		return CMD_CLOSE;
+	}
 	return rc;
 }
 
@@ -297,6 +323,7 @@ logout_line(struct pop3 *p, const char *how)
 	size_t	 left, del = 0, i;
 
 	if (p->md == NULL) {
+		p->logged_out = true;
 		snprintf(stats, sizeof(stats), "reason=%s", how);
 		session_logout(p->s, stats);
 		return;
@@ -307,6 +334,7 @@ logout_line(struct pop3 *p, const char *how)
 			del++;
 			del_b += p->md->mail[i].size;
 		}
+	p->logged_out = true;
 	snprintf(stats, sizeof(stats), "top=%u/%lld retr=%u/%lld "
 	    "del=%zu/%lld size=%lld left=%zu reason=%s",
 	    p->top_n, (long long)p->top_b, p->retr_n, (long long)p->retr_b,
@@ -320,26 +348,28 @@ cmd_quit(struct pop3 *p, char *args)
 {
 	size_t	 failed = 0, left;
 
+	p->why = "quit";
 	if (p->state != TRANSACTION) {
 		reply(p, "+OK Postern POP3 server signing off");
 		return CMD_CLOSE;
 	}
-	if (maildrop_commit(p->md, &failed) != 0) {
-		logout_line(p, "quit-with-errors");
+	/* UPDATE: delete, then release the lock, then answer. */
+	if (maildrop_commit(p->md, &failed) != 0)
+		p->why = "quit-with-errors";
+	left = maildrop_live(p->md, NULL);
+	logout_line(p, p->why);
+	maildrop_close(&p->md);
+	if (failed > 0) {
 		reply(p, "-ERR some deleted messages not removed (%zu)",
 		    failed);
-		maildrop_close(&p->md);
 		return CMD_CLOSE;
 	}
-	logout_line(p, "quit");
-	left = maildrop_live(p->md, NULL);
 	if (left == 0)
 		reply(p, "+OK Postern POP3 server signing off "
 		    "(maildrop empty)");
 	else
 		reply(p, "+OK Postern POP3 server signing off "
 		    "(%zu messages left)", left);
-	maildrop_close(&p->md);
 	return CMD_CLOSE;
 }
 
@@ -385,7 +415,7 @@ cmd_list(struct pop3 *p, char *args)
 		if (!(p->md->mail[i].flags & MAIL_DELETED))
 			io_printf(p->io, "%zu %lld\r\n", i + 1,
 			    (long long)p->md->mail[i].size);
-	return io_puts(p->io, ".\r\n") == 0 ? CMD_OK : CMD_CLOSE;
+	return done(p);
 }
 
 /*
@@ -413,7 +443,7 @@ send_mail(struct pop3 *p, long m, long lines, const char *ok)
 		log_warn("pop3: user=<%s> rip=%s: sending message %ld",
 		    p->s->user, p->s->rip, m + 1);
 		close(fd);
-		return CMD_CLOSE;
+		return lost(p);
 	}
 	close(fd);
 	if (lines < 0) {
@@ -533,7 +563,7 @@ cmd_uidl(struct pop3 *p, char *args)
 		uidl(&p->md->mail[i], id, sizeof(id));
 		io_printf(p->io, "%zu %s\r\n", i + 1, id);
 	}
-	return io_puts(p->io, ".\r\n") == 0 ? CMD_OK : CMD_CLOSE;
+	return done(p);
 }
 
 /* cmd_capa: CAPA (RFC 2449); lists what is on offer in this state. */
@@ -545,7 +575,7 @@ cmd_capa(struct pop3 *p, char *args)
 	    "PIPELINING\r\n");
 	if (p->state == AUTHORIZATION && session_plaintext_ok(p->s))
 		io_puts(p->io, "USER\r\n");
-	return io_puts(p->io, ".\r\n") == 0 ? CMD_OK : CMD_CLOSE;
+	return done(p);
 }
 
 /* find: the command called name (any case), or NULL. */
@@ -588,6 +618,28 @@ dispatch(struct pop3 *p, char *line)
 	return c->fn(p, line);
 }
 
+/*
+ * next_line: the next command line.  Before login the whole dialogue has
+ * login_timeout seconds, however the client paces its bytes; after it,
+ * each wait has idle_timeout.
+ */
+static ssize_t
+next_line(struct pop3 *p, char **line)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	if (p->state == AUTHORIZATION) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (p->login_by.tv_sec - now.tv_sec) * 1000LL +
+		    (p->login_by.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return IO_TIMEOUT;
+		io_set_timeout(p->io, (int)((ms + 999) / 1000));
+	}
+	return io_getline(p->io, line);
+}
+
 /* loop: reads and runs commands until the session ends; says why. */
 static const char *
 loop(struct pop3 *p)
@@ -597,7 +649,7 @@ loop(struct pop3 *p)
 	int	 bad = 0, rc;
 
 	for (;;) {
-		n = io_getline(p->io, &line);
+		n = next_line(p, &line);
 		if (n == IO_EOF)
 			return "disconnected";
 		if (n == IO_TIMEOUT) {
@@ -614,7 +666,7 @@ loop(struct pop3 *p)
 			rc = dispatch(p, line);
 		if (rc == CMD_CLOSE) {
 			io_flush(p->io);
-			return "quit";
+			return p->why != NULL ? p->why : "closed";
 		}
 		if (rc == CMD_BAD && ++bad >= p->s->conf->max_bad_commands) {
 			reply(p, "-ERR too many bad commands, closing");
@@ -639,15 +691,15 @@ pop3_serve(struct session *s)
 		log_warn("pop3: rip=%s: io_new", s->rip);
 		return;
 	}
-	io_set_timeout(p.io, s->conf->login_timeout);
+	clock_gettime(CLOCK_MONOTONIC, &p.login_by);
+	p.login_by.tv_sec += s->conf->login_timeout;
 	reply(&p, "+OK Postern POP3 server ready");
 	why = loop(&p);
-	if (p.md != NULL) {
-		/* Anything but QUIT: nothing is deleted (RFC 1939 6). */
+	/* Only QUIT in TRANSACTION deleted anything (RFC 1939 section 6):
+	 * every other end leaves the maildrop as it was. */
+	if (s->user[0] != '\0' && !p.logged_out)
 		logout_line(&p, why);
-		maildrop_close(&p.md);
-	} else if (s->user[0] != '\0' && strcmp(why, "quit") != 0)
-		logout_line(&p, why);
+	maildrop_close(&p.md);
 	io_free(&p.io);
 }
 

@@ -5,15 +5,19 @@
  * Postern parses configuration.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <confuse.h>
 
 #include "protocols/protocol.h"
+#include "server/auth.h"
 #include "server/conf.h"
 #include "server/limits.h"
 
@@ -136,6 +140,38 @@ check_protocol(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* check_address: a listen address is "*" or a numeric IPv4 or IPv6
+ * address (names would need DNS at start-up and could change). */
+static int
+check_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+	unsigned char	 buf[sizeof(struct in6_addr)];
+
+	if (v != NULL && (strcmp(v, "*") == 0 ||
+	    inet_pton(AF_INET, v, buf) == 1 ||
+	    inet_pton(AF_INET6, v, buf) == 1))
+		return 0;
+	cfg_error(cfg, "address must be \"*\" or a numeric IPv4 or IPv6 "
+	    "address, not \"%s\"", v ? v : "");
+	return -1;
+}
+
+/* check_maildir: the Maildir template expands for a typical account. */
+static int
+check_maildir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+	char		 out[PATH_MAX];
+
+	if (v != NULL && auth_maildir_path(v, "user@example.org",
+	    "/home/user", out, sizeof(out)) == 0)
+		return 0;
+	cfg_error(cfg, "maildir \"%s\" does not expand to an absolute path "
+	    "(escapes: %%u %%n %%d %%h %%%%)", v ? v : "");
+	return -1;
+}
+
 /* check_path: a file setting is empty or absolute. */
 static int
 check_path(cfg_t *cfg, cfg_opt_t *opt)
@@ -251,6 +287,8 @@ validators(cfg_t *cfg)
 	}
 	cfg_set_validate_func(cfg, "listen|port", check_int);
 	cfg_set_validate_func(cfg, "listen|protocol", check_protocol);
+	cfg_set_validate_func(cfg, "listen|address", check_address);
+	cfg_set_validate_func(cfg, "maildir", check_maildir);
 	cfg_set_validate_func(cfg, "plaintext_auth", check_plaintext);
 	cfg_set_validate_func(cfg, "pidfile", check_path);
 	cfg_set_validate_func(cfg, "passwd_file", check_path);
@@ -392,6 +430,20 @@ conf_plaintext_name(enum plaintext_auth p)
 	return plaintext_names[p];
 }
 
+/* print_str: name = "value", with quotes and backslashes escaped so
+ * that the output reads back as the same value. */
+static void
+print_str(FILE *fp, const char *indent, const char *name, const char *v)
+{
+	fprintf(fp, "%s%s = \"", indent, name);
+	for (; *v != '\0'; v++) {
+		if (*v == '"' || *v == '\\')
+			fputc('\\', fp);
+		fputc(*v, fp);
+	}
+	fputs("\"\n", fp);
+}
+
 void
 conf_print(const struct conf *c, FILE *fp)
 {
@@ -399,11 +451,11 @@ conf_print(const struct conf *c, FILE *fp)
 
 	fprintf(fp, "# %s\n", c->path);
 	fprintf(fp, "workers = %d\n", c->workers);
-	fprintf(fp, "pidfile = \"%s\"\n", c->pidfile);
+	print_str(fp, "", "pidfile", c->pidfile);
 	fprintf(fp, "shutdown_grace = %d\n", c->shutdown_grace);
-	fprintf(fp, "hostname = \"%s\"\n", c->hostname);
-	fprintf(fp, "passwd_file = \"%s\"\n", c->passwd_file);
-	fprintf(fp, "maildir = \"%s\"\n", c->maildir);
+	print_str(fp, "", "hostname", c->hostname);
+	print_str(fp, "", "passwd_file", c->passwd_file);
+	print_str(fp, "", "maildir", c->maildir);
 	fprintf(fp, "login_timeout = %d\n", c->login_timeout);
 	fprintf(fp, "idle_timeout = %d\n", c->idle_timeout);
 	fprintf(fp, "max_line_length = %d\n", c->max_line);
@@ -411,10 +463,12 @@ conf_print(const struct conf *c, FILE *fp)
 	fprintf(fp, "auth_fail_delay = %d\n", c->auth_fail_delay);
 	fprintf(fp, "plaintext_auth = %s\n",
 	    conf_plaintext_name(c->plaintext_auth));
-	for (i = 0; i < c->nlisteners; i++)
-		fprintf(fp, "listen {\n\tprotocol = %s\n\taddress = \"%s\"\n"
-		    "\tport = %d\n}\n", c->listeners[i].protocol,
-		    c->listeners[i].address, c->listeners[i].port);
+	for (i = 0; i < c->nlisteners; i++) {
+		fputs("listen {\n", fp);
+		print_str(fp, "\t", "protocol", c->listeners[i].protocol);
+		print_str(fp, "\t", "address", c->listeners[i].address);
+		fprintf(fp, "\tport = %d\n}\n", c->listeners[i].port);
+	}
 }
 
 void

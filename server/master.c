@@ -34,7 +34,7 @@ struct pool {
 	int	 early;		/* recent early deaths */
 };
 
-static volatile sig_atomic_t got_term, got_chld, got_hup;
+static volatile sig_atomic_t got_term, got_chld, got_hup, got_alrm;
 
 /* on_signal: records a signal for the master loop. */
 static void
@@ -42,6 +42,8 @@ on_signal(int sig)
 {
 	if (sig == SIGCHLD)
 		got_chld = 1;
+	else if (sig == SIGALRM)
+		got_alrm = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
 	else
@@ -137,14 +139,15 @@ spawn(const struct conf *conf, struct pool *p, int i, struct listener *l,
 	p->born[i] = time(NULL);
 }
 
-/* reap: collects dead workers and empties their slots. */
+/* reap: collects dead workers and empties their slots; with
+ * WNOHANG in flags it does not wait. */
 static void
-reap(struct pool *p)
+reap(struct pool *p, int flags)
 {
 	pid_t	 pid;
 	int	 status, i;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &status, flags)) > 0) {
 		for (i = 0; i < p->size; i++)
 			if (p->pid[i] == pid)
 				break;
@@ -165,6 +168,18 @@ reap(struct pool *p)
 	}
 }
 
+/* alive: how many workers have not been reaped. */
+static int
+alive(const struct pool *p)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < p->size; i++)
+		if (p->pid[i] != 0)
+			n++;
+	return n;
+}
+
 /* refill: starts workers for empty slots, slowly if they keep dying. */
 static void
 refill(const struct conf *conf, struct pool *p, struct listener *l, int nl,
@@ -180,18 +195,9 @@ refill(const struct conf *conf, struct pool *p, struct listener *l, int nl,
 	for (i = 0; i < p->size; i++)
 		if (p->pid[i] == 0)
 			spawn(conf, p, i, l, nl, child_init);
-}
-
-/* alive: how many workers have not been reaped. */
-static int
-alive(const struct pool *p)
-{
-	int	 i, n = 0;
-
-	for (i = 0; i < p->size; i++)
-		if (p->pid[i] != 0)
-			n++;
-	return n;
+	/* A fork that failed is tried again in a second. */
+	if (alive(p) < p->size)
+		alarm(1);
 }
 
 /* signal_all: sends sig to every worker. */
@@ -215,7 +221,7 @@ shutdown_pool(const struct conf *conf, struct pool *p)
 	end.tv_sec += conf->shutdown_grace;
 	signal_all(p, SIGTERM);
 	for (;;) {
-		reap(p);
+		reap(p, WNOHANG);
 		if (alive(p) == 0)
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -227,9 +233,7 @@ shutdown_pool(const struct conf *conf, struct pool *p)
 	log_warnx("%d busy workers still running after %d s; killing them",
 	    alive(p), conf->shutdown_grace);
 	signal_all(p, SIGKILL);
-	while (alive(p) > 0 && waitpid(-1, NULL, 0) > 0)
-		reap(p);
-	reap(p);
+	reap(p, 0);
 }
 
 /* master_signals: handlers, with those signals blocked outside waits. */
@@ -246,6 +250,7 @@ master_signals(sigset_t *wait_mask)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&block);
@@ -253,11 +258,13 @@ master_signals(sigset_t *wait_mask)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGALRM);
 	sigprocmask(SIG_BLOCK, &block, wait_mask);
 	sigdelset(wait_mask, SIGCHLD);
 	sigdelset(wait_mask, SIGTERM);
 	sigdelset(wait_mask, SIGINT);
 	sigdelset(wait_mask, SIGHUP);
+	sigdelset(wait_mask, SIGALRM);
 }
 
 int
@@ -285,9 +292,9 @@ master_run(const struct conf *conf, struct listener *l, int nl,
 			log_warnx("SIGHUP: reloading is not supported yet; "
 			    "restart posternd to apply a new configuration");
 		}
-		if (got_chld) {
-			got_chld = 0;
-			reap(&p);
+		if (got_chld || got_alrm) {
+			got_chld = got_alrm = 0;
+			reap(&p, WNOHANG);
 			if (!got_term)
 				refill(conf, &p, l, nl, child_init);
 		}

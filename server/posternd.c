@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sysexits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,12 +25,12 @@ extern char **environ;
 
 static struct pidfh *pfh;
 
-/* usage: the options, then exit 1. */
+/* usage: the options, then exit EX_USAGE. */
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: posternd [-fnv] [-c file]\n");
-	exit(1);
+	exit(EX_USAGE);
 }
 
 /* close_pidfile: in a worker, the pidfile belongs to the master. */

@@ -25,9 +25,13 @@ session_safe(const char *in, char *out, size_t outlen)
 
 	if (outlen == 0)
 		return;
-	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = (in[i] < 0x20 || in[i] == 0x7f || in[i] == '>') ?
-		    '?' : in[i];
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		/* Control bytes could forge log lines; '>' would end the
+		 * user=<...> field early.  UTF-8 passes through. */
+		out[i] = (c < 0x20 || c == 0x7f || c == '>') ? '?' : in[i];
+	}
 	out[i] = '\0';
 }
 

@@ -22,13 +22,23 @@
 #include "server/session.h"
 #include "server/worker.h"
 
+/* Set by SIGTERM; the pipe wakes a worker waiting in poll(), so that a
+ * signal arriving just before the wait is not lost. */
 static volatile sig_atomic_t stopping;
+static int wake[2] = { -1, -1 };
 
 /* on_term: the master asks this worker to stop after its session. */
 static void
 on_term(int sig)
 {
+	int	 saved = errno;
+
 	stopping = 1;
+	if (wake[1] != -1) {
+		ssize_t n = write(wake[1], "", 1);	/* full: awake anyway */
+		(void)n;
+	}
+	errno = saved;
 }
 
 /* signals: the worker's dispositions; blocking calls see EINTR. */
@@ -38,6 +48,11 @@ signals(void)
 	struct sigaction sa;
 	sigset_t	 none;
 
+	if (pipe(wake) == -1 ||
+	    fcntl(wake[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(wake[1], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(wake[1], F_SETFL, O_NONBLOCK) == -1)
+		fatal("worker: pipe");
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_term;
@@ -141,7 +156,7 @@ accept_one(const struct conf *conf, const struct listener *l)
 void
 worker_main(const struct conf *conf, const struct listener *l, int nl)
 {
-	struct pollfd	 pfd[LISTENERS_MAX];
+	struct pollfd	 pfd[LISTENERS_MAX + 1];
 	int		 i, n;
 
 	signals();
@@ -149,9 +164,11 @@ worker_main(const struct conf *conf, const struct listener *l, int nl)
 		pfd[i].fd = l[i].fd;
 		pfd[i].events = POLLIN;
 	}
+	pfd[nl].fd = wake[0];
+	pfd[nl].events = POLLIN;
 	while (!stopping) {
 		setproctitle("worker idle");
-		n = poll(pfd, (nfds_t)nl, -1);
+		n = poll(pfd, (nfds_t)nl + 1, -1);
 		if (n == -1) {
 			if (errno != EINTR)
 				fatal("worker: poll");

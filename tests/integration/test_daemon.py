@@ -121,6 +121,9 @@ def config_check():
          r'bad\.conf:1: unknown protocol "gopher"'),
         ("workers = many\n", r"bad\.conf:1:"),
         ("", r"no listen section"),
+        ('listen { protocol = "pop3" address = "localhost" }\n',
+         r"bad\.conf:1: address must be"),
+        ('maildir = "relative/%q"\n', r"bad\.conf:1: maildir"),
     ]
     bad = os.path.join(d, "bad.conf")
     for text, want in cases:
@@ -134,7 +137,8 @@ def config_check():
              f"-n rejects {text.strip() or 'an empty file'!r}",
              (p.returncode, p.stderr))
     p = subprocess.run([POSTERND, "-x"], capture_output=True, text=True)
-    t.ok(p.returncode == 1 and "usage" in p.stderr, "unknown option: usage")
+    t.ok(p.returncode == 64 and "usage" in p.stderr,
+         "unknown option: usage, exit 64")
     p = subprocess.run([POSTERND, "-n", "-c", os.path.join(d, "none")],
                        capture_output=True, text=True)
     t.ok(p.returncode == 1 and "No such file" in p.stderr,

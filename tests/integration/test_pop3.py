@@ -175,6 +175,17 @@ def limits():
         t.ok(c.closed() and time.monotonic() - start < 5,
              "and closes the connection")
         c = srv.client()
+        start = time.monotonic()
+        replies = []
+        for _ in range(2):
+            time.sleep(0.4)
+            replies.append(c.cmd("CAPA"))
+            c.multi()
+        t.ok(all(r.startswith("+OK") for r in replies),
+             "CAPA answered before the login deadline", replies)
+        t.ok(c.closed() and time.monotonic() - start < 3,
+             "a client trickling commands is cut off at login_timeout")
+        c = srv.client()
         for _ in range(2):
             c.cmd("BOGUS")
         c.send("BOGUS\r\n")
@@ -193,7 +204,22 @@ def limits():
         t.ok(c.line().startswith("+OK"), "pipelined QUIT")
 
 
+def lock_released_before_ok():
+    with Server() as srv:
+        put(srv.maildir("alice"), "1000000001.x.test", "Subject: x\n\nx\n")
+        refused = []
+        for i in range(20):
+            c = srv.client()
+            r = c.login()[1]
+            if not r.startswith("+OK"):
+                refused.append(r)
+            c.cmd("QUIT")
+        t.eq(refused, [], "the lock is released before QUIT's +OK: an "
+             "immediate next session is never refused")
+
+
 rfc1939_example()
+lock_released_before_ok()
 deferred_delete()
 lock_and_errors()
 limits()
