@@ -19,7 +19,7 @@
 
 #include <openssl/sha.h>
 
-#include "protocols/io.h"
+#include "server/io.h"
 #include "protocols/protocol.h"
 #include "server/limits.h"
 #include "server/log.h"
@@ -686,11 +686,8 @@ pop3_serve(struct session *s)
 	memset(&p, 0, sizeof(p));
 	p.s = s;
 	p.state = AUTHORIZATION;
-	p.io = io_new(s->fd, (size_t)s->conf->max_line);
-	if (p.io == NULL) {
-		log_warn("pop3: rip=%s: io_new", s->rip);
+	if ((p.io = session_io(s, (size_t)s->conf->max_line)) == NULL)
 		return;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &p.login_by);
 	p.login_by.tv_sec += s->conf->login_timeout;
 	reply(&p, "+OK Postern POP3 server ready");
@@ -700,7 +697,6 @@ pop3_serve(struct session *s)
 	if (s->user[0] != '\0' && !p.logged_out)
 		logout_line(&p, why);
 	maildrop_close(&p.md);
-	io_free(&p.io);
 }
 
 const struct protocol pop3_protocol = {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "protocols/protocol.h"
+#include "server/io.h"
 #include "server/log.h"
 #include "server/session.h"
 
@@ -33,6 +34,18 @@ session_safe(const char *in, char *out, size_t outlen)
 		out[i] = (c < 0x20 || c == 0x7f || c == '>') ? '?' : in[i];
 	}
 	out[i] = '\0';
+}
+
+struct io *
+session_io(struct session *s, size_t max_line)
+{
+	if ((s->io = io_new(s->fd, max_line)) == NULL) {
+		log_warn("%s: rip=%s: cannot set up the connection",
+		    s->proto->name, s->rip);
+		return NULL;
+	}
+	io_set_timeout(s->io, s->conf->login_timeout);
+	return s->io;
 }
 
 void

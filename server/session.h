@@ -14,6 +14,7 @@
 #include "server/conf.h"
 #include "server/limits.h"
 
+struct io;
 struct protocol;
 
 struct session {
@@ -29,7 +30,16 @@ struct session {
 	bool			 dropped;	/* took a user's uid: the
 						   worker exits afterwards */
 	char			 user[USER_MAX + 1];	/* once logged in */
+	struct io		*io;		/* from session_io() */
 };
+
+/*
+ * The session's line reader and writer on s->fd, for the protocol module
+ * to speak through; freed by the worker when the session ends.  Waits
+ * are bounded by login_timeout until the protocol sets another.
+ * Returns s->io, or NULL after logging why (out of memory).
+ */
+struct io *session_io(struct session *s, size_t max_line);
 
 /* Sets the process title: "posternd: pop3 alice 192.0.2.7". */
 void	session_title(const struct session *s, const char *what);

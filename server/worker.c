@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "protocols/protocol.h"
+#include "server/io.h"
 #include "server/log.h"
 #include "server/session.h"
 #include "server/worker.h"
@@ -125,6 +126,7 @@ serve(const struct conf *conf, const struct listener *l, int fd,
 	log_debug("%s: connection from %s:%d", l->name, s.rip, s.rport);
 	session_title(&s, "pre-auth");
 	l->proto->serve(&s);
+	io_free(&s.io);
 	if (s.dropped) {
 		/* This process now belongs to the mail user: it ends here
 		 * and the master starts a fresh worker. */

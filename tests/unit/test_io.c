@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocols/io.h"
+#include "server/io.h"
 #include "server/limits.h"
 
 /* The test's scratch directory, the group state. */

@@ -19,6 +19,7 @@
 #include "tests/unit/unit.h"
 
 #include "protocols/protocol.h"
+#include "server/io.h"
 #include "server/log.h"
 #include "server/session.h"
 
@@ -82,6 +83,7 @@ start(struct fixture *f, bool loopback)
 		strlcpy(s.rip, loopback ? "127.0.0.1" : "192.0.2.7",
 		    sizeof(s.rip));
 		s.proto->serve(&s);
+		io_free(&s.io);
 		_exit(0);
 	}
 	close(sv[1]);

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocols/io.h"
+#include "server/io.h"
 #include "server/limits.h"
 #include "server/log.h"
 
