@@ -266,6 +266,7 @@ open_maildrop(struct pop3 *p, const struct auth_user *u)
 static int
 cmd_pass(struct pop3 *p, char *args)
 {
+	struct auth_request req;
 	struct auth_user u;
 	enum auth_result r;
 	int		 rc;
@@ -280,7 +281,11 @@ cmd_pass(struct pop3 *p, char *args)
 		    "without TLS");
 		return CMD_BAD;
 	}
-	r = session_login(p->s, p->user, args, &u);
+	memset(&req, 0, sizeof(req));
+	req.mech = AUTH_MECH_PASSWORD;
+	req.user = p->user;
+	req.secret = args;
+	r = session_login(p->s, &req, &u);
 	explicit_bzero(args, strlen(args));
 	if (r != AUTH_OK && p->s->dropped) {
 		/* A half-taken identity: this process must not go on. */

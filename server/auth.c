@@ -133,6 +133,22 @@ bad:
 
 /* Checks user and password against the passwd-file; fills *u. */
 enum auth_result
+auth_request(const struct conf *conf, const struct auth_request *req,
+    struct auth_user *u, const char **why_r)
+{
+	switch (req->mech) {
+	case AUTH_MECH_PASSWORD:
+		return auth_check(conf, req->user, req->secret, u, why_r);
+	case AUTH_MECH_APOP:
+	case AUTH_MECH_RPOP:
+	default:
+		memset(u, 0, sizeof(*u));
+		*why_r = "mechanism not available";
+		return AUTH_FAILED;
+	}
+}
+
+enum auth_result
 auth_check(const struct conf *conf, const char *user, const char *password,
     struct auth_user *u, const char **why_r)
 {

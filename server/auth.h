@@ -24,6 +24,32 @@ enum auth_result {
 	AUTH_TEMPFAIL,		/* the backend could not answer */
 };
 
+/* What a client offers to prove who it is. */
+enum auth_mech {
+	AUTH_MECH_PASSWORD,	/* USER/PASS, SASL PLAIN and LOGIN */
+	AUTH_MECH_APOP,		/* RFC 1939 APOP: MD5(challenge secret) */
+	AUTH_MECH_RPOP,		/* 1985 draft: trusted host and port */
+};
+
+struct auth_request {
+	enum auth_mech	 mech;
+	const char	*user;
+	const char	*secret;	/* password; APOP hex digest; RPOP
+					   the client's remote user name */
+	const char	*challenge;	/* APOP: the greeting's timestamp */
+	const char	*rhost;		/* RPOP: the client's address */
+	int		 rport;		/* RPOP: the client's port */
+};
+
+/*
+ * Checks a request with the mechanism it names: the one entry point of
+ * authentication, used by session_login() (and the auth process).
+ * Results as auth_check()'s.
+ */
+enum auth_result auth_request(const struct conf *conf,
+	    const struct auth_request *req, struct auth_user *u,
+	    const char **why_r);
+
 /*
  * Checks user and password.  On AUTH_OK fills *u.  Otherwise *why_r says
  * why, for the log (never for the client).  An unknown user takes as

@@ -2,7 +2,7 @@
  * session.c: the services around a login that every protocol module
  * shares: credential checks with their fixed log lines and failure delay,
  * taking the mail user's identity, the logout line, the process title.
- * Protocol modules never call auth_check() or setuid() themselves.
+ * Protocol modules never call auth_request() or setuid() themselves.
  */
 #include <sys/types.h>
 
@@ -105,15 +105,15 @@ become(struct session *s, const struct auth_user *u)
 }
 
 enum auth_result
-session_login(struct session *s, const char *user, const char *password,
+session_login(struct session *s, const struct auth_request *req,
     struct auth_user *u)
 {
 	enum auth_result r;
 	const char	*why = "unknown";
 	char		 safe[USER_MAX + 1];
 
-	session_safe(user, safe, sizeof(safe));
-	r = auth_check(s->conf, user, password, u, &why);
+	session_safe(req->user, safe, sizeof(safe));
+	r = auth_request(s->conf, req, u, &why);
 	if (r == AUTH_OK && become(s, u) == -1) {
 		r = AUTH_TEMPFAIL;
 		why = "cannot take the account's identity";

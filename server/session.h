@@ -47,15 +47,15 @@ void	session_title(const struct session *s, const char *what);
 bool	session_plaintext_ok(const struct session *s);
 
 /*
- * Checks user and password for a protocol module.  Logs one line either
+ * Checks a login request for a protocol module.  Logs one line either
  * way ("login: user=<u> rip=A proto=P" or "auth failed: user=<u> rip=A
  * proto=P reason=R"); a failure is answered only after auth_fail_delay
  * seconds.  On success records the user in s, and when the account names
  * a uid and the worker runs as root, takes that uid and gid for good.
  * Returns AUTH_OK (and fills *u), AUTH_FAILED or AUTH_TEMPFAIL.
  */
-enum auth_result session_login(struct session *s, const char *user,
-	    const char *password, struct auth_user *u);
+enum auth_result session_login(struct session *s,
+	    const struct auth_request *req, struct auth_user *u);
 /* Logs "logout: user=<u> rip=A proto=P " followed by stats. */
 void	session_logout(const struct session *s, const char *stats);
 /* Copies client text into out for a log line, control bytes as '?'. */
