@@ -1,7 +1,9 @@
 #!/bin/sh
-# demo.sh: sets up demo/ on first run (configuration, users demo/demo and
-# demo2/demo2, their Maildirs with sample mail) and runs posternd in the
-# foreground on 127.0.0.1.  Called by `make demo`; Ctrl-C stops it.
+# demo.sh: sets up demo/ on first run (users demo/demo and demo2/demo2,
+# their Maildirs with sample mail, a self-signed certificate), writes its configuration afresh on
+# every run (so that an older demo/ gets new listeners too), and runs
+# posternd in the foreground on 127.0.0.1.  Called by `make demo`; Ctrl-C
+# stops it.
 set -eu
 
 BUILD=${1:-build}
@@ -63,6 +65,22 @@ setup() {
 	if as_nobody; then
 		chown -R nobody:"$(id -gn nobody)" "$DEMO/mail"
 	fi
+	echo "demo: created $DEMO (users demo/demo and demo2/demo2)"
+}
+
+mkcert() {	# a self-signed certificate for localhost, for STLS and POP3S
+	mkdir -p "$DEMO/tls"
+	(umask 077 && openssl req -x509 -newkey ec \
+	    -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+	    -subj /CN=localhost \
+	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	    -keyout "$DEMO/tls/key.pem" -out "$DEMO/tls/cert.pem" 2>/dev/null)
+	chmod 600 "$DEMO/tls/key.pem"
+	chmod 644 "$DEMO/tls/cert.pem"
+	echo "demo: made a self-signed certificate for localhost in $DEMO/tls"
+}
+
+config() {	# the configuration, written on every run
 	cat > "$DEMO/postern.conf" <<CONF
 # postern.conf for make demo: loopback only, unprivileged ports.
 workers = 4
@@ -71,23 +89,46 @@ hostname = "localhost"
 passwd_file = "$DEMO/passwd"
 maildir = "%h/Maildir"
 auth_fail_delay = 2
+tls_cert = "$DEMO/tls/cert.pem"
+tls_key = "$DEMO/tls/key.pem"
 
-# POP3 (RFC 1939)
+# POP3 (RFC 1939), with STLS (RFC 2595)
 listen {
 	protocol = "pop3"
 	address = "127.0.0.1"
 	port = 1110
 }
-CONF
-	echo "demo: created $DEMO (users demo/demo and demo2/demo2)"
+
+# POP3 over TLS (RFC 8314)
+listen {
+	protocol = "pop3"
+	address = "127.0.0.1"
+	port = 1995
+	tls = true
 }
 
-[ -f "$DEMO/postern.conf" ] || setup
+# LMTP (RFC 2033): delivery into the Maildirs, as an MTA would
+listen {
+	protocol = "lmtp"
+	address = "127.0.0.1"
+	port = 2424
+}
+CONF
+}
+
+[ -f "$DEMO/passwd" ] || setup
+[ -f "$DEMO/tls/cert.pem" ] && [ -f "$DEMO/tls/key.pem" ] || mkcert
+config
 cat <<MSG
 demo: posternd serving on 127.0.0.1 (Ctrl-C stops it):
   POP3   port 1110    curl pop3://demo:demo@127.0.0.1:1110/
                       curl pop3://demo:demo@127.0.0.1:1110/1
                       telnet 127.0.0.1 1110   (USER demo, PASS demo, LIST, RETR 1, QUIT)
+                      curl --ssl-reqd -k pop3://demo:demo@127.0.0.1:1110/   (STLS)
+  POP3S  port 1995    curl -k pop3s://demo:demo@127.0.0.1:1995/
+                      openssl s_client -quiet -connect 127.0.0.1:1995
+  LMTP   port 2424    python3 -c 'import smtplib; smtplib.LMTP("127.0.0.1", 2424).sendmail("me@example.org", ["demo"], "Subject: hi\\n\\nhello\\n")'
+                      (then curl pop3://demo:demo@127.0.0.1:1110/ lists one more)
   Maildirs: $DEMO/mail/demo/Maildir, $DEMO/mail/demo2/Maildir
   Start afresh: rm -rf demo && make demo
 MSG

@@ -3,11 +3,15 @@
 #   deps.sh install   install every missing package (as root), or print the apt-get line
 #   deps.sh ensure    the same, but only when something is missing
 #   deps.sh list      print the package names
+# As root, install and ensure also create the unprivileged system user
+# "postern" that posternd's pre-login workers run as.
 # On a system without dpkg (the BSDs) it only says what to install and succeeds.
 set -u
 
 PACKAGES="gcc make autoconf automake pkg-config libbsd-dev libconfuse-dev
-libcmocka-dev libssl-dev libcrypt-dev mandoc cppcheck python3 curl openssl"
+libcmocka-dev libssl-dev libtls-dev libcrypt-dev libpam0g-dev mandoc cppcheck python3 curl openssl
+fetchmail getmail6 mpop libmail-pop3client-perl
+clang-14 libclang-rt-14-dev clang-tidy-14 valgrind"
 
 missing() {
 	for p in $PACKAGES; do
@@ -24,6 +28,12 @@ fi
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	[ "$cmd" = install ] && echo "deps.sh: not a Debian system; install the equivalents of: $(echo $PACKAGES)"
 	exit 0
+fi
+# The user pre-login workers run as (postern.conf(5): user).
+if [ "$(id -u)" = 0 ] && ! id postern >/dev/null 2>&1; then
+	echo "deps.sh: creating the system user postern"
+	useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin postern || exit 1
 fi
 need=$(missing)
 if [ -z "$need" ]; then

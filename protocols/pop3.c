@@ -6,6 +6,7 @@
  * speaks POP3.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
-
 #include "server/io.h"
 #include "protocols/protocol.h"
+#include "protocols/uidl.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/sasl.h"
 #include "server/session.h"
 #include "storage/maildir.h"
 
@@ -48,6 +49,8 @@ struct pop3 {
 	const char	*why;		/* why the session ends */
 	bool		 logged_out;	/* the logout line is written */
 	struct timespec	 login_by;	/* AUTHORIZATION ends then */
+	char		 stamp[256];	/* the greeting's APOP timestamp;
+					   "" when APOP is off */
 };
 
 struct cmd {
@@ -59,6 +62,9 @@ struct cmd {
 static int	cmd_user(struct pop3 *, char *);
 static int	cmd_pass(struct pop3 *, char *);
 static int	cmd_apop(struct pop3 *, char *);
+static int	cmd_rpop(struct pop3 *, char *);
+static int	cmd_auth(struct pop3 *, char *);
+static ssize_t	next_line(struct pop3 *, char **);
 static int	cmd_quit(struct pop3 *, char *);
 static int	cmd_stat(struct pop3 *, char *);
 static int	cmd_list(struct pop3 *, char *);
@@ -69,11 +75,14 @@ static int	cmd_rset(struct pop3 *, char *);
 static int	cmd_top(struct pop3 *, char *);
 static int	cmd_uidl(struct pop3 *, char *);
 static int	cmd_capa(struct pop3 *, char *);
+static int	cmd_stls(struct pop3 *, char *);
 
 static const struct cmd cmds[] = {
 	{ "USER",	AUTHORIZATION,	cmd_user },
 	{ "PASS",	AUTHORIZATION,	cmd_pass },
 	{ "APOP",	AUTHORIZATION,	cmd_apop },
+	{ "RPOP",	AUTHORIZATION,	cmd_rpop },
+	{ "AUTH",	AUTHORIZATION,	cmd_auth },
 	{ "QUIT",	ANY,		cmd_quit },
 	{ "STAT",	TRANSACTION,	cmd_stat },
 	{ "LIST",	TRANSACTION,	cmd_list },
@@ -84,6 +93,7 @@ static const struct cmd cmds[] = {
 	{ "TOP",	TRANSACTION,	cmd_top },
 	{ "UIDL",	TRANSACTION,	cmd_uidl },
 	{ "CAPA",	ANY,		cmd_capa },
+	{ "STLS",	AUTHORIZATION,	cmd_stls },
 };
 
 /* reply: one buffered reply line, CRLF added. */
@@ -182,27 +192,34 @@ msgarg(struct pop3 *p, const char *w)
 	return n - 1;
 }
 
-/* uidl: the unique-id of message i: its Maildir base name, or a digest
- * of it when the name is not 1-70 characters 0x21-0x7E (RFC 1939). */
+/* uidl: the unique-id of message m, as pop3_uidl_format says (uidl.c). */
 static void
-uidl(const struct mail *m, char *out, size_t outlen)
+uidl(const struct pop3 *p, const struct mail *m, char *out, size_t outlen)
 {
-	const char	*b = mail_base(m);
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
-	size_t		 i;
-	bool		 ok = m->baselen >= 1 && m->baselen <= UIDL_MAX;
+	uidl_format(p->s->conf->pop3_uidl_format, m, p->md->uidvalidity, out,
+	    outlen);
+}
 
-	for (i = 0; ok && i < m->baselen; i++)
-		ok = b[i] >= 0x21 && b[i] <= 0x7e;
-	if (ok && m->baselen < outlen) {
-		memcpy(out, b, m->baselen);
-		out[m->baselen] = '\0';
-		return;
-	}
-	SHA256((const unsigned char *)b, m->baselen, md);
-	out[0] = 'h';
-	for (i = 0; i < 16 && 2 * i + 2 < outlen; i++)
-		snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
+/* plaintext_refused: the reply to USER or PASS where passwords may not
+ * be sent in the clear; it points to STLS where that is on offer. */
+static int
+plaintext_refused(struct pop3 *p)
+{
+	reply(p, "-ERR [AUTH] plaintext authentication disallowed without "
+	    "TLS%s", session_tls_available(p->s) ? ": use STLS first" : "");
+	return CMD_BAD;
+}
+
+/* rpop_possible: RPOP is enabled and the client connected from a
+ * reserved port, as the 1985 draft requires: USER is then taken even
+ * where PASS is not, since RPOP sends no password. */
+static bool
+rpop_possible(const struct pop3 *p)
+{
+	const char	*f = p->s->conf->rpop_trust_file;
+
+	return f != NULL && f[0] != '\0' && p->s->rport > 0 &&
+	    p->s->rport < 1024;
 }
 
 /* cmd_user: USER name. */
@@ -216,11 +233,8 @@ cmd_user(struct pop3 *p, char *args)
 	n = strlen(args);
 	while (n > 0 && args[n - 1] == ' ')
 		args[--n] = '\0';
-	if (!session_plaintext_ok(p->s)) {
-		reply(p, "-ERR [AUTH] plaintext authentication disallowed "
-		    "without TLS");
-		return CMD_BAD;
-	}
+	if (!session_plaintext_ok(p->s) && !rpop_possible(p))
+		return plaintext_refused(p);
 	if (*args == '\0') {
 		reply(p, "-ERR USER needs a user name");
 		return CMD_BAD;
@@ -231,22 +245,60 @@ cmd_user(struct pop3 *p, char *args)
 	}
 	strlcpy(p->user, args, sizeof(p->user));
 	p->have_user = true;
-	return reply(p, "+OK send PASS") == 0 ? CMD_OK : lost(p);
+	return reply(p, "+OK send %s", session_plaintext_ok(p->s) ? "PASS" :
+	    "RPOP") == 0 ? CMD_OK : lost(p);
+}
+
+/* maildrop_opts: how the Maildir is listed: through its index, with
+ * global IDs from state_dir; lasting IDs required when the UIDL uses them. */
+static const struct mail_opts *
+maildrop_opts(const struct pop3 *p, struct mail_opts *opts)
+{
+	const char	*err;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->state_dir = p->s->conf->state_dir;
+	opts->need_ids = uidl_check(p->s->conf->pop3_uidl_format, &err) ==
+	    UIDL_NEEDS_IDS;
+	return opts;
+}
+
+/*
+ * broken_maildir: whether maildrop_open failed with err because the
+ * Maildir exists but lacks new/, cur/ or tmp/, or its path runs through
+ * a file: a lasting fault.  A Maildir that does not exist yet may be
+ * made by the next delivery, so that is no lasting fault.
+ */
+static bool
+broken_maildir(const char *path, int err)
+{
+	struct stat	 st;
+
+	if (err == ENOTDIR)
+		return true;
+	return err == ENOENT && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* open_maildrop: locks and lists the user's Maildir after a login. */
 static int
 open_maildrop(struct pop3 *p, const struct auth_user *u)
 {
+	struct mail_opts opts;
 	off_t	 size;
 	size_t	 n;
 	int	 rc;
 
-	rc = maildrop_open(u->maildir, &p->md);
+	rc = maildrop_open(u->maildir, maildrop_opts(p, &opts), &p->md);
 	if (rc == MAILDROP_LOCKED) {
 		log_info("pop3: user=<%s> rip=%s: maildrop locked by another "
 		    "session", p->s->user, p->s->rip);
 		reply(p, "-ERR [IN-USE] maildrop locked by another session");
+		return CMD_OK;
+	}
+	if (rc != 0 && broken_maildir(u->maildir, errno)) {
+		/* RFC 3206: trying again will not help until an admin acts. */
+		reply(p, "-ERR [SYS/PERM] the maildrop is not a complete "
+		    "Maildir");
 		return CMD_OK;
 	}
 	if (rc != 0) {
@@ -262,31 +314,31 @@ open_maildrop(struct pop3 *p, const struct auth_user *u)
 	return CMD_OK;
 }
 
-/* cmd_pass: PASS string; the whole rest of the line is the password. */
+/* refused: the reply to refused credentials; after max_auth_failures
+ * of them the connection is closed. */
 static int
-cmd_pass(struct pop3 *p, char *args)
+refused(struct pop3 *p, const char *msg)
 {
-	struct auth_request req;
-	struct auth_user u;
-	enum auth_result r;
-	int		 rc;
+	reply(p, "%s", msg);
+	if (session_auth_exhausted(p->s)) {
+		reply(p, "-ERR [AUTH] too many failures, closing");
+		p->why = "too many auth failures";
+		return CMD_CLOSE;
+	}
+	return CMD_BAD;
+}
 
-	if (!p->have_user) {
-		reply(p, "-ERR send USER first");
-		return CMD_BAD;
-	}
-	p->have_user = false;
-	if (!session_plaintext_ok(p->s)) {
-		reply(p, "-ERR [AUTH] plaintext authentication disallowed "
-		    "without TLS");
-		return CMD_BAD;
-	}
-	memset(&req, 0, sizeof(req));
-	req.mech = AUTH_MECH_PASSWORD;
-	req.user = p->user;
-	req.secret = args;
-	r = session_login(p->s, &req, &u);
-	explicit_bzero(args, strlen(args));
+/*
+ * login_done: answers a login that session_login() judged, for PASS,
+ * APOP, RPOP and AUTH alike: opens the maildrop, or hands the session
+ * over, or says why not; fail is the reply to refused credentials.
+ */
+static int
+login_done(struct pop3 *p, enum auth_result r, const struct auth_user *u,
+    const char *fail)
+{
+	int	 rc;
+
 	if (r != AUTH_OK && p->s->dropped) {
 		/* A half-taken identity: this process must not go on. */
 		reply(p, "-ERR [SYS/TEMP] login failed, try again later");
@@ -298,11 +350,14 @@ cmd_pass(struct pop3 *p, char *args)
 		    "try again later");
 		return CMD_OK;
 	}
-	if (r != AUTH_OK) {
-		reply(p, "-ERR [AUTH] invalid user name or password");
-		return CMD_BAD;
+	if (r != AUTH_OK)
+		return refused(p, fail);
+	if (p->s->handed_off) {
+		/* The session process answers the login and carries on. */
+		p->why = "handed off";
+		return CMD_CLOSE;
 	}
-	rc = open_maildrop(p, &u);
+	rc = open_maildrop(p, u);
 	if (p->state != TRANSACTION && p->s->dropped) {
 		/* This worker took the user's identity: no second login. */
 		p->why = "maildrop unavailable";
@@ -311,12 +366,207 @@ cmd_pass(struct pop3 *p, char *args)
 	return rc;
 }
 
-/* cmd_apop: not offered until APOP secrets exist. */
+/* request: a login request of mechanism mech for user, from this
+ * session's client. */
+static void
+request(struct pop3 *p, struct auth_request *req, enum auth_mech mech,
+    const char *user, const char *secret)
+{
+	memset(req, 0, sizeof(*req));
+	req->mech = mech;
+	req->user = user;
+	req->secret = secret;
+	req->challenge = p->stamp;
+	req->rhost = p->s->rip;
+	req->rport = p->s->rport;
+}
+
+/* cmd_pass: PASS string; the whole rest of the line is the password. */
+static int
+cmd_pass(struct pop3 *p, char *args)
+{
+	struct auth_request req;
+	struct auth_user u;
+	enum auth_result r;
+
+	if (!p->have_user) {
+		reply(p, "-ERR send USER first");
+		return CMD_BAD;
+	}
+	p->have_user = false;
+	if (!session_plaintext_ok(p->s))
+		return plaintext_refused(p);
+	request(p, &req, AUTH_MECH_PASSWORD, p->user, args);
+	r = session_login(p->s, &req, &u);
+	explicit_bzero(args, strlen(args));
+	return login_done(p, r, &u, "-ERR [AUTH] invalid user name or "
+	    "password");
+}
+
+/* cmd_apop: APOP name digest (RFC 1939 section 7), offered when the
+ * greeting carried a timestamp. */
 static int
 cmd_apop(struct pop3 *p, char *args)
 {
-	reply(p, "-ERR [AUTH] APOP is not available on this server");
-	return CMD_BAD;
+	struct auth_request req;
+	struct auth_user u;
+	char		*name = split(&args), *digest = split(&args);
+
+	if (p->stamp[0] == '\0') {
+		reply(p, "-ERR [AUTH] APOP is not available on this server");
+		return CMD_BAD;
+	}
+	if (digest == NULL || !no_more(args)) {
+		reply(p, "-ERR APOP needs a user name and a digest");
+		return CMD_BAD;
+	}
+	if (strlen(name) > USER_MAX) {
+		reply(p, "-ERR user name too long");
+		return CMD_BAD;
+	}
+	p->have_user = false;
+	request(p, &req, AUTH_MECH_APOP, name, digest);
+	return login_done(p, session_login(p->s, &req, &u), &u,
+	    "-ERR [AUTH] invalid user name or digest");
+}
+
+/* cmd_rpop: RPOP user (the 1985 revised POP draft): after USER names the
+ * maildrop, the client host vouches for its user; refused unless
+ * rpop_trust_file lists the pair and the client's port is reserved. */
+static int
+cmd_rpop(struct pop3 *p, char *args)
+{
+	struct auth_request req;
+	struct auth_user u;
+	char		*ruser = split(&args);
+	const char	*f = p->s->conf->rpop_trust_file;
+
+	if (f == NULL || f[0] == '\0') {
+		reply(p, "-ERR RPOP disabled");
+		return CMD_BAD;
+	}
+	if (!p->have_user) {
+		reply(p, "-ERR send USER first");
+		return CMD_BAD;
+	}
+	if (ruser == NULL || !no_more(args)) {
+		reply(p, "-ERR RPOP needs one user name");
+		return CMD_BAD;
+	}
+	p->have_user = false;
+	request(p, &req, AUTH_MECH_RPOP, p->user, ruser);
+	return login_done(p, session_login(p->s, &req, &u), &u,
+	    "-ERR [AUTH] permission denied");
+}
+
+/* mech_offered: whether SASL mechanism m may be used on this
+ * connection: those that send the password only where PASS may. */
+static bool
+mech_offered(const struct pop3 *p, int m)
+{
+	return !sasl_mech_plaintext(m) || session_plaintext_ok(p->s);
+}
+
+/* auth_list: AUTH without arguments: the mechanisms on offer. */
+static int
+auth_list(struct pop3 *p)
+{
+	const char	*name;
+	int		 i;
+
+	reply(p, "+OK");
+	for (i = 0; (name = sasl_mech_name(i)) != NULL; i++)
+		if (mech_offered(p, i))
+			io_printf(p->io, "%s\r\n", name);
+	return done(p);
+}
+
+/*
+ * auth_exchange: runs the SASL exchange after "AUTH mech [ir]", reading
+ * each response with the session's line reader.  Returns CMD_OK with
+ * SASL_DONE in *st, or the command's result after its reply.
+ */
+static int
+auth_exchange(struct pop3 *p, struct sasl *sa, enum sasl_status *st)
+{
+	char	*line;
+	ssize_t	 n;
+
+	while (*st == SASL_CONTINUE) {
+		reply(p, "+ %s", sa->challenge);
+		n = next_line(p, &line);
+		if (n == IO_TOOLONG) {
+			sasl_clear(sa);
+			reply(p, "-ERR line too long");
+			return CMD_BAD;
+		}
+		if (n < 0) {
+			sasl_clear(sa);
+			if (n == IO_TIMEOUT)
+				reply(p, "-ERR autologout: idle for too long");
+			p->why = n == IO_EOF ? "disconnected" :
+			    n == IO_TIMEOUT ? "timeout" : "connection error";
+			return CMD_CLOSE;
+		}
+		*st = sasl_step(sa, line);
+		explicit_bzero(line, (size_t)n);
+	}
+	switch (*st) {
+	case SASL_DONE:
+		return CMD_OK;
+	case SASL_CANCELLED:
+		reply(p, "-ERR AUTH cancelled");
+		return CMD_OK;
+	case SASL_BAD_BASE64:
+		reply(p, "-ERR [AUTH] invalid base64");
+		return CMD_BAD;
+	case SASL_AUTHZID:
+		session_auth_failed(p->s, sa->authcid, "authzid differs");
+		sasl_clear(sa);
+		return refused(p, "-ERR [AUTH] authorization identity "
+		    "refused: no proxy authorization");
+	case SASL_MALFORMED:
+	default:
+		reply(p, "-ERR [AUTH] malformed SASL response");
+		return CMD_BAD;
+	}
+}
+
+/* cmd_auth: AUTH [mechanism [initial-response]] (RFC 5034). */
+static int
+cmd_auth(struct pop3 *p, char *args)
+{
+	struct auth_request req;
+	struct auth_user u;
+	struct sasl	 sa;
+	enum sasl_status st;
+	enum auth_result r;
+	char		*name = split(&args), *ir = split(&args);
+	int		 m, rc;
+
+	if (name == NULL)
+		return auth_list(p);
+	if (!no_more(args)) {
+		reply(p, "-ERR AUTH takes a mechanism and at most an initial "
+		    "response");
+		return CMD_BAD;
+	}
+	if ((m = sasl_mech_find(name)) < 0) {
+		reply(p, "-ERR unsupported authentication mechanism");
+		return CMD_BAD;
+	}
+	if (!mech_offered(p, m))
+		return plaintext_refused(p);
+	st = sasl_start(&sa, (enum sasl_mech)m, ir);
+	if (ir != NULL)
+		explicit_bzero(ir, strlen(ir));
+	if ((rc = auth_exchange(p, &sa, &st)) != CMD_OK || st != SASL_DONE)
+		return rc;
+	request(p, &req, AUTH_MECH_PASSWORD, sa.authcid, sa.passwd);
+	r = session_login(p->s, &req, &u);
+	sasl_clear(&sa);
+	return login_done(p, r, &u, "-ERR [AUTH] invalid user name or "
+	    "password");
 }
 
 /* logout_line: the counts for the logout log line. */
@@ -341,9 +591,10 @@ logout_line(struct pop3 *p, const char *how)
 		}
 	p->logged_out = true;
 	snprintf(stats, sizeof(stats), "top=%u/%lld retr=%u/%lld "
-	    "del=%zu/%lld size=%lld left=%zu reason=%s",
+	    "del=%zu/%lld size=%lld left=%zu/%lld reason=%s",
 	    p->top_n, (long long)p->top_b, p->retr_n, (long long)p->retr_b,
-	    del, (long long)del_b, (long long)p->md->size, left, how);
+	    del, (long long)del_b, (long long)p->md->size, left,
+	    (long long)left_b, how);
 	session_logout(p->s, stats);
 }
 
@@ -365,8 +616,8 @@ cmd_quit(struct pop3 *p, char *args)
 	logout_line(p, p->why);
 	maildrop_close(&p->md);
 	if (failed > 0) {
-		reply(p, "-ERR some deleted messages not removed (%zu)",
-		    failed);
+		reply(p, "-ERR [SYS/TEMP] some deleted messages not removed "
+		    "(%zu)", failed);
 		return CMD_CLOSE;
 	}
 	if (left == 0)
@@ -557,7 +808,7 @@ cmd_uidl(struct pop3 *p, char *args)
 	if (w != NULL) {
 		if ((m = msgarg(p, w)) < 0)
 			return CMD_OK;
-		uidl(&p->md->mail[m], id, sizeof(id));
+		uidl(p, &p->md->mail[m], id, sizeof(id));
 		reply(p, "+OK %ld %s", m + 1, id);
 		return CMD_OK;
 	}
@@ -565,7 +816,7 @@ cmd_uidl(struct pop3 *p, char *args)
 	for (i = 0; i < p->md->count; i++) {
 		if (p->md->mail[i].flags & MAIL_DELETED)
 			continue;
-		uidl(&p->md->mail[i], id, sizeof(id));
+		uidl(p, &p->md->mail[i], id, sizeof(id));
 		io_printf(p->io, "%zu %s\r\n", i + 1, id);
 	}
 	return done(p);
@@ -575,12 +826,62 @@ cmd_uidl(struct pop3 *p, char *args)
 static int
 cmd_capa(struct pop3 *p, char *args)
 {
+	const struct conf *c = p->s->conf;
+	const char	*name;
+	int		 i, n = 0;
+
 	reply(p, "+OK capability list follows");
 	io_puts(p->io, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	    "PIPELINING\r\n");
+	    "PIPELINING\r\nEXPIRE NEVER\r\n");
+	/* Advertised only: Postern does not enforce it (postern-pop3(7)). */
+	if (c->pop3_login_delay > 0)
+		io_printf(p->io, "LOGIN-DELAY %d\r\n", c->pop3_login_delay);
+	if (c->pop3_implementation != NULL && c->pop3_implementation[0] != '\0')
+		io_printf(p->io, "IMPLEMENTATION %s\r\n",
+		    c->pop3_implementation);
 	if (p->state == AUTHORIZATION && session_plaintext_ok(p->s))
 		io_puts(p->io, "USER\r\n");
+	for (i = 0; p->state == AUTHORIZATION &&
+	    (name = sasl_mech_name(i)) != NULL; i++)
+		if (mech_offered(p, i))
+			io_printf(p->io, "%s%s", n++ == 0 ? "SASL " : " ",
+			    name);
+	if (n > 0)
+		io_puts(p->io, "\r\n");
+	if (p->state == AUTHORIZATION && session_tls_available(p->s))
+		io_puts(p->io, "STLS\r\n");
 	return done(p);
+}
+
+/*
+ * cmd_stls: STLS (RFC 2595): "+OK", then the TLS handshake; a failed one
+ * ends the session.  Afterwards the session forgets what the client said
+ * in the clear: the USER name, and any command pipelined after STLS
+ * (session_start_tls drops it).
+ */
+static int
+cmd_stls(struct pop3 *p, char *args)
+{
+	if (p->s->tls) {
+		reply(p, "-ERR TLS is already active");
+		return CMD_BAD;
+	}
+	if (!session_tls_available(p->s)) {
+		reply(p, "-ERR STLS is not available: TLS is not configured");
+		return CMD_BAD;
+	}
+	if (!no_more(args)) {
+		reply(p, "-ERR STLS takes no argument");
+		return CMD_BAD;
+	}
+	if (reply(p, "+OK Begin TLS negotiation") == -1 ||
+	    session_start_tls(p->s) == -1) {
+		p->why = "TLS handshake failed";
+		return CMD_CLOSE;
+	}
+	p->have_user = false;
+	explicit_bzero(p->user, sizeof(p->user));
+	return CMD_OK;
 }
 
 /* find: the command called name (any case), or NULL. */
@@ -681,6 +982,27 @@ loop(struct pop3 *p)
 	}
 }
 
+/* apop_stamp: the greeting's timestamp "<pid.time.random@host>" (RFC
+ * 1939 section 7), new for each session, when APOP is enabled. */
+static void
+apop_stamp(struct pop3 *p)
+{
+	const struct conf *c = p->s->conf;
+	const char	*host = c->hostname;
+	int		 n;
+
+	p->stamp[0] = '\0';
+	if (c->apop_secrets == NULL || c->apop_secrets[0] == '\0')
+		return;
+	if (host == NULL || host[0] == '\0')
+		host = "localhost";
+	n = snprintf(p->stamp, sizeof(p->stamp), "<%ld.%lld.%u@%s>",
+	    (long)getpid(), (long long)time(NULL), arc4random(), host);
+	if (n < 0 || (size_t)n >= sizeof(p->stamp))
+		snprintf(p->stamp, sizeof(p->stamp), "<%ld.%lld.%u@localhost>",
+		    (long)getpid(), (long long)time(NULL), arc4random());
+}
+
 /* pop3_serve: one POP3 session on s->fd. */
 static void
 pop3_serve(struct session *s)
@@ -695,8 +1017,23 @@ pop3_serve(struct session *s)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &p.login_by);
 	p.login_by.tv_sec += s->conf->login_timeout;
-	reply(&p, "+OK Postern POP3 server ready");
-	why = loop(&p);
+	if (s->resumed) {
+		/* A session process: the login was checked; answer it. */
+		open_maildrop(&p, &s->account);
+		if (p.state == TRANSACTION)
+			why = loop(&p);
+		else {
+			io_flush(p.io);
+			why = "maildrop unavailable";
+		}
+	} else {
+		apop_stamp(&p);
+		reply(&p, "+OK Postern POP3 server ready%s%s",
+		    p.stamp[0] != '\0' ? " " : "", p.stamp);
+		why = loop(&p);
+	}
+	if (s->handed_off)
+		return;
 	/* Only QUIT in TRANSACTION deleted anything (RFC 1939 section 6):
 	 * every other end leaves the maildrop as it was. */
 	if (s->user[0] != '\0' && !p.logged_out)

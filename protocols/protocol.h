@@ -17,6 +17,7 @@ struct protocol {
 
 /* The modules; registry.c lists them for protocol_find(). */
 extern const struct protocol pop3_protocol;
+extern const struct protocol lmtp_protocol;
 
 /* The module called name, or NULL. */
 const struct protocol *protocol_find(const char *name);

@@ -9,6 +9,7 @@
 
 static const struct protocol *const modules[] = {
 	&pop3_protocol,
+	&lmtp_protocol,
 	NULL
 };
 

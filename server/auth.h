@@ -44,11 +44,28 @@ struct auth_request {
 /*
  * Checks a request with the mechanism it names: the one entry point of
  * authentication, used by session_login() (and the auth process).
- * Results as auth_check()'s.
+ *  - AUTH_MECH_PASSWORD: the passdb's password (passwd-file hash; PAM or
+ *    shadow(5) for passdb "system").
+ *  - AUTH_MECH_APOP: secret must be MD5(challenge secret) in 32 hex
+ *    digits, the secret being user's line in apop_secrets.
+ *  - AUTH_MECH_RPOP: rhost and a reserved rport (< 1024) must be listed
+ *    in rpop_trust_file with secret (the remote user) and user (the
+ *    local one).
+ * APOP and RPOP then find the account with auth_lookup().  Results as
+ * auth_check()'s; a credential file that is missing or whose owner or
+ * mode is unsafe gives AUTH_TEMPFAIL (and a log line).
  */
 enum auth_result auth_request(const struct conf *conf,
 	    const struct auth_request *req, struct auth_user *u,
 	    const char **why_r);
+
+/*
+ * Finds the account of user, whose credentials were checked otherwise,
+ * in the configured passdb (passwd-file or system).  Results as
+ * auth_check()'s.
+ */
+enum auth_result auth_lookup(const struct conf *conf, const char *user,
+	    struct auth_user *u, const char **why_r);
 
 /*
  * Checks user and password.  On AUTH_OK fills *u.  Otherwise *why_r says

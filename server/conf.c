@@ -17,12 +17,18 @@
 #include <confuse.h>
 
 #include "protocols/protocol.h"
+#include "protocols/uidl.h"
 #include "server/auth.h"
 #include "server/conf.h"
 #include "server/limits.h"
 
 /* A configuration file larger than this is refused. */
 #define CONF_SIZE_MAX	(1024 * 1024)
+
+/* LMTP's message size limit: 50 MiB by default (Postfix's
+ * message_size_limit is 10 MB), at most 2 GiB - 1 anywhere. */
+#define LMTP_SIZE_DEFAULT	(50L * 1024 * 1024)
+#define LMTP_SIZE_MAX		2147483647L
 
 /* Bounds of the integer settings, checked as each value is read. */
 static const struct bound {
@@ -36,7 +42,12 @@ static const struct bound {
 	{ "max_line_length",	LINE_MIN, LINE_MAX_BOUND },
 	{ "max_bad_commands",	1, 1000 },
 	{ "auth_fail_delay",	0, AUTH_FAIL_DELAY_MAX },
+	{ "auth_fail_delay_max", 0, AUTH_FAIL_DELAY_MAX },
+	{ "max_auth_failures",	1, AUTH_FAILURES_MAX },
+	{ "first_valid_uid",	1, 2147483647L },
+	{ "pop3_login_delay",	0, TIMEOUT_MAX },
 	{ "port",		0, 65535 },
+	{ "lmtp_max_message_size", 1024, LMTP_SIZE_MAX },
 };
 
 static const char *const plaintext_names[] = {
@@ -45,10 +56,17 @@ static const char *const plaintext_names[] = {
 	[PLAINTEXT_ALWAYS] = "always",
 };
 
+static const char *const passdb_names[] = {
+	[PASSDB_PASSWD_FILE] = "passwd-file",
+	[PASSDB_SYSTEM] = "system",
+};
+
 static cfg_opt_t listen_opts[] = {
 	CFG_STR("protocol", NULL, CFGF_NODEFAULT),
 	CFG_STR("address", "*", CFGF_NONE),
 	CFG_INT("port", -1, CFGF_NONE),
+	CFG_STR("path", "", CFGF_NONE),
+	CFG_BOOL("tls", cfg_false, CFGF_NONE),
 	CFG_END()
 };
 
@@ -59,12 +77,32 @@ static cfg_opt_t opts[] = {
 	CFG_STR("hostname", "", CFGF_NONE),
 	CFG_STR("passwd_file", "/etc/postern/passwd", CFGF_NONE),
 	CFG_STR("maildir", "%h/Maildir", CFGF_NONE),
+	CFG_STR("state_dir", "/var/lib/postern", CFGF_NONE),
+	CFG_STR("pop3_uidl_format", UIDL_DEFAULT_FORMAT, CFGF_NONE),
 	CFG_INT("login_timeout", LOGIN_TIMEOUT_DEFAULT, CFGF_NONE),
 	CFG_INT("idle_timeout", IDLE_TIMEOUT_DEFAULT, CFGF_NONE),
 	CFG_INT("max_line_length", LINE_DEFAULT, CFGF_NONE),
 	CFG_INT("max_bad_commands", BAD_COMMANDS_DEFAULT, CFGF_NONE),
 	CFG_INT("auth_fail_delay", AUTH_FAIL_DELAY_DEFAULT, CFGF_NONE),
+	CFG_INT("auth_fail_delay_max", AUTH_FAIL_DELAY_CAP_DEFAULT, CFGF_NONE),
+	CFG_INT("max_auth_failures", AUTH_FAILURES_DEFAULT, CFGF_NONE),
+	CFG_STR("passdb", "passwd-file", CFGF_NONE),
+	CFG_STR("pam_service", "postern", CFGF_NONE),
+	CFG_INT("first_valid_uid", FIRST_VALID_UID_DEFAULT, CFGF_NONE),
+	CFG_STR("apop_secrets", "", CFGF_NONE),
+	CFG_STR("rpop_trust_file", "", CFGF_NONE),
+	CFG_INT("pop3_login_delay", 0, CFGF_NONE),
+	CFG_STR("pop3_implementation", "", CFGF_NONE),
 	CFG_STR("plaintext_auth", "loopback", CFGF_NONE),
+	CFG_STR("user", "postern", CFGF_NONE),
+	CFG_STR("chroot", "/var/empty", CFGF_NONE),
+	CFG_STR("mail_user", "", CFGF_NONE),
+	CFG_INT("lmtp_max_message_size", LMTP_SIZE_DEFAULT, CFGF_NONE),
+	CFG_STR("lmtp_temp_dir", "/tmp", CFGF_NONE),
+	CFG_STR("tls_cert", "", CFGF_NONE),
+	CFG_STR("tls_key", "", CFGF_NONE),
+	CFG_STR("tls_ciphers", "secure", CFGF_NONE),
+	CFG_BOOL("tls_prefer_client_ciphers", cfg_false, CFGF_NONE),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI),
 	CFG_END()
 };
@@ -127,6 +165,51 @@ check_plaintext(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* passdb_value: the enum for a passdb keyword, or -1. */
+static int
+passdb_value(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(passdb_names) / sizeof(passdb_names[0]); i++)
+		if (strcmp(s, passdb_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* check_passdb: passdb is one of its keywords. */
+static int
+check_passdb(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v == NULL || passdb_value(v) < 0) {
+		cfg_error(cfg, "passdb must be passwd-file or system, not "
+		    "\"%s\"", v ? v : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* check_word: a short text sent to clients (an IMPLEMENTATION string, a
+ * PAM service name) is printable ASCII, at most 64 characters. */
+static int
+check_word(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0), *p;
+
+	if (v == NULL)
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			break;
+	if (*p == '\0' && p - v <= 64)
+		return 0;
+	cfg_error(cfg, "%s must be at most 64 printable ASCII characters",
+	    opt->name);
+	return -1;
+}
+
 /* check_protocol: a listener names a protocol Postern has. */
 static int
 check_protocol(cfg_t *cfg, cfg_opt_t *opt)
@@ -170,6 +253,34 @@ check_maildir(cfg_t *cfg, cfg_opt_t *opt)
 	cfg_error(cfg, "maildir \"%s\" does not expand to an absolute path "
 	    "(escapes: %%u %%n %%d %%h %%%%)", v ? v : "");
 	return -1;
+}
+
+/* check_uidl: pop3_uidl_format has only escapes uidl.c knows. */
+static int
+check_uidl(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0), *err;
+
+	if (v == NULL || uidl_check(v, &err) == -1) {
+		cfg_error(cfg, "%s", v == NULL ? "pop3_uidl_format is empty" :
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
+/* check_state_dir: state_dir is an absolute path. */
+static int
+check_state_dir(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v == NULL || v[0] != '/') {
+		cfg_error(cfg, "state_dir must be an absolute path, not "
+		    "\"%s\"", v ? v : "");
+		return -1;
+	}
+	return 0;
 }
 
 /* check_path: a file setting is empty or absolute. */
@@ -233,10 +344,49 @@ fill_listeners(cfg_t *cfg, struct conf *conf)
 		conf->listeners[i].address = xstrdup(cfg_getstr(sec,
 		    "address"));
 		port = cfg_getint(sec, "port");
+		if (cfg_getstr(sec, "path")[0] != '\0') {
+			if (port >= 0 || strcmp(cfg_getstr(sec, "address"),
+			    "*") != 0) {
+				fprintf(stderr, "%s: listen section %u: path "
+				    "excludes address and port\n", conf->path,
+				    i + 1);
+				return -1;
+			}
+			conf->listeners[i].path = xstrdup(cfg_getstr(sec,
+			    "path"));
+		}
+		conf->listeners[i].tls = cfg_getbool(sec, "tls");
+		if (conf->listeners[i].tls && conf->tls_cert[0] == '\0') {
+			fprintf(stderr, "%s:%d: a listen section with tls = "
+			    "true needs tls_cert and tls_key\n", conf->path,
+			    sec->line);
+			return -1;
+		}
 		if (port < 0)
 			port = protocol_find(conf->listeners[i].protocol)->
 			    default_port;
 		conf->listeners[i].port = (int)port;
+	}
+	return 0;
+}
+
+/* fill_tls: the TLS settings; a certificate needs its key and back. */
+static int
+fill_tls(cfg_t *cfg, struct conf *conf)
+{
+	conf->tls_cert = xstrdup(cfg_getstr(cfg, "tls_cert"));
+	conf->tls_key = xstrdup(cfg_getstr(cfg, "tls_key"));
+	conf->tls_ciphers = xstrdup(cfg_getstr(cfg, "tls_ciphers"));
+	conf->tls_prefer_client_ciphers = cfg_getbool(cfg,
+	    "tls_prefer_client_ciphers");
+	if ((conf->tls_cert[0] == '\0') != (conf->tls_key[0] == '\0')) {
+		fprintf(stderr, "%s: tls_cert and tls_key go together: set "
+		    "both or neither\n", conf->path);
+		return -1;
+	}
+	if (conf->tls_ciphers[0] == '\0') {
+		fprintf(stderr, "%s: tls_ciphers is empty\n", conf->path);
+		return -1;
 	}
 	return 0;
 }
@@ -260,17 +410,48 @@ fill(cfg_t *cfg, struct conf *conf)
 	}
 	conf->passwd_file = xstrdup(cfg_getstr(cfg, "passwd_file"));
 	conf->maildir = xstrdup(cfg_getstr(cfg, "maildir"));
+	conf->state_dir = xstrdup(cfg_getstr(cfg, "state_dir"));
+	conf->pop3_uidl_format = xstrdup(cfg_getstr(cfg, "pop3_uidl_format"));
 	conf->login_timeout = (int)cfg_getint(cfg, "login_timeout");
 	conf->idle_timeout = (int)cfg_getint(cfg, "idle_timeout");
 	conf->max_line = (int)cfg_getint(cfg, "max_line_length");
 	conf->max_bad_commands = (int)cfg_getint(cfg, "max_bad_commands");
 	conf->auth_fail_delay = (int)cfg_getint(cfg, "auth_fail_delay");
+	conf->auth_fail_delay_max = (int)cfg_getint(cfg,
+	    "auth_fail_delay_max");
+	conf->max_auth_failures = (int)cfg_getint(cfg, "max_auth_failures");
+	conf->passdb = passdb_value(cfg_getstr(cfg, "passdb"));
+	conf->pam_service = xstrdup(cfg_getstr(cfg, "pam_service"));
+	conf->first_valid_uid = cfg_getint(cfg, "first_valid_uid");
+	conf->apop_secrets = xstrdup(cfg_getstr(cfg, "apop_secrets"));
+	conf->rpop_trust_file = xstrdup(cfg_getstr(cfg, "rpop_trust_file"));
+	conf->pop3_login_delay = (int)cfg_getint(cfg, "pop3_login_delay");
+	conf->pop3_implementation = xstrdup(cfg_getstr(cfg,
+	    "pop3_implementation"));
 	conf->plaintext_auth = plaintext_value(cfg_getstr(cfg,
 	    "plaintext_auth"));
-	if (conf->passwd_file[0] == '\0') {
+	conf->lmtp_max_message_size = cfg_getint(cfg,
+	    "lmtp_max_message_size");
+	conf->lmtp_temp_dir = xstrdup(cfg_getstr(cfg, "lmtp_temp_dir"));
+	if (conf->lmtp_temp_dir[0] == '\0') {
+		fprintf(stderr, "%s: lmtp_temp_dir is empty\n", conf->path);
+		return -1;
+	}
+	conf->user = xstrdup(cfg_getstr(cfg, "user"));
+	conf->chroot = xstrdup(cfg_getstr(cfg, "chroot"));
+	conf->mail_user = xstrdup(cfg_getstr(cfg, "mail_user"));
+	if (conf->user[0] == '\0' || conf->chroot[0] != '/') {
+		fprintf(stderr, "%s: user must be set and chroot absolute\n",
+		    conf->path);
+		return -1;
+	}
+	if (conf->passdb == PASSDB_PASSWD_FILE &&
+	    conf->passwd_file[0] == '\0') {
 		fprintf(stderr, "%s: passwd_file is empty\n", conf->path);
 		return -1;
 	}
+	if (fill_tls(cfg, conf) == -1)
+		return -1;
 	return fill_listeners(cfg, conf);
 }
 
@@ -289,9 +470,20 @@ validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "listen|protocol", check_protocol);
 	cfg_set_validate_func(cfg, "listen|address", check_address);
 	cfg_set_validate_func(cfg, "maildir", check_maildir);
+	cfg_set_validate_func(cfg, "state_dir", check_state_dir);
+	cfg_set_validate_func(cfg, "pop3_uidl_format", check_uidl);
 	cfg_set_validate_func(cfg, "plaintext_auth", check_plaintext);
 	cfg_set_validate_func(cfg, "pidfile", check_path);
 	cfg_set_validate_func(cfg, "passwd_file", check_path);
+	cfg_set_validate_func(cfg, "passdb", check_passdb);
+	cfg_set_validate_func(cfg, "pam_service", check_word);
+	cfg_set_validate_func(cfg, "pop3_implementation", check_word);
+	cfg_set_validate_func(cfg, "apop_secrets", check_path);
+	cfg_set_validate_func(cfg, "rpop_trust_file", check_path);
+	cfg_set_validate_func(cfg, "lmtp_temp_dir", check_path);
+	cfg_set_validate_func(cfg, "listen|path", check_path);
+	cfg_set_validate_func(cfg, "tls_cert", check_path);
+	cfg_set_validate_func(cfg, "tls_key", check_path);
 }
 
 /* blank_block: blanks a comment from its opening to its closing mark,
@@ -456,16 +648,45 @@ conf_print(const struct conf *c, FILE *fp)
 	print_str(fp, "", "hostname", c->hostname);
 	print_str(fp, "", "passwd_file", c->passwd_file);
 	print_str(fp, "", "maildir", c->maildir);
+	print_str(fp, "", "state_dir", c->state_dir);
+	print_str(fp, "", "pop3_uidl_format", c->pop3_uidl_format);
 	fprintf(fp, "login_timeout = %d\n", c->login_timeout);
 	fprintf(fp, "idle_timeout = %d\n", c->idle_timeout);
 	fprintf(fp, "max_line_length = %d\n", c->max_line);
 	fprintf(fp, "max_bad_commands = %d\n", c->max_bad_commands);
 	fprintf(fp, "auth_fail_delay = %d\n", c->auth_fail_delay);
+	fprintf(fp, "auth_fail_delay_max = %d\n", c->auth_fail_delay_max);
+	fprintf(fp, "max_auth_failures = %d\n", c->max_auth_failures);
+	fprintf(fp, "passdb = %s\n", passdb_names[c->passdb]);
+	print_str(fp, "", "pam_service", c->pam_service);
+	fprintf(fp, "first_valid_uid = %ld\n", c->first_valid_uid);
+	print_str(fp, "", "apop_secrets", c->apop_secrets);
+	print_str(fp, "", "rpop_trust_file", c->rpop_trust_file);
+	fprintf(fp, "pop3_login_delay = %d\n", c->pop3_login_delay);
+	print_str(fp, "", "pop3_implementation", c->pop3_implementation);
 	fprintf(fp, "plaintext_auth = %s\n",
 	    conf_plaintext_name(c->plaintext_auth));
+	print_str(fp, "", "user", c->user);
+	print_str(fp, "", "chroot", c->chroot);
+	print_str(fp, "", "mail_user", c->mail_user);
+	fprintf(fp, "lmtp_max_message_size = %ld\n",
+	    c->lmtp_max_message_size);
+	print_str(fp, "", "lmtp_temp_dir", c->lmtp_temp_dir);
+	print_str(fp, "", "tls_cert", c->tls_cert);
+	print_str(fp, "", "tls_key", c->tls_key);
+	print_str(fp, "", "tls_ciphers", c->tls_ciphers);
+	fprintf(fp, "tls_prefer_client_ciphers = %s\n",
+	    c->tls_prefer_client_ciphers ? "true" : "false");
 	for (i = 0; i < c->nlisteners; i++) {
 		fputs("listen {\n", fp);
 		print_str(fp, "\t", "protocol", c->listeners[i].protocol);
+		if (c->listeners[i].tls)
+			fputs("\ttls = true\n", fp);
+		if (c->listeners[i].path != NULL) {
+			print_str(fp, "\t", "path", c->listeners[i].path);
+			fputs("}\n", fp);
+			continue;
+		}
 		print_str(fp, "\t", "address", c->listeners[i].address);
 		fprintf(fp, "\tport = %d\n}\n", c->listeners[i].port);
 	}
@@ -479,6 +700,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].protocol);
 		free(c->listeners[i].address);
+		free(c->listeners[i].path);
 	}
 	free(c->listeners);
 	free(c->path);
@@ -486,5 +708,18 @@ conf_free(struct conf *c)
 	free(c->hostname);
 	free(c->passwd_file);
 	free(c->maildir);
+	free(c->pam_service);
+	free(c->apop_secrets);
+	free(c->rpop_trust_file);
+	free(c->pop3_implementation);
+	free(c->state_dir);
+	free(c->pop3_uidl_format);
+	free(c->user);
+	free(c->chroot);
+	free(c->mail_user);
+	free(c->lmtp_temp_dir);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_ciphers);
 	memset(c, 0, sizeof(*c));
 }

@@ -1,12 +1,15 @@
 /*
- * io.c: owns a session's input line buffer and 64 KiB reply buffer, and
- * streams message files to the client.  It must never read a message
- * whole into memory, never write per line, and knows no protocol command.
+ * io.c: owns a session's input line buffer and 64 KiB reply buffer, the
+ * session's TLS stream, and streams message files to the client.  It must
+ * never read a message whole into memory, never write per line, never
+ * let a clear-text octet pass for one sent over TLS, and knows no
+ * protocol command.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -16,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <tls.h>
 
 #include "server/io.h"
 #include "server/limits.h"
@@ -38,6 +43,9 @@ struct io {
 	int	 nosock;	/* fd is no socket: write() it */
 	int	 discard;	/* skipping the rest of an over-long line */
 	int	 eof;		/* the peer closed its side */
+	int	 tlsdone;	/* TLS failed or was closed: no more I/O */
+	struct tls *tls;	/* the TLS stream, once started */
+	char	 tlserr[256];	/* why TLS last failed, for the log */
 	size_t	 max_line;
 	size_t	 outlen;
 	char	 out[IO_OUTBUF + 1];	/* + 1 for vsnprintf's NUL */
@@ -78,6 +86,9 @@ io_new(int fd, size_t max_line)
 	io->nosock = 0;
 	io->discard = 0;
 	io->eof = 0;
+	io->tlsdone = 0;
+	io->tls = NULL;
+	io->tlserr[0] = '\0';
 	io->max_line = max_line;
 	io->outlen = 0;
 	io->insize = insize;
@@ -89,8 +100,9 @@ io_new(int fd, size_t max_line)
 void
 io_free(struct io **iop)
 {
-	if (iop == NULL)
+	if (iop == NULL || *iop == NULL)
 		return;
+	(void)io_close_tls(*iop);
 	free(*iop);
 	*iop = NULL;
 }
@@ -186,6 +198,41 @@ io_send(struct io *io, const char *p, size_t len)
 	return write(io->fd, p, len);
 }
 
+/* io_tls_failed: records libtls's reason for a failed call; errno EIO. */
+static void
+io_tls_failed(struct io *io, const char *what)
+{
+	const char	*e = io->tls != NULL ? tls_error(io->tls) : NULL;
+
+	snprintf(io->tlserr, sizeof(io->tlserr), "%s: %s", what,
+	    e != NULL ? e : "unknown error");
+	log_debug("io: TLS %s", io->tlserr);
+	errno = EIO;
+}
+
+/* io_tls_send: one tls_write.  A TLS_WANT_* is -1 with errno EAGAIN and
+ * the poll event to wait for in *events. */
+static ssize_t
+io_tls_send(struct io *io, const char *p, size_t len, short *events)
+{
+	ssize_t	 n;
+
+	if (io->tls == NULL) {
+		errno = EPIPE;
+		return -1;
+	}
+	n = tls_write(io->tls, p, len);
+	if (n >= 0)
+		return n;
+	if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+		*events = n == TLS_WANT_POLLIN ? POLLIN : POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	}
+	io_tls_failed(io, "write");
+	return -1;
+}
+
 /* io_writeall: writes len octets, waiting at most the timeout for each
  * bit of progress.  *done_r, if not NULL, gets the octets written. */
 static int
@@ -194,10 +241,15 @@ io_writeall(struct io *io, const char *p, size_t len, size_t *done_r)
 	struct timespec	 start;
 	size_t		 done = 0;
 	ssize_t		 n;
+	short		 events;
 	int		 rv = 0;
 
 	while (done < len) {
-		n = io_send(io, p + done, len - done);
+		events = POLLOUT;
+		if (io->tls != NULL || io->tlsdone)
+			n = io_tls_send(io, p + done, len - done, &events);
+		else
+			n = io_send(io, p + done, len - done);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
@@ -208,7 +260,7 @@ io_writeall(struct io *io, const char *p, size_t len, size_t *done_r)
 			continue;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			io_clock(&start);
-			if (io_wait(io, POLLOUT, &start) == 0)
+			if (io_wait(io, events, &start) == 0)
 				continue;
 		}
 		log_debug("io: write: %s", strerror(errno));
@@ -346,6 +398,72 @@ io_skip(struct io *io)
 	io->discard = 0;
 }
 
+/* io_eof: the peer closed: a partial line is dropped, replies still go
+ * out.  Returns IO_EOF. */
+static ssize_t
+io_eof(struct io *io)
+{
+	io->eof = 1;
+	io->instart = io->inscan = io->inend = 0;
+	if (io->outlen > 0)
+		(void)io_flush(io);
+	return IO_EOF;
+}
+
+/*
+ * io_hungup: whether the peer closed the connection, for a TLS read that
+ * failed.  A client that closes without a close_notify (many do) ends
+ * the session as EOF: what it sent before arrived authenticated, and a
+ * command cut short is dropped anyway.
+ */
+static int
+io_hungup(const struct io *io)
+{
+	char	 c;
+
+	return recv(io->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/*
+ * io_fill_tls: io_fill over TLS.  Input may wait decrypted inside libtls
+ * where poll cannot see it, so it reads first, and flushes pending output
+ * or waits only when libtls has nothing.
+ */
+static ssize_t
+io_fill_tls(struct io *io)
+{
+	struct timespec	 start;
+	ssize_t		 n;
+	int		 r;
+
+	if (io->tls == NULL)
+		return IO_ERROR;
+	io_clock(&start);
+	for (;;) {
+		n = tls_read(io->tls, io->in + io->inend,
+		    io->insize - io->inend);
+		if (n > 0) {
+			io->inend += (size_t)n;
+			return 0;
+		}
+		if (n == 0 || (n == -1 && io_hungup(io)))
+			return io_eof(io);
+		if (n != TLS_WANT_POLLIN && n != TLS_WANT_POLLOUT) {
+			io_tls_failed(io, "read");
+			return IO_ERROR;
+		}
+		if (io->outlen > 0) {
+			if (io_flush(io) == -1)
+				return IO_ERROR;
+			io_clock(&start);
+			continue;
+		}
+		r = io_wait(io, n == TLS_WANT_POLLIN ? POLLIN : POLLOUT, &start);
+		if (r != 0)
+			return r;
+	}
+}
+
 /* io_fill: reads more input, flushing pending output first if the read
  * would wait.  Returns 0 or an IO_* failure. */
 static ssize_t
@@ -363,6 +481,8 @@ io_fill(struct io *io)
 		io->inscan -= io->instart;
 		io->instart = 0;
 	}
+	if (io->tls != NULL || io->tlsdone)
+		return io_fill_tls(io);
 	if (io->outlen > 0 && !io_readable(io) && io_flush(io) == -1)
 		return IO_ERROR;
 	io_clock(&start);
@@ -374,14 +494,8 @@ io_fill(struct io *io)
 			io->inend += (size_t)n;
 			return 0;
 		}
-		if (n == 0) {
-			/* A partial line is dropped; replies still go out. */
-			io->eof = 1;
-			io->instart = io->inscan = io->inend = 0;
-			if (io->outlen > 0)
-				(void)io_flush(io);
-			return IO_EOF;
-		}
+		if (n == 0)
+			return io_eof(io);
 		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
 			log_debug("io: read: %s", strerror(errno));
 			return IO_ERROR;
@@ -416,6 +530,334 @@ size_t
 io_pending(const struct io *io)
 {
 	return io->inend - io->instart;
+}
+
+/* io_peek_pending: where the unread input is, and how much. */
+size_t
+io_peek_pending(const struct io *io, const char **p_r)
+{
+	*p_r = io->in + io->instart;
+	return io->inend - io->instart;
+}
+
+/* io_take_pending: moves the unread input out, for a hand-off. */
+size_t
+io_take_pending(struct io *io, void *buf, size_t len)
+{
+	size_t	 n = io->inend - io->instart;
+
+	if (n > len)
+		n = len;
+	if (buf != NULL)
+		memcpy(buf, io->in + io->instart, n);
+	io->instart += n;
+	if (io->inscan < io->instart)
+		io->inscan = io->instart;
+	return n;
+}
+
+/* io_push_input: input that arrived before the io existed. */
+int
+io_push_input(struct io *io, const void *buf, size_t len)
+{
+	if (io->inend != 0 || len > io->insize) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(io->in, buf, len);
+	io->inend = len;
+	return 0;
+}
+
+/* io_handshake: runs the TLS handshake within the timeout. */
+static int
+io_handshake(struct io *io)
+{
+	struct timespec	 start;
+	int		 r;
+
+	io_clock(&start);
+	while ((r = tls_handshake(io->tls)) != 0) {
+		if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
+			io_tls_failed(io, "handshake");
+			return -1;
+		}
+		if (io_wait(io, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+		    &start) != 0) {
+			snprintf(io->tlserr, sizeof(io->tlserr),
+			    "handshake: %s", errno == ETIMEDOUT ?
+			    "timed out" : strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* io_start_tls: flushes, drops clear-text input, then the handshake. */
+int
+io_start_tls(struct io *io, struct tls *ctx)
+{
+	int	 flags;
+
+	if (io->tls != NULL || io->tlsdone) {
+		strlcpy(io->tlserr, "TLS was started already",
+		    sizeof(io->tlserr));
+		return -1;
+	}
+	if (io_flush(io) == -1) {
+		snprintf(io->tlserr, sizeof(io->tlserr), "flush before the "
+		    "handshake: %s", strerror(errno));
+		io->tlsdone = 1;
+		return -1;
+	}
+	io->tlsdone = 1;	/* no clear text I/O from here on */
+	/* RFC 2595 section 4: nothing sent in the clear may pass for
+	 * something sent over TLS. */
+	io->instart = io->inscan = io->inend = 0;
+	io->discard = 0;
+	if ((flags = fcntl(io->fd, F_GETFL)) == -1 ||
+	    fcntl(io->fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		snprintf(io->tlserr, sizeof(io->tlserr), "fcntl: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (tls_accept_socket(ctx, &io->tls, io->fd) == -1) {
+		snprintf(io->tlserr, sizeof(io->tlserr), "accept: %s",
+		    tls_error(ctx) != NULL ? tls_error(ctx) : "unknown error");
+		io->tls = NULL;
+		return -1;
+	}
+	if (io_handshake(io) == -1) {
+		tls_free(io->tls);
+		io->tls = NULL;
+		return -1;
+	}
+	io->tlsdone = 0;
+	io->tlserr[0] = '\0';
+	return 0;
+}
+
+/* io_is_tls: whether the stream is encrypted. */
+bool
+io_is_tls(const struct io *io)
+{
+	return io->tls != NULL;
+}
+
+/* io_tls_error: why TLS last failed. */
+const char *
+io_tls_error(const struct io *io)
+{
+	return io->tlserr[0] != '\0' ? io->tlserr : "no error";
+}
+
+/* io_tls_info: the protocol version and cipher, for the log. */
+void
+io_tls_info(const struct io *io, char *buf, size_t len)
+{
+	const char	*v, *c;
+
+	if (io->tls == NULL) {
+		strlcpy(buf, "none", len);
+		return;
+	}
+	v = tls_conn_version(io->tls);
+	c = tls_conn_cipher(io->tls);
+	if ((size_t)snprintf(buf, len, "%s %s", v != NULL ? v : "unknown",
+	    c != NULL ? c : "unknown") >= len)
+		strlcpy(buf, "unknown", len);
+}
+
+/* io_close_tls: close_notify within TLS_CLOSE_WAIT_MS; frees the TLS. */
+int
+io_close_tls(struct io *io)
+{
+	struct timespec	 start;
+	int		 saved = io->timeout, r;
+
+	if (io->tls == NULL)
+		return 0;
+	if (io->timeout == 0 || io->timeout > TLS_CLOSE_WAIT_MS)
+		io->timeout = TLS_CLOSE_WAIT_MS;
+	io_clock(&start);
+	while ((r = tls_close(io->tls)) == TLS_WANT_POLLIN ||
+	    r == TLS_WANT_POLLOUT)
+		if (io_wait(io, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT,
+		    &start) != 0)
+			break;
+	if (r != 0)
+		log_debug("io: TLS close: %s", tls_error(io->tls) != NULL ?
+		    tls_error(io->tls) : "timed out");
+	io->timeout = saved;
+	tls_free(io->tls);
+	io->tls = NULL;
+	io->tlsdone = 1;
+	return r == 0 ? 0 : -1;
+}
+
+/* Where io_relay stands: octets on their way each way, and the poll
+ * events each descriptor waits for. */
+struct relay {
+	size_t	 up, upoff;	/* client -> local, in io->in */
+	size_t	 down, downoff;	/* local -> client, in io->out */
+	int	 client_eof, local_eof;
+	short	 ev_client, ev_local;
+	int	 moved;		/* some octets moved this round */
+};
+
+/* relay_read: reads what the client sent into r's up buffer.  Returns
+ * 0, or -1 on an error. */
+static int
+relay_read(struct io *io, struct relay *r)
+{
+	ssize_t	 n;
+
+	if (io->tls != NULL) {
+		n = tls_read(io->tls, io->in, io->insize);
+		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+			r->ev_client |= n == TLS_WANT_POLLIN ? POLLIN : POLLOUT;
+			return 0;
+		}
+		if (n == -1 && io_hungup(io))
+			n = 0;
+		if (n == -1) {
+			io_tls_failed(io, "read");
+			return -1;
+		}
+	} else {
+		n = recv(io->fd, io->in, io->insize, MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)) {
+			r->ev_client |= POLLIN;
+			return 0;
+		}
+		if (n == -1)
+			return -1;
+	}
+	if (n == 0)
+		r->client_eof = 1;
+	r->up = (size_t)n;
+	r->upoff = 0;
+	r->moved |= n > 0;
+	return 0;
+}
+
+/* relay_write: writes r's down buffer to the client.  Returns 0, or -1
+ * on an error. */
+static int
+relay_write(struct io *io, struct relay *r)
+{
+	ssize_t	 n;
+	short	 events = POLLOUT;
+
+	if (io->tls != NULL || io->tlsdone)
+		n = io_tls_send(io, io->out + r->downoff, r->down, &events);
+	else
+		n = io_send(io, io->out + r->downoff, r->down);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR)) {
+		r->ev_client |= events;
+		return 0;
+	}
+	if (n <= 0)
+		return -1;
+	r->downoff += (size_t)n;
+	r->down -= (size_t)n;
+	r->moved = 1;
+	return 0;
+}
+
+/* relay_local: one step each way on the local socket.  Returns 0, or -1
+ * when it failed. */
+static int
+relay_local(struct io *io, struct relay *r, int fd)
+{
+	ssize_t	 n;
+
+	if (r->up > 0) {
+		n = send(fd, io->in + r->upoff, r->up, MSG_DONTWAIT);
+		if (n > 0) {
+			r->upoff += (size_t)n;
+			r->up -= (size_t)n;
+			r->moved = 1;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)
+			r->ev_local |= POLLOUT;
+		else
+			return -1;
+	}
+	if (r->down == 0 && !r->local_eof) {
+		n = recv(fd, io->out, IO_OUTBUF, MSG_DONTWAIT);
+		if (n >= 0) {
+			r->down = (size_t)n;
+			r->downoff = 0;
+			r->local_eof = n == 0;
+			r->moved |= n > 0;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)
+			r->ev_local |= POLLIN;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* relay_wait: polls both descriptors for what r waits for, within the
+ * timeout.  Returns 0, or -1 when it ran out or poll failed. */
+static int
+relay_wait(struct io *io, struct relay *r, int fd)
+{
+	struct pollfd	 pfd[2];
+	int		 n;
+
+	pfd[0].fd = io->fd;
+	pfd[0].events = r->ev_client;
+	pfd[1].fd = fd;
+	pfd[1].events = r->ev_local;
+	pfd[0].revents = pfd[1].revents = 0;
+	n = poll(pfd, 2, io->timeout > 0 ? io->timeout : -1);
+	if (n == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		return -1;
+	return 0;
+}
+
+/* io_relay: carries the session between the client and fd. */
+int
+io_relay(struct io *io, int fd)
+{
+	struct relay	 r;
+	int		 rv = -1;
+
+	if (io->tlsdone || io_flush(io) == -1 || io_pending(io) > 0)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	for (;;) {
+		r.ev_client = r.ev_local = 0;
+		r.moved = 0;
+		if (r.up == 0 && !r.client_eof && relay_read(io, &r) == -1)
+			break;
+		if (r.down > 0 && relay_write(io, &r) == -1)
+			break;
+		if (relay_local(io, &r, fd) == -1)
+			break;
+		if ((r.client_eof && r.up == 0) ||
+		    (r.local_eof && r.down == 0)) {
+			rv = 0;
+			break;
+		}
+		if (!r.moved && relay_wait(io, &r, fd) == -1)
+			break;
+	}
+	if (rv == -1)
+		log_debug("io: relay: %s", io->tlserr[0] != '\0' ?
+		    io->tlserr : strerror(errno));
+	io->instart = io->inscan = io->inend = 0;
+	io->outlen = 0;
+	return rv;
 }
 
 /* io_outslow: io_out for text that does not fit in the buffer's room. */

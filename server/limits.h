@@ -39,6 +39,21 @@
 #define AUTH_FAIL_DELAY_DEFAULT	2
 #define AUTH_FAIL_DELAY_MAX	60
 
+/* The failure delay doubles with each failure of a connection up to
+ * auth_fail_delay_max seconds; after max_auth_failures failures the
+ * connection is closed (Dovecot drops a client after 3 bad commands). */
+#define AUTH_FAIL_DELAY_CAP_DEFAULT	15
+#define AUTH_FAILURES_DEFAULT	3
+#define AUTH_FAILURES_MAX	100
+
+/* System accounts below this uid never log in (Debian's first user id;
+ * Dovecot's first_valid_uid). */
+#define FIRST_VALID_UID_DEFAULT	1000
+
+/* Lines of the apop_secrets and rpop_trust_file files; longer ones are
+ * skipped and logged. */
+#define AUTH_FILE_LINE_MAX	4096
+
 /* Workers pre-forked by the master. */
 #define WORKERS_DEFAULT		4
 #define WORKERS_MAX		1024
@@ -55,6 +70,10 @@
 
 /* Listeners in one configuration. */
 #define LISTENERS_MAX		64
+
+/* Milliseconds a session's end waits to send the TLS close_notify when
+ * the client does not read: the worker must move on. */
+#define TLS_CLOSE_WAIT_MS	1000
 
 /* UIDL: RFC 1939 section 7, 1 to 70 characters 0x21-0x7E. */
 #define UIDL_MAX		70

@@ -1,10 +1,13 @@
 /*
  * master.c: the master process.  Binds the listeners, pre-forks the
- * workers and keeps their number up, and shuts them down on SIGTERM or
- * SIGINT.  It never reads a byte from a client.
+ * workers and keeps their number up, reloads the TLS certificate on
+ * SIGHUP, and shuts the workers down on SIGTERM or SIGINT.  It never
+ * reads a byte from a client.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 
@@ -21,7 +24,9 @@
 #include "protocols/protocol.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/authd.h"
 #include "server/master.h"
+#include "server/tls.h"
 
 /* Workers that die this soon after starting count as failing to start. */
 #define EARLY_DEATH_SECS	2
@@ -32,6 +37,8 @@ struct pool {
 	time_t	*born;
 	int	 size;
 	int	 early;		/* recent early deaths */
+	int	 q[2];		/* the auth queue: [0] authd, [1] workers */
+	pid_t	 authd;		/* the auth process, 0 when none */
 };
 
 static volatile sig_atomic_t got_term, got_chld, got_hup, got_alrm;
@@ -50,6 +57,40 @@ on_signal(int sig)
 		got_term = 1;
 }
 
+/* bind_unix: a listening UNIX socket at lc->path, mode 0660, replacing
+ * a stale socket there but no other kind of file; or -1. */
+static int
+bind_unix(const struct listener_conf *lc, struct listener *l)
+{
+	struct sockaddr_un sun;
+	struct stat	 st;
+	int		 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, lc->path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("listen %s: path too long", lc->path);
+		return -1;
+	}
+	if (lstat(lc->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(lc->path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(lc->path, 0660) == -1 || listen(fd, 128) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("listen %s", lc->path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	l->fd = fd;
+	l->proto = protocol_find(lc->protocol);
+	snprintf(l->name, sizeof(l->name), "%s (%s)", lc->path, lc->protocol);
+	return 0;
+}
+
 /* bind_one: a listening socket for one listen section, or -1. */
 static int
 bind_one(const struct listener_conf *lc, struct listener *l)
@@ -62,6 +103,8 @@ bind_one(const struct listener_conf *lc, struct listener *l)
 	struct sockaddr_storage ss;
 	socklen_t	 len = sizeof(ss);
 
+	if (lc->path != NULL)
+		return bind_unix(lc, l);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	hints.ai_socktype = SOCK_STREAM;
@@ -113,7 +156,9 @@ master_listen(const struct conf *conf, struct listener *l)
 				close(l[i].fd);
 			return -1;
 		}
-		log_info("listening on %s", l[i].name);
+		l[i].tls = conf->listeners[i].tls;
+		log_info("listening on %s%s", l[i].name,
+		    l[i].tls ? " with TLS" : "");
 	}
 	return conf->nlisteners;
 }
@@ -133,7 +178,9 @@ spawn(const struct conf *conf, struct pool *p, int i, struct listener *l,
 	if (pid == 0) {
 		if (child_init != NULL)
 			child_init();
-		worker_main(conf, l, nl);
+		if (p->q[0] != -1)
+			close(p->q[0]);
+		worker_main(conf, l, nl, p->q[1]);
 	}
 	p->pid[i] = pid;
 	p->born[i] = time(NULL);
@@ -148,6 +195,12 @@ reap(struct pool *p, int flags)
 	int	 status, i;
 
 	while ((pid = waitpid(-1, &status, flags)) > 0) {
+		if (pid == p->authd) {
+			log_warnx("auth process %ld ended (status %d)",
+			    (long)pid, status);
+			p->authd = 0;
+			continue;
+		}
 		for (i = 0; i < p->size; i++)
 			if (p->pid[i] == pid)
 				break;
@@ -168,11 +221,36 @@ reap(struct pool *p, int flags)
 	}
 }
 
+/* spawn_authd: forks the auth process, if privileges are separated. */
+static void
+spawn_authd(const struct conf *conf, struct pool *p, struct listener *l,
+    int nl, void (*child_init)(void))
+{
+	pid_t	 pid;
+	int	 i;
+
+	if (p->q[0] == -1 || p->authd != 0)
+		return;
+	if ((pid = fork()) == -1) {
+		log_warn("fork of the auth process");
+		return;
+	}
+	if (pid == 0) {
+		if (child_init != NULL)
+			child_init();
+		for (i = 0; i < nl; i++)
+			close(l[i].fd);
+		close(p->q[1]);
+		authd_main(conf, p->q[0]);
+	}
+	p->authd = pid;
+}
+
 /* alive: how many workers have not been reaped. */
 static int
 alive(const struct pool *p)
 {
-	int	 i, n = 0;
+	int	 i, n = p->authd != 0;
 
 	for (i = 0; i < p->size; i++)
 		if (p->pid[i] != 0)
@@ -192,11 +270,12 @@ refill(const struct conf *conf, struct pool *p, struct listener *l, int nl,
 		sleep(1);
 		p->early = 0;
 	}
+	spawn_authd(conf, p, l, nl, child_init);
 	for (i = 0; i < p->size; i++)
 		if (p->pid[i] == 0)
 			spawn(conf, p, i, l, nl, child_init);
 	/* A fork that failed is tried again in a second. */
-	if (alive(p) < p->size)
+	if (alive(p) < p->size + (p->q[0] != -1))
 		alarm(1);
 }
 
@@ -209,6 +288,8 @@ signal_all(const struct pool *p, int sig)
 	for (i = 0; i < p->size; i++)
 		if (p->pid[i] != 0)
 			kill(p->pid[i], sig);
+	if (p->authd != 0)
+		kill(p->authd, sig);
 }
 
 /* shutdown_pool: stops the workers, busy ones within the grace period. */
@@ -216,6 +297,7 @@ static void
 shutdown_pool(const struct conf *conf, struct pool *p)
 {
 	struct timespec	 tick = { 0, 50 * 1000 * 1000 }, now, end;
+	pid_t		 pid;
 
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += conf->shutdown_grace;
@@ -230,10 +312,47 @@ shutdown_pool(const struct conf *conf, struct pool *p)
 			break;
 		nanosleep(&tick, NULL);
 	}
-	log_warnx("%d busy workers still running after %d s; killing them",
-	    alive(p), conf->shutdown_grace);
+	if (alive(p) > (p->authd != 0))
+		log_warnx("%d busy workers still running after %d s; killing "
+		    "them", alive(p) - (p->authd != 0), conf->shutdown_grace);
+	/* The auth process ends its own sessions after the same grace. */
+	pid = p->authd;
+	p->authd = 0;
+	signal_all(p, SIGKILL);
+	p->authd = pid;
+	for (;;) {
+		reap(p, WNOHANG);
+		if (alive(p) == 0)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec + 5)
+			break;
+		nanosleep(&tick, NULL);
+	}
 	signal_all(p, SIGKILL);
 	reap(p, 0);
+}
+
+/*
+ * reload: SIGHUP loads the TLS certificate and key again.  Only workers
+ * forked afterwards have the new context, so on success every worker is
+ * told to exit after its session (an idle one exits at once) and
+ * refill() replaces it.  Other settings need a restart.
+ */
+static void
+reload(const struct conf *conf, const struct pool *p)
+{
+	int	 i;
+
+	if (tls_reload(conf) == 1) {
+		log_info("SIGHUP: restarting the workers for the new TLS "
+		    "certificate");
+		for (i = 0; i < p->size; i++)
+			if (p->pid[i] != 0)
+				kill(p->pid[i], SIGTERM);
+	}
+	log_warnx("SIGHUP: only TLS certificates are reloaded; restart "
+	    "posternd to apply a new configuration");
 }
 
 /* master_signals: handlers, with those signals blocked outside waits. */
@@ -276,6 +395,9 @@ master_run(const struct conf *conf, struct listener *l, int nl,
 	int		 i;
 
 	memset(&p, 0, sizeof(p));
+	p.q[0] = p.q[1] = -1;
+	if (conf->privsep && authd_queue(p.q) == -1)
+		fatal("master: auth queue");
 	p.size = conf->workers;
 	p.pid = calloc((size_t)p.size, sizeof(*p.pid));
 	p.born = calloc((size_t)p.size, sizeof(*p.born));
@@ -289,8 +411,7 @@ master_run(const struct conf *conf, struct listener *l, int nl,
 		sigsuspend(&wait_mask);
 		if (got_hup) {
 			got_hup = 0;
-			log_warnx("SIGHUP: reloading is not supported yet; "
-			    "restart posternd to apply a new configuration");
+			reload(conf, &p);
 		}
 		if (got_chld || got_alrm) {
 			got_chld = got_alrm = 0;

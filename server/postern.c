@@ -1,10 +1,16 @@
 /*
  * postern.c: the admin tool: hashes passwords for the passwd-file, checks
- * and prints the configuration, tells its version.  It never starts the
- * server, never writes a file, and never prints or logs a password.
+ * and prints the configuration, delivers a message into a user's Maildir,
+ * tells its version.  It never starts the server, never writes a file but
+ * the message deliver is given, and never prints or logs a password.
  */
+#include <sys/types.h>
+
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <readpassphrase.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +18,15 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "server/auth.h"
 #include "server/conf.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/passwd.h"
 #include "server/password.h"
+#include "server/privsep.h"
+#include "server/session.h"
+#include "storage/deliver.h"
 
 #ifdef SYSCONFDIR
 #define POSTERN_CONF	SYSCONFDIR "/postern/postern.conf"
@@ -30,6 +41,9 @@
 /* Room for any hash password_hash() makes. */
 #define HASH_BUF	512
 
+/* The longest envelope sender deliver -f takes (RFC 5321: 256). */
+#define SENDER_MAX	512
+
 struct command {
 	const char	*name;
 	int		(*run)(int, char **);
@@ -37,11 +51,13 @@ struct command {
 
 static int	cmd_hash(int, char **);
 static int	cmd_check(int, char **);
+static int	cmd_deliver(int, char **);
 static int	cmd_version(int, char **);
 
 static const struct command commands[] = {
 	{ "hash",	cmd_hash },
 	{ "check",	cmd_check },
+	{ "deliver",	cmd_deliver },
 	{ "version",	cmd_version },
 };
 
@@ -52,6 +68,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: postern hash\n"
 	    "       postern check [-c file]\n"
+	    "       postern deliver [-d] [-c file] [-f sender] [-m folder] "
+	    "user\n"
 	    "       postern version\n");
 	return EX_USAGE;
 }
@@ -243,6 +261,248 @@ cmd_check(int argc, char **argv)
 	conf_print(&conf, stdout);
 	conf_free(&conf);
 	return finish_stdout();
+}
+
+/* Resolves mail_user, which accounts naming no uid are delivered as
+ * when we run as root, as posternd does.  Returns 0, or -1 after saying
+ * why. */
+static int
+mail_identity(struct conf *conf)
+{
+	struct passwd	*pw;
+
+	conf->privsep = geteuid() == 0;
+	if (!conf->privsep || conf->mail_user[0] == '\0')
+		return 0;
+	if ((pw = getpwnam(conf->mail_user)) == NULL || pw->pw_uid == 0) {
+		complain("mail_user \"%s\" %s", conf->mail_user,
+		    pw == NULL ? "does not exist" : "is root");
+		return -1;
+	}
+	conf->mail_uid = pw->pw_uid;
+	conf->mail_gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * Finds the recipient in the passwd-file: the whole name first, then
+ * its local part (before the last '@').  Returns 1 and fills *e, 0 when
+ * unknown, -1 when the file cannot be read.
+ */
+static int
+find_user(const struct conf *conf, const char *user, struct passwd_entry *e)
+{
+	char		 local[USER_MAX + 1];
+	const char	*at;
+	int		 rc;
+
+	if (auth_valid_user(user) &&
+	    (rc = passwd_lookup(conf->passwd_file, user, e)) != 0)
+		return rc;
+	if ((at = strrchr(user, '@')) == NULL || at == user ||
+	    (size_t)(at - user) >= sizeof(local))
+		return 0;
+	memcpy(local, user, (size_t)(at - user));
+	local[at - user] = '\0';
+	if (!auth_valid_user(local))
+		return 0;
+	return passwd_lookup(conf->passwd_file, local, e);
+}
+
+/* Whether s may go into a header line: printable, at most max octets. */
+static int
+header_safe(const char *s, size_t max)
+{
+	const unsigned char	*p;
+
+	if (strlen(s) > max)
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Exit status and complaint for a failed delivery (errno). */
+static int
+deliver_failed(const char *user, const char *what)
+{
+	int	 err = errno;
+
+	complain("cannot deliver to %s: %s: %s", user, what, strerror(err));
+	log_warnx("deliver: user=<%s> failed: %s: %s", user, what,
+	    strerror(err));
+	errno = err;
+	return deliver_tempfail(err) ? EX_TEMPFAIL : EX_CANTCREAT;
+}
+
+/* Prepends the Return-Path: and Delivered-To: lines asked for. */
+static int
+deliver_headers(struct delivery *d, const char *sender, const char *rcpt)
+{
+	char	 line[SENDER_MAX + USER_MAX + 32];
+	int	 n;
+
+	if (sender != NULL) {
+		n = snprintf(line, sizeof(line), "Return-Path: <%s>\n",
+		    sender);
+		if (n < 0 || (size_t)n >= sizeof(line) ||
+		    deliver_write(d, line, (size_t)n) == -1)
+			return -1;
+	}
+	if (rcpt != NULL) {
+		n = snprintf(line, sizeof(line), "Delivered-To: <%s>\n", rcpt);
+		if (n < 0 || (size_t)n >= sizeof(line) ||
+		    deliver_write(d, line, (size_t)n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Delivers stdin as user (already looked up as *e) into its Maildir.
+ * Returns the exit status.
+ */
+static int
+deliver_as(struct conf *conf, const char *user,
+    const struct passwd_entry *e, const char *sender, const char *folder,
+    int dflag)
+{
+	struct delivery	*d;
+	struct auth_user u;
+	char		 name[DELIVER_NAME_MAX];
+	char		 where[DELIVER_FOLDER_MAX + 1];
+	off_t		 size;
+
+	if (e->uid == 0) {
+		complain("%s: uid 0 refused", user);
+		log_warnx("deliver: user=<%s> failed: uid 0 refused", user);
+		return EX_NOPERM;
+	}
+	memset(&u, 0, sizeof(u));
+	strlcpy(u.name, e->user, sizeof(u.name));
+	u.uid = e->uid;
+	u.gid = e->gid;
+	if (auth_maildir_path(conf->maildir, e->user, e->home, u.maildir,
+	    sizeof(u.maildir)) == -1) {
+		complain("%s: the maildir template makes no valid path", user);
+		return EX_TEMPFAIL;
+	}
+	/* The identity a POP3 session of the account runs as, so that it
+	 * owns what is delivered: the entry's uid, else mail_user. */
+	if (mail_identity(conf) == -1 || privsep_become(conf, &u) == -1) {
+		complain("%s: cannot take the account's identity (see the "
+		    "log)", user);
+		return EX_TEMPFAIL;
+	}
+	if ((d = deliver_begin(u.maildir, folder)) == NULL)
+		return deliver_failed(user, u.maildir);
+	if (deliver_headers(d, sender, dflag ? user : NULL) == -1 ||
+	    deliver_copy(d, STDIN_FILENO) == -1) {
+		deliver_abort(&d);
+		return deliver_failed(user, "writing the message");
+	}
+	strlcpy(where, deliver_folder(d)[0] != '\0' ? deliver_folder(d) :
+	    "INBOX", sizeof(where));
+	if (deliver_commit(&d, name, sizeof(name), NULL, &size) == -1)
+		return deliver_failed(user, "committing the message");
+	log_info("deliver: user=<%s> from=<%s> folder=%s name=%s size=%lld",
+	    e->user, sender != NULL ? sender : "", where, name,
+	    (long long)size);
+	return 0;
+}
+
+/* postern deliver [-d] [-c file] [-f sender] [-m folder] user: delivers
+ * the message on stdin into user's Maildir. */
+static int
+cmd_deliver(int argc, char **argv)
+{
+	struct conf		 conf;
+	struct passwd_entry	 e;
+	const char		*path = POSTERN_CONF, *folder = NULL, *user;
+	char			 sender[SENDER_MAX + 1], *from = NULL;
+	char			 safe[USER_MAX + 1];
+	size_t			 len;
+	int			 ch, dflag = 0, rc;
+
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "c:df:m:")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			dflag = 1;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'm':
+			folder = optarg;
+			break;
+		default:
+			if (strchr("cfm", optopt) != NULL)
+				complain("option -%c needs an argument",
+				    optopt);
+			else
+				complain("unknown option -%c", optopt);
+			return usage();
+		}
+	}
+	if (optind != argc - 1)
+		return usage();
+	user = argv[optind];
+	if (folder != NULL && !deliver_folder_valid(folder)) {
+		complain("invalid folder name");
+		return usage();
+	}
+	if (from != NULL) {
+		/* "<a@b>" or "a@b"; "" and "<>" are the null sender. */
+		len = strlen(from);
+		if (len >= 2 && from[0] == '<' && from[len - 1] == '>') {
+			from++;
+			len -= 2;
+		}
+		if (len > SENDER_MAX) {
+			complain("sender longer than %d octets", SENDER_MAX);
+			return usage();
+		}
+		memcpy(sender, from, len);
+		sender[len] = '\0';
+		if (!header_safe(sender, SENDER_MAX) ||
+		    strpbrk(sender, "<>") != NULL) {
+			complain("invalid sender address");
+			return usage();
+		}
+	}
+	/* Logs go to syslog (facility mail); reasons to stderr as well,
+	 * where the MTA that runs this puts them into its bounce. */
+	log_init("postern", isatty(STDERR_FILENO));
+	/* A file size limit makes write fail (EFBIG), not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
+	memset(&conf, 0, sizeof(conf));
+	if (conf_load(path, &conf) == -1)
+		return EX_TEMPFAIL;	/* conf_load said why */
+	switch (find_user(&conf, user, &e)) {
+	case -1:
+		complain("%s: cannot read the passwd-file %s", user,
+		    conf.passwd_file);
+		rc = EX_TEMPFAIL;
+		break;
+	case 0:
+		session_safe(user, safe, sizeof(safe));
+		complain("%s: unknown user", safe);
+		log_info("deliver: user=<%s> failed: unknown user", safe);
+		rc = EX_NOUSER;
+		break;
+	default:
+		rc = deliver_as(&conf, user, &e,
+		    from != NULL ? sender : NULL, folder, dflag);
+		break;
+	}
+	explicit_bzero(&e, sizeof(e));
+	conf_free(&conf);
+	return rc;
 }
 
 /* postern version: prints the package version. */

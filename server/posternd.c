@@ -15,6 +15,8 @@
 #include "server/limits.h"
 #include "server/log.h"
 #include "server/master.h"
+#include "server/privsep.h"
+#include "server/tls.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -92,14 +94,21 @@ main(int argc, char *argv[])
 		usage();
 	if (conf_load(path, &conf) != 0)
 		exit(1);
+	/* The TLS certificate and key are read into memory now, before the
+	 * workers fork and chroot; one that does not load fails -n too. */
+	if (tls_load(&conf) == -1)
+		exit(1);
 	if (check) {
 		conf_print(&conf, stdout);
+		tls_unload();
 		conf_free(&conf);
 		exit(0);
 	}
 	/* Until it detaches, the daemon reports on stderr too. */
 	log_init("posternd", 1);
 	log_verbose(verbose);
+	if (privsep_init(&conf) == -1)
+		exit(1);
 	open_pidfile(conf.pidfile);
 	if ((nl = master_listen(&conf, l)) == -1) {
 		if (pfh != NULL)

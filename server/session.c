@@ -5,6 +5,7 @@
  * Protocol modules never call auth_request() or setuid() themselves.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -15,9 +16,12 @@
 #include <unistd.h>
 
 #include "protocols/protocol.h"
+#include "server/authd.h"
 #include "server/io.h"
 #include "server/log.h"
+#include "server/privsep.h"
 #include "server/session.h"
+#include "server/tls.h"
 
 void
 session_safe(const char *in, char *out, size_t outlen)
@@ -39,13 +43,51 @@ session_safe(const char *in, char *out, size_t outlen)
 struct io *
 session_io(struct session *s, size_t max_line)
 {
+	if (s->io != NULL)
+		return s->io;	/* a session process: set up with its input */
 	if ((s->io = io_new(s->fd, max_line)) == NULL) {
 		log_warn("%s: rip=%s: cannot set up the connection",
 		    s->proto->name, s->rip);
 		return NULL;
 	}
 	io_set_timeout(s->io, s->conf->login_timeout);
+	if (s->tls_listener && session_start_tls(s) == -1) {
+		io_free(&s->io);
+		return NULL;
+	}
 	return s->io;
+}
+
+bool
+session_tls_available(const struct session *s)
+{
+	return !s->tls && tls_context() != NULL;
+}
+
+int
+session_start_tls(struct session *s)
+{
+	char	 info[128];
+	size_t	 n;
+
+	if (tls_context() == NULL) {
+		log_warnx("tls: rip=%s proto=%s: TLS is not configured",
+		    s->rip, s->proto->name);
+		return -1;
+	}
+	if ((n = io_pending(s->io)) > 0)
+		log_warnx("tls: rip=%s proto=%s: dropped %zu octets sent in "
+		    "the clear before the TLS handshake", s->rip,
+		    s->proto->name, n);
+	if (io_start_tls(s->io, tls_context()) == -1) {
+		log_info("tls: rip=%s proto=%s handshake failed: %s", s->rip,
+		    s->proto->name, io_tls_error(s->io));
+		return -1;
+	}
+	s->tls = true;
+	io_tls_info(s->io, info, sizeof(info));
+	log_debug("tls: rip=%s proto=%s %s", s->rip, s->proto->name, info);
+	return 0;
 }
 
 void
@@ -68,40 +110,107 @@ session_plaintext_ok(const struct session *s)
 	}
 }
 
-/* become: takes the account's uid and gid for the rest of the process. */
+/* become: takes the account's uid and gid for the rest of the process
+ * (the path without privilege separation). */
 static int
 become(struct session *s, const struct auth_user *u)
 {
-	gid_t		 gid;
-	struct passwd	*pw;
+	uid_t	 before = geteuid();
+	int	 rc = privsep_become(s->conf, u);
 
-	if (u->uid < 0 || (uid_t)u->uid == geteuid())
+	/* Changed, or root that may have half-changed: not reusable. */
+	if (geteuid() != before || (before == 0 && rc == -1))
+		s->dropped = true;
+	return rc;
+}
+
+/* hand_off: asks the auth process to check req and take the connection
+ * over; this process keeps the session only if the login fails. */
+static enum auth_result
+hand_off(struct session *s, const struct auth_request *req,
+    struct auth_user *u, const char **why_r)
+{
+	const char	*pending;
+	size_t		 plen;
+	enum auth_result r;
+	int		 conn = s->fd, sp[2] = { -1, -1 };
+
+	/* Replies still buffered go out before the connection moves. */
+	if (io_flush(s->io) == -1) {
+		*why_r = "connection lost";
+		return AUTH_TEMPFAIL;
+	}
+	/* TLS state cannot move to another process: the session process
+	 * gets one end of a socket pair, and this process relays between
+	 * the other end and the TLS stream (worker.c) until it ends. */
+	if (io_is_tls(s->io)) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1) {
+			log_warn("%s: rip=%s: socketpair", s->proto->name,
+			    s->rip);
+			*why_r = "cannot relay the TLS session";
+			return AUTH_TEMPFAIL;
+		}
+		conn = sp[1];
+	}
+	plen = io_peek_pending(s->io, &pending);
+	r = authd_login(s->authq, s, req, conn, pending, plen, u, why_r);
+	if (sp[1] != -1)
+		close(sp[1]);
+	if (r == AUTH_OK) {
+		io_take_pending(s->io, NULL, plen);
+		s->handed_off = true;
+		s->relay = sp[0];
+	} else if (sp[0] != -1)
+		close(sp[0]);
+	return r;
+}
+
+unsigned
+session_fail_delay(const struct conf *conf, int n)
+{
+	unsigned	 d, cap;
+
+	if (conf->auth_fail_delay <= 0 || n <= 0)
 		return 0;
-	if (geteuid() != 0) {
-		log_warnx("%s: cannot switch to uid %ld: not running as root",
-		    s->proto->name, u->uid);
-		return -1;
-	}
-	if (u->gid >= 0)
-		gid = (gid_t)u->gid;
-	else if ((pw = getpwuid((uid_t)u->uid)) != NULL)
-		gid = pw->pw_gid;
-	else {
-		log_warnx("%s: uid %ld has no gid and no passwd entry",
-		    s->proto->name, u->uid);
-		return -1;
-	}
-	s->dropped = true;
-	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
-	    setuid((uid_t)u->uid) == -1) {
-		log_warn("%s: cannot switch to uid %ld gid %ld",
-		    s->proto->name, u->uid, (long)gid);
-		return -1;
-	}
-	if (setuid(0) != -1 || geteuid() == 0)
-		fatalx("%s: could regain root after dropping it",
-		    s->proto->name);
-	return 0;
+	d = (unsigned)conf->auth_fail_delay;
+	cap = conf->auth_fail_delay_max > conf->auth_fail_delay ?
+	    (unsigned)conf->auth_fail_delay_max : d;
+	while (--n > 0 && d < cap)
+		d *= 2;
+	return d < cap ? d : cap;
+}
+
+/* fail_wait: logs a failed login, counts it when the credentials were
+ * refused (not for a server-side failure), and waits before the reply. */
+static void
+fail_wait(struct session *s, const char *safe, const char *why, bool count)
+{
+	unsigned	 d;
+
+	log_info("auth failed: user=<%s> rip=%s proto=%s reason=%s",
+	    safe, s->rip, s->proto->name, why);
+	if (count)
+		s->auth_failures++;
+	d = session_fail_delay(s->conf, s->auth_failures > 0 ?
+	    s->auth_failures : 1);
+	if (d > 0)
+		sleep(d);
+}
+
+void
+session_auth_failed(struct session *s, const char *user, const char *why)
+{
+	char	 safe[USER_MAX + 1];
+
+	session_safe(user, safe, sizeof(safe));
+	fail_wait(s, safe, why, true);
+}
+
+bool
+session_auth_exhausted(const struct session *s)
+{
+	return s->conf->max_auth_failures > 0 &&
+	    s->auth_failures >= s->conf->max_auth_failures;
 }
 
 enum auth_result
@@ -113,19 +222,21 @@ session_login(struct session *s, const struct auth_request *req,
 	char		 safe[USER_MAX + 1];
 
 	session_safe(req->user, safe, sizeof(safe));
-	r = auth_request(s->conf, req, u, &why);
-	if (r == AUTH_OK && become(s, u) == -1) {
-		r = AUTH_TEMPFAIL;
-		why = "cannot take the account's identity";
+	if (s->authq >= 0)
+		r = hand_off(s, req, u, &why);
+	else {
+		r = auth_request(s->conf, req, u, &why);
+		if (r == AUTH_OK && become(s, u) == -1) {
+			r = AUTH_TEMPFAIL;
+			why = "cannot take the account's identity";
+		}
 	}
 	if (r != AUTH_OK) {
-		log_info("auth failed: user=<%s> rip=%s proto=%s reason=%s",
-		    safe, s->rip, s->proto->name, why);
-		if (s->conf->auth_fail_delay > 0)
-			sleep((unsigned)s->conf->auth_fail_delay);
+		fail_wait(s, safe, why, r == AUTH_FAILED);
 		return r;
 	}
 	strlcpy(s->user, u->name, sizeof(s->user));
+	s->account = *u;
 	log_info("login: user=<%s> rip=%s proto=%s", safe, s->rip,
 	    s->proto->name);
 	return AUTH_OK;

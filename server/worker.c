@@ -20,6 +20,7 @@
 #include "protocols/protocol.h"
 #include "server/io.h"
 #include "server/log.h"
+#include "server/privsep.h"
 #include "server/session.h"
 #include "server/worker.h"
 
@@ -105,7 +106,7 @@ name_of(const struct sockaddr_storage *ss, socklen_t len, char *host,
 /* serve: runs one session on fd accepted from l. */
 static void
 serve(const struct conf *conf, const struct listener *l, int fd,
-    const struct sockaddr_storage *peer, socklen_t plen)
+    const struct sockaddr_storage *peer, socklen_t plen, int authq)
 {
 	struct session		 s;
 	struct sockaddr_storage	 local;
@@ -116,6 +117,9 @@ serve(const struct conf *conf, const struct listener *l, int fd,
 	s.conf = conf;
 	s.proto = l->proto;
 	s.fd = fd;
+	s.tls_listener = l->tls;
+	s.relay = -1;
+	s.authq = authq;
 	name_of(peer, plen, s.rip, sizeof(s.rip), &s.rport);
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
 		name_of(&local, llen, s.lip, sizeof(s.lip), &s.lport);
@@ -126,6 +130,15 @@ serve(const struct conf *conf, const struct listener *l, int fd,
 	log_debug("%s: connection from %s:%d", l->name, s.rip, s.rport);
 	session_title(&s, "pre-auth");
 	l->proto->serve(&s);
+	if (s.handed_off && s.relay != -1) {
+		/* A TLS session lives on in the session process, through
+		 * this one (see session_login()), which times it out
+		 * itself: this bound is only a backstop. */
+		io_set_timeout(s.io, conf->idle_timeout + 30);
+		session_title(&s, "tls relay");
+		(void)io_relay(s.io, s.relay);
+		close(s.relay);
+	}
 	io_free(&s.io);
 	if (s.dropped) {
 		/* This process now belongs to the mail user: it ends here
@@ -137,7 +150,7 @@ serve(const struct conf *conf, const struct listener *l, int fd,
 
 /* accept_one: accepts from a ready listener and serves the connection. */
 static void
-accept_one(const struct conf *conf, const struct listener *l)
+accept_one(const struct conf *conf, const struct listener *l, int authq)
 {
 	struct sockaddr_storage	 peer;
 	socklen_t		 plen = sizeof(peer);
@@ -151,17 +164,19 @@ accept_one(const struct conf *conf, const struct listener *l)
 			log_warn("%s: accept", l->name);
 		return;
 	}
-	serve(conf, l, fd, &peer, plen);
+	serve(conf, l, fd, &peer, plen, authq);
 	close(fd);
 }
 
 void
-worker_main(const struct conf *conf, const struct listener *l, int nl)
+worker_main(const struct conf *conf, const struct listener *l, int nl,
+    int authq)
 {
 	struct pollfd	 pfd[LISTENERS_MAX + 1];
 	int		 i, n;
 
 	signals();
+	privsep_sandbox(conf);
 	for (i = 0; i < nl; i++) {
 		pfd[i].fd = l[i].fd;
 		pfd[i].events = POLLIN;
@@ -178,7 +193,7 @@ worker_main(const struct conf *conf, const struct listener *l, int nl)
 		}
 		for (i = 0; i < nl && !stopping; i++)
 			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-				accept_one(conf, &l[i]);
+				accept_one(conf, &l[i], authq);
 	}
 	exit(0);
 }

@@ -1,8 +1,10 @@
 /*
- * maildir.c: a locked snapshot of one Maildir (cr.yp.to/proto/maildir.html):
- * listing, network sizes, deferred deletes and the seen flag.  It must never
- * follow a symlink inside the Maildir, never list or touch tmp/ files other
- * than stale ones, and never touch mail delivered after the snapshot.
+ * maildir.c: Maildir messages (cr.yp.to/proto/maildir.html): names, network
+ * sizes, listing new/ and cur/, following moved messages; and the POP3
+ * maildrop, a locked snapshot with deferred deletes and the seen flag.  It
+ * must never follow a symlink inside the Maildir, never list or touch tmp/
+ * files other than stale ones, and never touch mail delivered after the
+ * snapshot.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -20,8 +22,10 @@
 
 #include "server/limits.h"
 #include "server/log.h"
+#include "storage/flags.h"
 #include "storage/lock.h"
 #include "storage/maildir.h"
+#include "storage/msgid.h"
 
 /* The largest off_t (POSIX has no OFF_MAX). */
 #define OFF_T_MAX \
@@ -36,8 +40,14 @@
 /* Flags for opening a message: O_NONBLOCK so that a FIFO cannot hang us. */
 #define MAIL_OPEN_FLAGS	(O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
 
-/* Internal mark while listing: d_type was DT_UNKNOWN, the type is unsure. */
-#define MAIL_UNCHECKED	0x100
+/* Counting a size is not reading the message: where the system has it,
+ * no access time is written (only the file's owner may ask; others get
+ * EPERM and open it as usual).  Elsewhere a no-op. */
+#ifdef O_NOATIME
+#define COUNT_OPEN_FLAGS (MAIL_OPEN_FLAGS | O_NOATIME)
+#else
+#define COUNT_OPEN_FLAGS MAIL_OPEN_FLAGS
+#endif
 
 /* Systems without d_type: every entry is of unknown type. */
 #ifndef DT_UNKNOWN
@@ -45,13 +55,6 @@
 #define DT_REG		8
 #define HAVE_NO_D_TYPE	1
 #endif
-
-/* A growing array of messages while the directories are read. */
-struct mail_list {
-	struct mail	*mail;
-	size_t		 count;
-	size_t		 alloc;
-};
 
 /* The d_type of an entry, DT_UNKNOWN where the system has none. */
 static int
@@ -67,8 +70,8 @@ dirent_type(const struct dirent *d)
 
 /* Opens subdirectory sub of mdfd for reading, never through a symlink;
  * its descriptor goes to *fd_r for the *at() calls. */
-static DIR *
-subdir_open(int mdfd, const char *sub, int *fd_r)
+DIR *
+maildir_opendir(int mdfd, const char *sub, int *fd_r)
 {
 	DIR	*dp;
 	int	 fd, saved;
@@ -88,8 +91,8 @@ subdir_open(int mdfd, const char *sub, int *fd_r)
 }
 
 /* Returns "sub/name" followed by suffix, or NULL (errno ENOMEM). */
-static char *
-name_join(const char *sub, const char *name, size_t namelen,
+char *
+maildir_name_join(const char *sub, const char *name, size_t namelen,
     const char *suffix)
 {
 	char	*s;
@@ -213,7 +216,7 @@ maildir_clean_tmp(int mdfd, const char *path, time_t now)
 	time_t		 newest;
 	int		 fd, removed = 0;
 
-	if ((dp = subdir_open(mdfd, "tmp", &fd)) == NULL) {
+	if ((dp = maildir_opendir(mdfd, "tmp", &fd)) == NULL) {
 		log_warn("%s/tmp", path);
 		return -1;
 	}
@@ -247,6 +250,68 @@ maildir_clean_tmp(int mdfd, const char *path, time_t now)
 	return removed;
 }
 
+/* Names of a listing are allocated from chunks of this size. */
+#define ARENA_CHUNK	(256 * 1024)
+
+struct arena {
+	struct arena	*next;
+	size_t		 used;
+	size_t		 size;
+	char		 data[];
+};
+
+/* Returns room for len bytes in the arena *ap, or NULL on ENOMEM. */
+static char *
+arena_alloc(struct arena **ap, size_t len)
+{
+	struct arena	*a = *ap;
+	size_t		 size;
+
+	if (a == NULL || a->size - a->used < len) {
+		size = len > ARENA_CHUNK ? len : ARENA_CHUNK;
+		if ((a = malloc(sizeof(*a) + size)) == NULL)
+			return NULL;
+		a->next = *ap;
+		a->used = 0;
+		a->size = size;
+		*ap = a;
+	}
+	a->used += len;
+	return a->data + a->used - len;
+}
+
+/* Frees every chunk. */
+void
+arena_free(struct arena **ap)
+{
+	struct arena	*a, *next;
+
+	for (a = *ap; a != NULL; a = next) {
+		next = a->next;
+		free(a);
+	}
+	*ap = NULL;
+}
+
+/* Gives m a malloc'ed name of its own. */
+void
+mail_rename(struct mail *m, char *name)
+{
+	mail_name_free(m);
+	m->name = name;
+	m->flags |= MAIL_OWNNAME;
+}
+
+/* Frees m's name if it is its own. */
+void
+mail_name_free(struct mail *m)
+{
+	if (m->flags & MAIL_OWNNAME)
+		free(m->name);
+	m->name = NULL;
+	m->flags &= ~MAIL_OWNNAME;
+}
+
 /* The base name of m: it follows "new/" or "cur/". */
 const char *
 mail_base(const struct mail *m)
@@ -254,10 +319,26 @@ mail_base(const struct mail *m)
 	return m->name + SUBDIR_LEN;
 }
 
+/* The delivery time at the start of a base name: digits and a '.'. */
+time_t
+maildir_name_time(const char *base, size_t len)
+{
+	time_t	 t = 0;
+	size_t	 i;
+
+	/* Eleven digits reach the year 5138: anything longer is no time. */
+	for (i = 0; i < len && i < 12 && base[i] >= '0' && base[i] <= '9';
+	    i++)
+		t = t * 10 + (base[i] - '0');
+	if (i == 0 || i >= 12 || i == len || base[i] != '.')
+		return -1;
+	return t;
+}
+
 /* Orders by the leading decimal number of the base (the delivery time),
  * numerically and without overflow, then by the whole base as strcmp. */
-static int
-mail_cmp(const void *a, const void *b)
+int
+maildir_mail_cmp(const void *a, const void *b)
 {
 	const struct mail	*ma = a, *mb = b;
 	const char		*pa = mail_base(ma), *pb = mail_base(mb);
@@ -284,63 +365,62 @@ mail_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* True if a and b name the same message (the same base). */
-static bool
-same_base(const struct mail *a, const struct mail *b)
+/* Sets m's flag letters from the information part of its name. */
+void
+maildir_mail_flags(struct mail *m)
 {
-	return a->baselen == b->baselen &&
-	    memcmp(mail_base(a), mail_base(b), a->baselen) == 0;
+	if (flags_parse(mail_base(m) + m->baselen, &m->mflags,
+	    &m->keywords) == -1)
+		m->flags |= MAIL_BADINFO;
+	else
+		m->flags &= ~MAIL_BADINFO;
 }
 
-/* Appends sub/name to the list. */
+/* Appends sub/name to the array, the name in the arena. */
 static int
-mail_list_add(struct mail_list *l, const char *sub, const char *name,
-    size_t baselen, bool unchecked)
+mail_add(struct arena **ap, struct mail **mail_r, size_t *count_r,
+    size_t *alloc_r, const char *sub, const char *name, size_t baselen,
+    bool unchecked)
 {
 	struct mail	*m;
-	size_t		 n;
+	size_t		 n, len = strlen(name);
 
-	if (l->count == l->alloc) {
-		n = l->alloc == 0 ? 64 : l->alloc * 2;
-		if ((m = reallocarray(l->mail, n, sizeof(*m))) == NULL)
+	if (*count_r == *alloc_r) {
+		n = *alloc_r == 0 ? 64 : *alloc_r * 2;
+		if ((m = reallocarray(*mail_r, n, sizeof(*m))) == NULL)
 			return -1;
-		l->mail = m;
-		l->alloc = n;
+		*mail_r = m;
+		*alloc_r = n;
 	}
-	m = &l->mail[l->count];
-	if ((m->name = name_join(sub, name, strlen(name), "")) == NULL)
+	m = &(*mail_r)[*count_r];
+	memset(m, 0, sizeof(*m));
+	/* "new/" or "cur/", the name, a NUL: no snprintf per message. */
+	if ((m->name = arena_alloc(ap, SUBDIR_LEN + len + 1)) == NULL)
 		return -1;
+	memcpy(m->name, sub, SUBDIR_LEN - 1);
+	m->name[SUBDIR_LEN - 1] = '/';
+	memcpy(m->name + SUBDIR_LEN, name, len + 1);
 	m->baselen = baselen;
-	m->size = 0;
+	m->time = -1;
 	m->flags = unchecked ? MAIL_UNCHECKED : 0;
-	l->count++;
+	maildir_mail_flags(m);
+	(*count_r)++;
 	return 0;
 }
 
-/* Frees the names in l and l's array. */
-static void
-mail_list_free(struct mail_list *l)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->count; i++)
-		free(l->mail[i].name);
-	free(l->mail);
-	l->mail = NULL;
-	l->count = l->alloc = 0;
-}
-
-/* Lists the message files of new/ or cur/ into l, without sizes. */
+/* Lists the message files of new/ or cur/, without sizes. */
 static int
-scan_subdir(struct maildrop *md, const char *sub, struct mail_list *l)
+scan_subdir(int dirfd, const char *path, const char *sub,
+    struct arena **ap, struct mail **mail_r, size_t *count_r,
+    size_t *alloc_r)
 {
 	DIR		*dp;
 	struct dirent	*d;
 	size_t		 baselen;
 	int		 fd, type;
 
-	if ((dp = subdir_open(md->dirfd, sub, &fd)) == NULL) {
-		log_warn("%s/%s", md->path, sub);
+	if ((dp = maildir_opendir(dirfd, sub, &fd)) == NULL) {
+		log_warn("%s/%s", path, sub);
 		return -1;
 	}
 	for (;;) {
@@ -352,23 +432,23 @@ scan_subdir(struct maildrop *md, const char *sub, struct mail_list *l)
 		type = dirent_type(d);
 		if (type != DT_REG && type != DT_UNKNOWN) {
 			log_warnx("%s/%s/%s: not a regular file, skipped",
-			    md->path, sub, d->d_name);
+			    path, sub, d->d_name);
 			continue;
 		}
 		if ((baselen = strcspn(d->d_name, ":")) == 0) {
 			log_warnx("%s/%s/%s: no base name, skipped",
-			    md->path, sub, d->d_name);
+			    path, sub, d->d_name);
 			continue;
 		}
-		if (mail_list_add(l, sub, d->d_name, baselen,
-		    type == DT_UNKNOWN) == -1) {
-			log_warn("%s/%s/%s", md->path, sub, d->d_name);
+		if (mail_add(ap, mail_r, count_r, alloc_r, sub, d->d_name,
+		    baselen, type == DT_UNKNOWN) == -1) {
+			log_warn("%s/%s/%s", path, sub, d->d_name);
 			(void)closedir(dp);
 			return -1;
 		}
 	}
 	if (errno != 0) {
-		log_warn("%s/%s: readdir", md->path, sub);
+		log_warn("%s/%s: readdir", path, sub);
 		(void)closedir(dp);
 		return -1;
 	}
@@ -376,123 +456,93 @@ scan_subdir(struct maildrop *md, const char *sub, struct mail_list *l)
 	return 0;
 }
 
-/* Drops a second listing of one message, seen in new/ and again in cur/
- * because it moved while the directories were read: the cur/ name wins. */
-static void
-mail_list_dedupe(struct maildrop *md, struct mail_list *l)
+/* Lists new/ and cur/. */
+int
+maildir_scan(int dirfd, const char *path, struct arena **ap,
+    struct mail **mail_r, size_t *count_r, size_t *alloc_r)
 {
-	struct mail	*kept;
-	size_t		 i, j;
-
-	for (i = j = 0; i < l->count; i++) {
-		if (j > 0 && same_base(&l->mail[j - 1], &l->mail[i])) {
-			kept = &l->mail[j - 1];
-			log_debug("%s: %s listed twice as %s", md->path,
-			    kept->name, l->mail[i].name);
-			if (strncmp(kept->name, "new/", SUBDIR_LEN) == 0) {
-				free(kept->name);
-				*kept = l->mail[i];
-			} else
-				free(l->mail[i].name);
-			continue;
-		}
-		l->mail[j++] = l->mail[i];
-	}
-	l->count = j;
+	if (scan_subdir(dirfd, path, "new", ap, mail_r, count_r,
+	    alloc_r) == -1 ||
+	    scan_subdir(dirfd, path, "cur", ap, mail_r, count_r,
+	    alloc_r) == -1)
+		return -1;
+	return 0;
 }
 
-/* Sets the network size of m: from ,W= without any I/O, else counted.
- * -1 (logged) if m must not be listed. */
+/* Opens m to count its size; sets its time from the file if need be. */
 static int
-mail_size(struct maildrop *md, struct mail *m)
+count_mail(int dirfd, const char *path, struct mail *m)
 {
 	struct stat	 st;
-	off_t		 s, w;
 	int		 fd;
 
-	maildir_name_sizes(mail_base(m), m->baselen, &s, &w);
-	if (w >= 0 && (m->flags & MAIL_UNCHECKED) == 0) {
-		m->size = w;
-		return 0;
-	}
-	if (w >= 0) {
-		/* No d_type: one lstat to refuse directories and links. */
-		if (fstatat(md->dirfd, m->name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
-			log_warn("%s/%s, skipped", md->path, m->name);
-			return -1;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			log_warnx("%s/%s: not a regular file, skipped",
-			    md->path, m->name);
-			return -1;
-		}
-		m->size = w;
-		return 0;
-	}
-	/* ,S= is the file's size, not the network size: count. */
-	if ((fd = openat(md->dirfd, m->name, MAIL_OPEN_FLAGS)) == -1) {
+	fd = openat(dirfd, m->name, COUNT_OPEN_FLAGS);
+	if (fd == -1 && errno == EPERM && COUNT_OPEN_FLAGS != MAIL_OPEN_FLAGS)
+		fd = openat(dirfd, m->name, MAIL_OPEN_FLAGS);
+	if (fd == -1) {
 		if (errno == ENOENT)
-			log_debug("%s/%s: gone while listing", md->path,
-			    m->name);
+			log_debug("%s/%s: gone while listing", path, m->name);
 		else
-			log_warn("%s/%s, skipped", md->path, m->name);
+			log_warn("%s/%s, skipped", path, m->name);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		log_warn("%s/%s, skipped", md->path, m->name);
+		log_warn("%s/%s, skipped", path, m->name);
 		(void)close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_warnx("%s/%s: not a regular file, skipped", md->path,
+		log_warnx("%s/%s: not a regular file, skipped", path,
 		    m->name);
 		(void)close(fd);
 		return -1;
 	}
 	if (maildir_count_size(fd, &m->size) == -1) {
-		log_warn("%s/%s: read, skipped", md->path, m->name);
+		log_warn("%s/%s: read, skipped", path, m->name);
 		(void)close(fd);
 		return -1;
 	}
 	(void)close(fd);
+	if (m->time == -1)
+		m->time = st.st_mtime;
 	return 0;
 }
 
-/* Lists new/ and cur/ into md in delivery order, with sizes. */
-static int
-maildrop_scan(struct maildrop *md)
+/* Sets the size and time of m: from its name without any I/O where the
+ * name has them, else from the file. */
+int
+maildir_mail_stat(int dirfd, const char *path, struct mail *m,
+    bool size_known)
 {
-	struct mail_list l = { NULL, 0, 0 };
-	size_t		 i, j;
+	struct stat	 st;
+	off_t		 w;
 
-	if (scan_subdir(md, "new", &l) == -1 ||
-	    scan_subdir(md, "cur", &l) == -1) {
-		mail_list_free(&l);
+	if (m->time == -1)
+		m->time = maildir_name_time(mail_base(m), m->baselen);
+	if (!size_known) {
+		maildir_name_sizes(mail_base(m), m->baselen, NULL, &w);
+		/* ,S= is the file's size, not the network size: count. */
+		if (w < 0)
+			return count_mail(dirfd, path, m);
+		m->size = w;
+	}
+	if (m->time != -1 && (m->flags & MAIL_UNCHECKED) == 0)
+		return 0;
+	/* No d_type, or no time in the name: one lstat. */
+	if (fstatat(dirfd, m->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			log_debug("%s/%s: gone while listing", path, m->name);
+		else
+			log_warn("%s/%s, skipped", path, m->name);
 		return -1;
 	}
-	if (l.count > 1)
-		qsort(l.mail, l.count, sizeof(*l.mail), mail_cmp);
-	mail_list_dedupe(md, &l);
-	if (l.count > MAILDROP_MESSAGES_MAX) {
-		log_warnx("%s: %zu messages, only the first %d are listed",
-		    md->path, l.count, MAILDROP_MESSAGES_MAX);
-		for (i = MAILDROP_MESSAGES_MAX; i < l.count; i++)
-			free(l.mail[i].name);
-		l.count = MAILDROP_MESSAGES_MAX;
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s/%s: not a regular file, skipped", path,
+		    m->name);
+		return -1;
 	}
-	md->size = 0;
-	for (i = j = 0; i < l.count; i++) {
-		if (mail_size(md, &l.mail[i]) == -1) {
-			free(l.mail[i].name);
-			continue;
-		}
-		l.mail[i].flags = 0;
-		md->size += l.mail[i].size;
-		l.mail[j++] = l.mail[i];
-	}
-	md->mail = l.mail;
-	md->count = j;
+	if (m->time == -1)
+		m->time = st.st_mtime;
 	return 0;
 }
 
@@ -514,19 +564,61 @@ check_subdir(struct maildrop *md, const char *sub)
 	return 0;
 }
 
+/* Lists the locked Maildir through its index into md. */
+static int
+maildrop_list(struct maildrop *md, const struct mail_opts *opts)
+{
+	size_t	 i;
+
+	index_init(&md->idx, md->dirfd, md->path);
+	if (!opts->no_index)
+		(void)index_lock(&md->idx);	/* else: not written; logged */
+	if (index_sync(&md->idx, opts) == -1) {
+		index_unlock(&md->idx);
+		return -1;
+	}
+	index_unlock(&md->idx);
+	if (opts->need_ids && (!md->idx.saved || !md->idx.ids_saved)) {
+		log_warnx("%s: UIDs or global IDs could not be saved, and "
+		    "the UIDL format needs them", md->path);
+		errno = EAGAIN;
+		return -1;
+	}
+	md->mail = md->idx.mail;
+	md->count = md->idx.count;
+	md->uidvalidity = opts->no_index ? 0 : md->idx.uidvalidity;
+	if (md->count > MAILDROP_MESSAGES_MAX) {
+		log_warnx("%s: %zu messages, only the first %d are listed",
+		    md->path, md->count, MAILDROP_MESSAGES_MAX);
+		md->count = MAILDROP_MESSAGES_MAX;
+	}
+	md->size = 0;
+	for (i = 0; i < md->count; i++) {
+		md->mail[i].flags &= MAIL_BADINFO | MAIL_OWNNAME;
+		md->size += md->mail[i].size;
+	}
+	return 0;
+}
+
 /* Locks and lists the Maildir at path. */
 int
-maildrop_open(const char *path, struct maildrop **md_r)
+maildrop_open(const char *path, const struct mail_opts *opts,
+    struct maildrop **md_r)
 {
+	static const struct mail_opts defaults;
 	struct maildrop	*md;
 	int		 rc = -1, saved;
 
 	*md_r = NULL;
+	if (opts == NULL)
+		opts = &defaults;
 	if ((md = calloc(1, sizeof(*md))) == NULL) {
 		log_warn("%s", path);
 		return -1;
 	}
 	md->dirfd = md->lockfd = -1;
+	index_init(&md->idx, -1, path);
+	md->opts = *opts;
 	if ((md->path = strdup(path)) == NULL) {
 		log_warn("%s", path);
 		goto fail;
@@ -549,7 +641,7 @@ maildrop_open(const char *path, struct maildrop **md_r)
 		goto fail;
 	}
 	(void)maildir_clean_tmp(md->dirfd, path, time(NULL));
-	if (maildrop_scan(md) == -1)
+	if (maildrop_list(md, opts) == -1)
 		goto fail;
 	*md_r = md;
 	return 0;
@@ -560,14 +652,11 @@ fail:
 	return rc;
 }
 
-/* Finds message i again after another agent moved it (new/ to cur/, or a
- * flag change in cur/) and updates its name.  0, or -1 with errno (ENOENT:
- * the message is in neither directory). */
-static int
-relocate(struct maildrop *md, size_t i)
+/* Finds m again after another agent moved it. */
+int
+maildir_relocate(int dirfd, const char *path, struct mail *m)
 {
 	static const char *const subs[] = { "new", "cur" };
-	struct mail	*m = &md->mail[i];
 	const char	*base = mail_base(m);
 	struct dirent	*d;
 	DIR		*dp;
@@ -576,7 +665,7 @@ relocate(struct maildrop *md, size_t i)
 	int		 fd, saved;
 
 	for (k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
-		if ((dp = subdir_open(md->dirfd, subs[k], &fd)) == NULL)
+		if ((dp = maildir_opendir(dirfd, subs[k], &fd)) == NULL)
 			return -1;
 		for (;;) {
 			errno = 0;
@@ -586,7 +675,7 @@ relocate(struct maildrop *md, size_t i)
 			    (d->d_name[m->baselen] != '\0' &&
 			    d->d_name[m->baselen] != ':'))
 				continue;
-			name = name_join(subs[k], d->d_name,
+			name = maildir_name_join(subs[k], d->d_name,
 			    strlen(d->d_name), "");
 			saved = errno;
 			(void)closedir(dp);
@@ -594,9 +683,9 @@ relocate(struct maildrop *md, size_t i)
 				errno = saved;
 				return -1;
 			}
-			log_debug("%s/%s: now %s", md->path, m->name, name);
-			free(m->name);
-			m->name = name;
+			log_debug("%s/%s: now %s", path, m->name, name);
+			mail_rename(m, name);
+			maildir_mail_flags(m);
 			return 0;
 		}
 		saved = errno;
@@ -610,50 +699,44 @@ relocate(struct maildrop *md, size_t i)
 	return -1;
 }
 
-/* Opens message i, following it if another agent moved it. */
+/* Opens m, following it if another agent moved it. */
 int
-maildrop_open_mail(struct maildrop *md, size_t i)
+maildir_open_msg(int dirfd, const char *path, struct mail *m)
 {
 	struct stat	 st;
 	int		 fd, flags, tries;
 
-	if (md == NULL || i >= md->count) {
-		errno = EINVAL;
-		return -1;
-	}
 	for (tries = 0;; tries++) {
-		fd = openat(md->dirfd, md->mail[i].name, MAIL_OPEN_FLAGS);
+		fd = openat(dirfd, m->name, MAIL_OPEN_FLAGS);
 		if (fd != -1)
 			break;
 		if (errno != ENOENT || tries == RELOCATE_TRIES) {
-			log_warn("%s/%s", md->path, md->mail[i].name);
+			log_warn("%s/%s", path, m->name);
 			return -1;
 		}
-		if (relocate(md, i) == -1) {
+		if (maildir_relocate(dirfd, path, m) == -1) {
 			if (errno == ENOENT)
 				log_debug("%s/%s: removed by another agent",
-				    md->path, md->mail[i].name);
+				    path, m->name);
 			else
-				log_warn("%s: looking for %s", md->path,
-				    md->mail[i].name);
+				log_warn("%s: looking for %s", path, m->name);
 			return -1;
 		}
 	}
 	if (fstat(fd, &st) == -1) {
-		log_warn("%s/%s", md->path, md->mail[i].name);
+		log_warn("%s/%s", path, m->name);
 		goto fail;
 	}
 	/* A message replaced by a directory, FIFO or device: EINVAL, the
 	 * errno POSIX has for "not the kind of file asked for" elsewhere. */
 	if (!S_ISREG(st.st_mode)) {
-		log_warnx("%s/%s: not a regular file", md->path,
-		    md->mail[i].name);
+		log_warnx("%s/%s: not a regular file", path, m->name);
 		errno = EINVAL;
 		goto fail;
 	}
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		log_warn("%s/%s", md->path, md->mail[i].name);
+		log_warn("%s/%s", path, m->name);
 		goto fail;
 	}
 	return fd;
@@ -662,6 +745,17 @@ fail:
 	(void)close(fd);
 	errno = flags;
 	return -1;
+}
+
+/* Opens message i of the maildrop. */
+int
+maildrop_open_mail(struct maildrop *md, size_t i)
+{
+	if (md == NULL || i >= md->count) {
+		errno = EINVAL;
+		return -1;
+	}
+	return maildir_open_msg(md->dirfd, md->path, &md->mail[i]);
 }
 
 /* Counts the messages and octets not marked deleted. */
@@ -710,7 +804,8 @@ commit_delete(struct maildrop *md, size_t i)
 			    md->mail[i].name);
 			return -1;
 		}
-		if (relocate(md, i) == -1) {
+		if (maildir_relocate(md->dirfd, md->path, &md->mail[i]) ==
+		    -1) {
 			if (errno == ENOENT) {
 				log_debug("%s/%s: already gone", md->path,
 				    md->mail[i].name);
@@ -726,57 +821,20 @@ commit_delete(struct maildrop *md, size_t i)
 	return -1;
 }
 
-/* Sorts the flag letters of s in ASCII order, dropping repeats. */
-static void
-sort_flags(char *s)
-{
-	size_t	 i, j, n = strlen(s);
-	char	 c;
-
-	for (i = 1; i < n; i++) {
-		c = s[i];
-		for (j = i; j > 0 && (unsigned char)s[j - 1] > (unsigned char)c;
-		    j--)
-			s[j] = s[j - 1];
-		s[j] = c;
-	}
-	for (i = j = 0; i < n; i++)
-		if (j == 0 || s[j - 1] != s[i])
-			s[j++] = s[i];
-	s[j] = '\0';
-}
-
 /* The name m gets once seen: cur/BASE:2,FLAGS with S.  1 with *to_r set,
  * 0 if m needs no rename, -1 on an error (errno). */
 static int
 seen_target(const struct mail *m, char **to_r)
 {
-	const char	*info, *flags;
-	char		*suffix;
-	size_t		 len;
-	bool		 in_cur;
+	char	 info[FLAGS_INFO_MAX];
 
-	info = mail_base(m) + m->baselen;
-	if (*info == '\0')
-		flags = "";
-	else if (strncmp(info, ":2,", 3) == 0)
-		flags = info + 3;
-	else
+	if (m->flags & MAIL_BADINFO)
 		return 0;	/* an info we do not know: leave it be */
-	in_cur = strncmp(m->name, "cur/", SUBDIR_LEN) == 0;
-	if (in_cur && strchr(flags, 'S') != NULL)
+	if (strncmp(m->name, "cur/", SUBDIR_LEN) == 0 &&
+	    (m->mflags & FLAG_SEEN))
 		return 0;
-	len = 3 + strlen(flags) + 2;
-	if ((suffix = malloc(len)) == NULL)
-		return -1;
-	if (snprintf(suffix, len, ":2,%sS", flags) >= (int)len) {
-		free(suffix);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	sort_flags(suffix + 3);
-	*to_r = name_join("cur", mail_base(m), m->baselen, suffix);
-	free(suffix);
+	(void)flags_format(m->mflags | FLAG_SEEN, m->keywords, info);
+	*to_r = maildir_name_join("cur", mail_base(m), m->baselen, info);
 	return *to_r == NULL ? -1 : 1;
 }
 
@@ -799,8 +857,8 @@ commit_seen(struct maildrop *md, size_t i)
 		    0) {
 			log_debug("%s/%s: now %s", md->path, md->mail[i].name,
 			    to);
-			free(md->mail[i].name);
-			md->mail[i].name = to;
+			mail_rename(&md->mail[i], to);
+			maildir_mail_flags(&md->mail[i]);
 			return;
 		}
 		if (errno != ENOENT) {
@@ -810,7 +868,8 @@ commit_seen(struct maildrop *md, size_t i)
 			return;
 		}
 		free(to);
-		if (relocate(md, i) == -1) {
+		if (maildir_relocate(md->dirfd, md->path, &md->mail[i]) ==
+		    -1) {
 			if (errno == ENOENT)
 				log_debug("%s/%s: gone, not marked seen",
 				    md->path, md->mail[i].name);
@@ -824,19 +883,31 @@ commit_seen(struct maildrop *md, size_t i)
 	    md->mail[i].name);
 }
 
-/* Applies the deletion and seen marks. */
+/* Applies the deletion and seen marks, then drops the deleted from the
+ * index.  The index lock keeps other sessions' listings out meanwhile. */
 int
 maildrop_commit(struct maildrop *md, size_t *failed_r)
 {
-	size_t	 i, failed = 0;
+	size_t	 i, failed = 0, gone = 0;
+	bool	 locked = false;
 
+	if (!md->opts.no_index)
+		locked = index_lock(&md->idx) == 0;
 	for (i = 0; i < md->count; i++) {
 		if (md->mail[i].flags & MAIL_DELETED) {
 			if (commit_delete(md, i) == -1)
 				failed++;
+			else {
+				md->mail[i].flags |= MAIL_GONE;
+				gone++;
+			}
 		} else if (md->mail[i].flags & MAIL_SEEN)
 			commit_seen(md, i);
 	}
+	/* Without the lock the next listing drops them instead. */
+	if (locked && gone > 0)
+		(void)index_commit(&md->idx, &md->opts);
+	index_unlock(&md->idx);
 	if (failed_r != NULL)
 		*failed_r = failed;
 	return failed == 0 ? 0 : -1;
@@ -847,16 +918,14 @@ void
 maildrop_close(struct maildrop **mdp)
 {
 	struct maildrop	*md;
-	size_t		 i;
 
 	if (mdp == NULL || (md = *mdp) == NULL)
 		return;
+	index_unlock(&md->idx);
+	index_free(&md->idx);
 	lock_release(md->lockfd);
 	if (md->dirfd != -1)
 		(void)close(md->dirfd);
-	for (i = 0; i < md->count; i++)
-		free(md->mail[i].name);
-	free(md->mail);
 	free(md->path);
 	free(md);
 	*mdp = NULL;

@@ -51,10 +51,9 @@ def workers_and_signals():
              "idle workers say so in their title", titles)
 
         c = srv.client()
-        c.login()
         busy = [p for p in srv.workers()
-                if "pop3 alice 127.0.0.1" in cmdline(p)]
-        t.eq(len(busy), 1, "the busy worker's title names the user")
+                if "pop3 pre-auth 127.0.0.1" in cmdline(p)]
+        t.eq(len(busy), 1, "a worker at the greeting says pre-auth")
         before = srv.workers()
         os.kill(busy[0], signal.SIGKILL)
         t.ok(c.closed(), "the killed worker's client is disconnected")
@@ -64,10 +63,20 @@ def workers_and_signals():
              (before, srv.workers()))
         t.ok(srv.wait_log(rf"worker {busy[0]} killed by signal 9")
              is not None, "the death is logged")
+
+        c = srv.client()
+        c.login()
+        where = srv.sessions() if srv.authd() else srv.workers()
+        sess = [p for p in where if "pop3 alice 127.0.0.1" in cmdline(p)]
+        t.eq(len(sess), 1, "the session's process title names the user")
+        os.kill(sess[0], signal.SIGKILL)
+        t.ok(c.closed(), "a killed session's client is disconnected")
         c = srv.client()
         t.eq(c.login()[1], f"+OK maildrop has 1 messages ({size} octets)",
              "the next client is served (and the dead lock is gone)")
         c.cmd("QUIT")
+        t.ok(wait_for(lambda: len(srv.workers()) == 3),
+             "the pool is whole again", srv.workers())
 
         # A busy session is left to finish within the grace period.
         c = srv.client()
@@ -96,8 +105,8 @@ def grace_expires():
         took = time.monotonic() - start
         t.ok(rc == 0 and 0.8 < took < 5,
              "an idle client is cut off after the grace period", took)
-        t.ok(srv.wait_log("busy workers still running") is not None,
-             "the forced end is logged")
+        t.ok(srv.wait_log("(busy workers|sessions) still running")
+             is not None, "the forced end is logged")
 
 
 def config_check():

@@ -26,9 +26,12 @@ POSTERN = os.path.join(BUILD, "postern")
 class Tap:
     """TAP output: one line per check, a summary at the end."""
 
+    current = None      # the script's Tap, for Server.check_sanitizers
+
     def __init__(self):
         self.n = 0
         self.failed = 0
+        Tap.current = self
 
     def ok(self, cond, name, detail=None):
         self.n += 1
@@ -97,6 +100,10 @@ class Server:
         self.users = users or {"alice": "wonderland", "bob": "builder"}
         self.settings = dict(workers=workers, auth_fail_delay=0,
                              shutdown_grace=2)
+        if os.geteuid() == 0:
+            # Privilege separation: sessions of accounts that name no
+            # uid run as mail_user, so their Maildirs must be its.
+            self.settings["mail_user"] = "nobody"
         self.settings.update(settings or {})
         self.proc = None
         self.log = []
@@ -128,6 +135,7 @@ class Server:
             f.write("\n".join(lines) + "\n" + extra)
 
     def start(self):
+        self.own()
         self.proc = subprocess.Popen(
             [POSTERND, "-f", "-v", "-c", self.conf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -145,7 +153,8 @@ class Server:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=drain, daemon=True).start()
+        self.drainer = threading.Thread(target=drain, daemon=True)
+        self.drainer.start()
         if not ready.wait(10) or self.port is None:
             self.stop()
             raise RuntimeError("posternd did not start:\n" +
@@ -162,8 +171,21 @@ class Server:
             time.sleep(0.05)
         return None
 
-    def workers(self):
-        """Pids of the master's live children, from /proc."""
+    def own(self):
+        """As root, gives the test tree to mail_user (nobody), so that
+        session processes running as it can work in the Maildirs."""
+        if os.geteuid() != 0:
+            return
+        import pwd
+        pw = pwd.getpwnam("nobody")
+        os.chmod(self.dir, 0o755)
+        for root, dirs, names in os.walk(os.path.join(self.dir, "home")):
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+            for n in names:
+                os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+
+    def children(self, parent):
+        """Pids of parent's live children, from /proc."""
         out = []
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -173,9 +195,34 @@ class Server:
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+            if int(fields[1]) == parent and fields[0] != "Z":
                 out.append(int(pid))
         return sorted(out)
+
+    @staticmethod
+    def title(pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return f.read().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            return ""
+
+    def workers(self):
+        """Pids of the master's workers (not the auth process)."""
+        return [p for p in self.children(self.proc.pid)
+                if "posternd: auth" not in self.title(p)]
+
+    def authd(self):
+        """The auth process's pid, or None without privilege separation."""
+        for p in self.children(self.proc.pid):
+            if "posternd: auth" in self.title(p):
+                return p
+        return None
+
+    def sessions(self):
+        """Pids of the session processes (the auth process's children)."""
+        a = self.authd()
+        return self.children(a) if a else []
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -185,7 +232,37 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.check_sanitizers()
         return self.proc.returncode if self.proc else None
+
+    # What AddressSanitizer, LeakSanitizer and UBSan print when they find
+    # something (make check SANITIZE=1).
+    SANITIZER_REPORT = re.compile(r"ERROR: \w*Sanitizer|runtime error:")
+
+    def check_sanitizers(self):
+        """Fails a test when posternd or any process it forked wrote a
+        sanitizer report: a worker's report is only in this log.  Once
+        per server, after it has exited; True when the log is clean."""
+        if getattr(self, "sanitizers_checked", False) or \
+                self.proc is None or self.proc.poll() is None:
+            return True
+        self.sanitizers_checked = True
+        drainer = getattr(self, "drainer", None)
+        if drainer is not None:
+            drainer.join(5)     # the rest of the log, up to its EOF
+        first = next((i for i, line in enumerate(self.log)
+                      if self.SANITIZER_REPORT.search(line)), None)
+        if first is None:
+            return True
+        name = "posternd and its children wrote no sanitizer report"
+        detail = "\n".join(self.log[first:first + 60])
+        if Tap.current is not None:
+            Tap.current.ok(False, name, detail)
+        else:
+            print(f"not ok - {name}", flush=True)
+            print("\n".join("#   " + line for line in detail.splitlines()),
+                  flush=True)
+        return False
 
     def cleanup(self):
         self.stop()

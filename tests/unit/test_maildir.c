@@ -146,7 +146,7 @@ md_open(struct fixture *fx)
 {
 	struct maildrop	*md = NULL;
 
-	assert_int_equal(maildrop_open(fx->path, &md), 0);
+	assert_int_equal(maildrop_open(fx->path, NULL, &md), 0);
 	assert_non_null(md);
 	return md;
 }
@@ -290,7 +290,7 @@ test_scan_missing_subdir(void **state)
 
 	assert_int_equal(unlinkat(fx->dirfd, "tmp", AT_REMOVEDIR), 0);
 	errno = 0;
-	assert_int_equal(maildrop_open(fx->path, &md), -1);
+	assert_int_equal(maildrop_open(fx->path, NULL, &md), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_null(md);
 	assert_false(exists(fx, "tmp"));
@@ -300,7 +300,7 @@ test_scan_missing_subdir(void **state)
 	assert_int_equal(mkdirat(fx->dirfd, "tmp", 0700), 0);
 	assert_int_equal(unlinkat(fx->dirfd, "cur", AT_REMOVEDIR), 0);
 	put_str(fx, "cur", "");
-	assert_int_equal(maildrop_open(fx->path, &md), -1);
+	assert_int_equal(maildrop_open(fx->path, NULL, &md), -1);
 	assert_int_equal(errno, ENOTDIR);
 	assert_null(md);
 
@@ -309,13 +309,13 @@ test_scan_missing_subdir(void **state)
 	assert_int_equal(mkdirat(fx->dirfd, "cur", 0700), 0);
 	assert_int_equal(unlinkat(fx->dirfd, "new", AT_REMOVEDIR), 0);
 	assert_int_equal(symlinkat("cur", fx->dirfd, "new"), 0);
-	assert_int_equal(maildrop_open(fx->path, &md), -1);
+	assert_int_equal(maildrop_open(fx->path, NULL, &md), -1);
 	assert_null(md);
 
 	/* no Maildir at all */
 	assert_true(snprintf(path, sizeof(path), "%s/none", fx->path) <
 	    (int)sizeof(path));
-	assert_int_equal(maildrop_open(path, &md), -1);
+	assert_int_equal(maildrop_open(path, NULL, &md), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_null(md);
 
@@ -340,7 +340,7 @@ test_scan_path_symlink(void **state)
 	assert_true(snprintf(link, sizeof(link), "%s.lnk", fx->path) <
 	    (int)sizeof(link));
 	assert_int_equal(symlink(fx->path, link), 0);
-	assert_int_equal(maildrop_open(link, &md), 0);
+	assert_int_equal(maildrop_open(link, NULL, &md), 0);
 	assert_int_equal(unlink(link), 0);
 	assert_int_equal(md->count, 1);
 	maildrop_close(&md);
@@ -562,7 +562,7 @@ child_open(const char *path)
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0) {
-		rc = maildrop_open(path, &md);
+		rc = maildrop_open(path, NULL, &md);
 		if (rc == 0)
 			_exit(CHILD_OPENED);
 		_exit(rc == MAILDROP_LOCKED ? CHILD_LOCKED : CHILD_ERROR);
@@ -604,7 +604,8 @@ test_open_locked(void **state)
 	assert_int_equal(read(p[0], &c, 1), 1);
 	(void)close(p[0]);
 	assert_int_equal(c, 'y');
-	assert_int_equal(maildrop_open(fx->path, &md), MAILDROP_LOCKED);
+	assert_int_equal(maildrop_open(fx->path, NULL, &md),
+	    MAILDROP_LOCKED);
 	assert_null(md);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);

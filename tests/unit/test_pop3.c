@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,10 @@
 
 #include "tests/unit/unit.h"
 
+#include <openssl/evp.h>
+
 #include "protocols/protocol.h"
+#include "server/base64.h"
 #include "server/io.h"
 #include "server/log.h"
 #include "server/session.h"
@@ -27,6 +32,7 @@ struct fixture {
 	char	 dir[64];
 	char	 md[256];
 	char	 passwd[256];
+	char	 state[256];	/* state_dir: the global ID counter */
 	struct conf conf;
 	int	 fd;		/* the client's end */
 	pid_t	 pid;		/* the server child */
@@ -74,11 +80,16 @@ start(struct fixture *f, bool loopback)
 	f->pid = fork();
 	assert_true(f->pid >= 0);
 	if (f->pid == 0) {
+		/* A crash must end this child, not resume cmocka's run. */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		signal(SIGABRT, SIG_DFL);
 		close(sv[0]);
 		memset(&s, 0, sizeof(s));
 		s.conf = &f->conf;
 		s.proto = protocol_find("pop3");
 		s.fd = sv[1];
+		s.authq = -1;	/* logins checked in this process */
 		s.loopback = loopback;
 		strlcpy(s.rip, loopback ? "127.0.0.1" : "192.0.2.7",
 		    sizeof(s.rip));
@@ -215,6 +226,10 @@ setup(void **state)
 	f->conf.max_bad_commands = 50;
 	f->conf.auth_fail_delay = 0;
 	f->conf.plaintext_auth = PLAINTEXT_LOOPBACK;
+	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+	assert_int_equal(mkdir(f->state, 0700), 0);
+	f->conf.state_dir = f->state;
+	f->conf.pop3_uidl_format = "%f";
 	f->fd = -1;
 	*state = f;
 	return 0;
@@ -338,6 +353,51 @@ test_stat_list_uidl(void **state)
 	assert_string_equal(cmd(f, "NOOP"), "+OK");
 }
 
+/* pop3_uidl_format: Dovecot's UID and UIDVALIDITY format, and the
+ * global ID, both lasting from one session to the next. */
+static void
+test_uidl_format(void **state)
+{
+	struct fixture	*f = *state;
+	char		 first[256], uidv[16];
+	const char	*r;
+
+	f->conf.pop3_uidl_format = "%08Xu%08Xv";
+	start(f, true);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "UIDL"), "+OK unique-id listing follows");
+	strlcpy(first, body(f), sizeof(first));
+	/* "1 00000001xxxxxxxx\n2 00000002xxxxxxxx\n", the same UIDVALIDITY */
+	assert_int_equal(strlen(first), 2 * (2 + 16 + 1));
+	assert_int_equal(strncmp(first, "1 00000001", 10), 0);
+	assert_int_equal(strncmp(first + 19, "2 00000002", 10), 0);
+	memcpy(uidv, first + 10, 8);
+	uidv[8] = '\0';
+	assert_int_equal(strspn(uidv, "0123456789abcdef"), 8);
+	assert_int_equal(memcmp(first + 29, uidv, 8), 0);
+	assert_string_equal(cmd(f, "QUIT"),
+	    "+OK Postern POP3 server signing off (2 messages left)");
+	stop(f);
+
+	/* the same in the next session */
+	start(f, true);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "UIDL"), "+OK unique-id listing follows");
+	assert_string_equal(body(f), first);
+	stop(f);
+
+	/* global IDs: 1 and 2 from the fresh counter */
+	f->conf.pop3_uidl_format = "g%g";
+	start(f, true);
+	line(f);
+	login(f);
+	r = cmd(f, "UIDL 2");
+	assert_string_equal(r, "+OK 2 g2");
+	stop(f);
+}
+
 static void
 test_retr_top(void **state)
 {
@@ -450,7 +510,8 @@ test_bad_input(void **state)
 	assert_string_equal(cmd(f, big), "-ERR line too long");
 	assert_string_equal(cmd(f, "capa"), "+OK capability list follows");
 	assert_string_equal(body(f), "TOP\nUIDL\nRESP-CODES\n"
-	    "AUTH-RESP-CODE\nPIPELINING\nUSER\n");
+	    "AUTH-RESP-CODE\nPIPELINING\nEXPIRE NEVER\nUSER\n"
+	    "SASL PLAIN LOGIN\n");
 	login(f);
 	assert_string_equal(cmd(f, "CAPA"), "+OK capability list follows");
 	assert_null(strstr(body(f), "USER"));
@@ -513,6 +574,400 @@ test_locked(void **state)
 	stop(&g);
 }
 
+/* The AUTH, APOP and RPOP tests (RFC 5034, RFC 1939 section 7, the 1985
+ * revised POP draft) and CAPA's contents. */
+
+/* start_peer: a server child whose client is at rip:rport. */
+static void
+start_peer(struct fixture *f, const char *rip, int rport, bool loopback)
+{
+	struct session	 s;
+	int		 sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		/* A crash must end this child, not resume cmocka's run. */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
+		signal(SIGABRT, SIG_DFL);
+		close(sv[0]);
+		memset(&s, 0, sizeof(s));
+		s.conf = &f->conf;
+		s.proto = protocol_find("pop3");
+		s.fd = sv[1];
+		s.authq = -1;
+		s.loopback = loopback;
+		s.rport = rport;
+		strlcpy(s.rip, rip, sizeof(s.rip));
+		s.proto->serve(&s);
+		io_free(&s.io);
+		_exit(0);
+	}
+	close(sv[1]);
+	f->fd = sv[0];
+	f->len = 0;
+}
+
+/* b64: base64 of len octets of s (static buffer). */
+static const char *
+b64(const char *s, size_t len)
+{
+	static char	 out[1024];
+
+	assert_true(base64_encode(s, len, out, sizeof(out)) >= 0);
+	return out;
+}
+
+/* cmdf: cmd() with the line verb followed by arg. */
+static const char *
+cmdf(struct fixture *f, const char *verb, const char *arg)
+{
+	char	 c[2048];
+
+	assert_true((size_t)snprintf(c, sizeof(c), "%s%s", verb, arg) <
+	    sizeof(c));
+	return cmd(f, c);
+}
+
+/* mkfile: writes text to dir/name with mode; the path into out. */
+static void
+mkfile(struct fixture *f, const char *name, const char *text, mode_t mode,
+    char *out, size_t outlen)
+{
+	assert_true((size_t)snprintf(out, outlen, "%s/%s", f->dir, name) <
+	    outlen);
+	writef(out, text);
+	assert_int_equal(chmod(out, mode), 0);
+}
+
+static const char MAILDROP2[] = "+OK maildrop has 2 messages (79 octets)";
+
+static void
+test_capa_contents(void **state)
+{
+	struct fixture	*f = *state;
+
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "CAPA"), "+OK capability list follows");
+	assert_string_equal(body(f), "TOP\nUIDL\nRESP-CODES\nAUTH-RESP-CODE\n"
+	    "PIPELINING\nEXPIRE NEVER\nUSER\nSASL PLAIN LOGIN\n");
+	login(f);
+	assert_string_equal(cmd(f, "CAPA"), "+OK capability list follows");
+	assert_string_equal(body(f), "TOP\nUIDL\nRESP-CODES\nAUTH-RESP-CODE\n"
+	    "PIPELINING\nEXPIRE NEVER\n");
+	stop(f);
+	/* Off loopback without TLS: nothing that sends a password. */
+	f->conf.pop3_login_delay = 900;
+	f->conf.pop3_implementation = "Postern 0.1";
+	start_peer(f, "192.0.2.7", 40000, false);
+	line(f);
+	assert_string_equal(cmd(f, "CAPA"), "+OK capability list follows");
+	assert_string_equal(body(f), "TOP\nUIDL\nRESP-CODES\nAUTH-RESP-CODE\n"
+	    "PIPELINING\nEXPIRE NEVER\nLOGIN-DELAY 900\n"
+	    "IMPLEMENTATION Postern 0.1\n");
+}
+
+static void
+test_auth_list_and_errors(void **state)
+{
+	struct fixture	*f = *state;
+
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "AUTH"), "+OK");
+	assert_string_equal(body(f), "PLAIN\nLOGIN\n");
+	assert_string_equal(cmd(f, "AUTH CRAM-MD5"),
+	    "-ERR unsupported authentication mechanism");
+	assert_string_equal(cmd(f, "AUTH PLAIN a b"),
+	    "-ERR AUTH takes a mechanism and at most an initial response");
+	assert_string_equal(cmd(f, "AUTH PLAIN AGFsaWNl!"),
+	    "-ERR [AUTH] invalid base64");
+	assert_string_equal(cmd(f, "AUTH PLAIN AGFsaWNlAHB3="),
+	    "-ERR [AUTH] invalid base64");
+	/* "=" is an empty initial response: not a PLAIN message. */
+	assert_string_equal(cmd(f, "AUTH PLAIN ="),
+	    "-ERR [AUTH] malformed SASL response");
+	assert_string_equal(cmdf(f, "AUTH PLAIN ", b64("alice\0pw", 8)),
+	    "-ERR [AUTH] malformed SASL response");
+	login(f);
+	assert_string_equal(cmd(f, "AUTH"), "-ERR AUTH is not valid after "
+	    "login");
+	stop(f);
+	/* Off loopback without TLS: no mechanism is on offer. */
+	start_peer(f, "192.0.2.7", 40000, false);
+	line(f);
+	assert_string_equal(cmd(f, "AUTH"), "+OK");
+	assert_string_equal(body(f), "");
+	assert_string_equal(cmdf(f, "AUTH PLAIN ",
+	    b64("\0alice\0secret pass", 18)),
+	    "-ERR [AUTH] plaintext authentication disallowed without TLS");
+	assert_string_equal(cmd(f, "AUTH LOGIN"),
+	    "-ERR [AUTH] plaintext authentication disallowed without TLS");
+}
+
+static void
+test_auth_plain(void **state)
+{
+	struct fixture	*f = *state;
+
+	/* With an initial response; the mechanism's name in any case. */
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmdf(f, "AUTH plain ",
+	    b64("\0alice\0wrong", 12)),
+	    "-ERR [AUTH] invalid user name or password");
+	assert_string_equal(cmdf(f, "AUTH PLAIN ",
+	    b64("alice\0alice\0secret pass", 23)), MAILDROP2);
+	assert_string_equal(cmd(f, "STAT"), "+OK 2 79");
+	stop(f);
+	/* Without: an empty challenge "+ ", then the response. */
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
+	assert_string_equal(cmd(f, b64("\0alice\0secret pass", 18)),
+	    MAILDROP2);
+	stop(f);
+	/* Proxy authorization is refused, as a failed login. */
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
+	assert_string_equal(cmd(f, b64("bob\0alice\0secret pass", 21)),
+	    "-ERR [AUTH] authorization identity refused: no proxy "
+	    "authorization");
+	/* Cancelled, and a bad continuation. */
+	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
+	assert_string_equal(cmd(f, "*"), "-ERR AUTH cancelled");
+	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
+	assert_string_equal(cmd(f, "%%%%"), "-ERR [AUTH] invalid base64");
+	assert_string_equal(cmd(f, "NOOP"), "-ERR NOOP is not valid before "
+	    "login");
+}
+
+static void
+test_auth_login(void **state)
+{
+	struct fixture	*f = *state;
+
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "AUTH LOGIN"), "+ VXNlcm5hbWU6");
+	assert_string_equal(cmd(f, "*"), "-ERR AUTH cancelled");
+	assert_string_equal(cmd(f, "AUTH LOGIN"), "+ VXNlcm5hbWU6");
+	assert_string_equal(cmd(f, b64("alice", 5)), "+ UGFzc3dvcmQ6");
+	assert_string_equal(cmd(f, "*"), "-ERR AUTH cancelled");
+	assert_string_equal(cmd(f, "AUTH LOGIN"), "+ VXNlcm5hbWU6");
+	assert_string_equal(cmd(f, b64("alice", 5)), "+ UGFzc3dvcmQ6");
+	assert_string_equal(cmd(f, b64("secret pass", 11)), MAILDROP2);
+	stop(f);
+	/* The initial response is the user name. */
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmdf(f, "AUTH LOGIN ", b64("alice", 5)),
+	    "+ UGFzc3dvcmQ6");
+	assert_string_equal(cmd(f, b64("secret pass", 11)), MAILDROP2);
+}
+
+static void
+test_auth_failures_close(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.max_auth_failures = 3;
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS x"),
+	    "-ERR [AUTH] invalid user name or password");
+	/* A cancel or bad base64 is no failed login. */
+	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
+	assert_string_equal(cmd(f, "*"), "-ERR AUTH cancelled");
+	assert_string_equal(cmdf(f, "AUTH PLAIN ", b64("\0bob\0x", 6)),
+	    "-ERR [AUTH] invalid user name or password");
+	assert_string_equal(cmd(f, "APOP alice 0123"),
+	    "-ERR [AUTH] APOP is not available on this server");
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS y"),
+	    "-ERR [AUTH] invalid user name or password");
+	assert_string_equal(line(f), "-ERR [AUTH] too many failures, closing");
+	assert_string_equal(line(f), "");
+}
+
+static void
+test_maildrop_faults(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[512];
+
+	/* A Maildir without tmp/: lasting, [SYS/PERM]. */
+	snprintf(path, sizeof(path), "%s/tmp", f->md);
+	assert_int_equal(rmdir(path), 0);
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS secret pass"),
+	    "-ERR [SYS/PERM] the maildrop is not a complete Maildir");
+	stop(f);
+	/* No Maildir at all: a first delivery may make it, [SYS/TEMP]. */
+	snprintf(path, sizeof(path), "rm -rf %s", f->md);
+	assert_int_equal(system(path), 0);
+	start_peer(f, "127.0.0.1", 40000, true);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS secret pass"),
+	    "-ERR [SYS/TEMP] cannot open the maildrop");
+}
+
+/* apop_digest: MD5(stamp secret) in lower case hex. */
+static void
+apop_digest(const char *stamp, const char *secret, char out[33])
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n, i;
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_md5(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(ctx, stamp, strlen(stamp)), 1);
+	assert_int_equal(EVP_DigestUpdate(ctx, secret, strlen(secret)), 1);
+	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &n), 1);
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* greeting_stamp: the APOP timestamp of the greeting, checked. */
+static void
+greeting_stamp(struct fixture *f, char *stamp, size_t len)
+{
+	const char	*g = line(f), *lt;
+	size_t		 n;
+
+	lt = strchr(g, '<');
+	assert_non_null(lt);
+	assert_int_equal(lt - g, strlen("+OK Postern POP3 server ready "));
+	n = strlen(lt);
+	assert_true(n < len && n > 20);
+	assert_int_equal(lt[n - 1], '>');
+	assert_non_null(strstr(lt, "@test.example>"));
+	/* "<pid.time.random@host>": two dots before the '@'. */
+	assert_int_equal(strspn(lt + 1, "0123456789."), strchr(lt, '@') -
+	    lt - 1);
+	strlcpy(stamp, lt, len);
+}
+
+static void
+test_apop(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[512], stamp[256], other[256], dig[33], c[512];
+	size_t		 i;
+
+	mkfile(f, "apop", "# APOP secrets\nbob:xyzzy\nalice:tanstaaf\n",
+	    0600, path, sizeof(path));
+	f->conf.apop_secrets = path;
+	/* Off loopback too: APOP never sends the secret. */
+	start_peer(f, "192.0.2.7", 40000, false);
+	greeting_stamp(f, stamp, sizeof(stamp));
+	assert_string_equal(cmd(f, "APOP alice"),
+	    "-ERR APOP needs a user name and a digest");
+	apop_digest(stamp, "wrong", dig);
+	assert_string_equal(cmdf(f, "APOP alice ", dig),
+	    "-ERR [AUTH] invalid user name or digest");
+	assert_string_equal(cmd(f, "APOP alice 0123"),
+	    "-ERR [AUTH] invalid user name or digest");
+	apop_digest(stamp, "tanstaaf", dig);
+	assert_string_equal(cmdf(f, "APOP mallory ", dig),
+	    "-ERR [AUTH] invalid user name or digest");
+	/* Upper case hex is taken too. */
+	for (i = 0; dig[i] != '\0'; i++)
+		c[i] = (char)toupper((unsigned char)dig[i]);
+	c[i] = '\0';
+	assert_string_equal(cmdf(f, "APOP alice ", c), MAILDROP2);
+	stop(f);
+	/* Each session has its own timestamp: the old digest fails. */
+	start_peer(f, "127.0.0.1", 40000, true);
+	greeting_stamp(f, other, sizeof(other));
+	assert_string_not_equal(stamp, other);
+	assert_string_equal(cmdf(f, "APOP alice ", dig),
+	    "-ERR [AUTH] invalid user name or digest");
+	stop(f);
+	/* A secrets file others may read is not used. */
+	assert_int_equal(chmod(path, 0644), 0);
+	start_peer(f, "127.0.0.1", 40000, true);
+	greeting_stamp(f, stamp, sizeof(stamp));
+	apop_digest(stamp, "tanstaaf", dig);
+	assert_string_equal(cmdf(f, "APOP alice ", dig),
+	    "-ERR [SYS/TEMP] authentication is unavailable, try again later");
+}
+
+static void
+test_rpop(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[512];
+
+	/* Disabled by default. */
+	start_peer(f, "192.0.2.7", 1023, false);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "-ERR [AUTH] plaintext "
+	    "authentication disallowed without TLS");
+	assert_string_equal(cmd(f, "RPOP mrose"), "-ERR RPOP disabled");
+	stop(f);
+	mkfile(f, "rpop", "# client-host remote-user local-user\n"
+	    "192.0.2.7 mrose alice\n2001:db8::7 mrose alice\n", 0644, path,
+	    sizeof(path));
+	f->conf.rpop_trust_file = path;
+	/* From a reserved port: USER is taken, PASS still is not. */
+	start_peer(f, "192.0.2.7", 1023, false);
+	line(f);
+	assert_string_equal(cmd(f, "RPOP mrose"), "-ERR send USER first");
+	assert_string_equal(cmd(f, "USER alice"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "PASS secret pass"), "-ERR [AUTH] "
+	    "plaintext authentication disallowed without TLS");
+	assert_string_equal(cmd(f, "USER alice"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "RPOP root"),
+	    "-ERR [AUTH] permission denied");
+	assert_string_equal(cmd(f, "USER bob"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "RPOP mrose"),
+	    "-ERR [AUTH] permission denied");
+	assert_string_equal(cmd(f, "USER alice"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "RPOP mrose x"),
+	    "-ERR RPOP needs one user name");
+	assert_string_equal(cmd(f, "USER alice"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "RPOP mrose"), MAILDROP2);
+	stop(f);
+	/* IPv6, written another way in the file. */
+	start_peer(f, "2001:db8:0:0::7", 600, false);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "RPOP mrose"), MAILDROP2);
+	stop(f);
+	/* An unreserved port: refused even from a trusted host. */
+	start_peer(f, "192.0.2.7", 1024, true);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "RPOP mrose"),
+	    "-ERR [AUTH] permission denied");
+	stop(f);
+	/* An untrusted host. */
+	start_peer(f, "192.0.2.8", 1023, true);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "RPOP mrose"),
+	    "-ERR [AUTH] permission denied");
+	stop(f);
+	/* A trust file others may write is not used. */
+	assert_int_equal(chmod(path, 0666), 0);
+	start_peer(f, "192.0.2.7", 1023, false);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send RPOP");
+	assert_string_equal(cmd(f, "RPOP mrose"), "-ERR [SYS/TEMP] "
+	    "authentication is unavailable, try again later");
+}
+
 extern char **environ;
 
 int
@@ -527,6 +982,8 @@ main(int argc, char *argv[])
 		    test_plaintext_refused_off_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_list_uidl,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uidl_format, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_retr_top,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dele_rset_quit,
@@ -540,6 +997,22 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_pipelined,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capa_contents,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_list_and_errors,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_plain,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_login,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_failures_close,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maildrop_faults,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apop,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rpop,
 		    setup, teardown),
 	};
 

@@ -1,0 +1,900 @@
+/*
+ * lmtp.c: the LMTP protocol module (RFC 2033 over RFC 5321's commands,
+ * with PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME and SIZE).  It reads
+ * like the RFC's command table; the message goes to a spool file in
+ * lmtp_temp_dir and from there into each recipient's Maildir through
+ * storage/deliver.c, in a child that takes the recipient's uid when the
+ * worker is root.  It never holds a message in memory, never delivers as
+ * uid 0 by a passwd-file entry's asking, and never replies 250 for a
+ * message that is not synced into new/.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "protocols/protocol.h"
+#include "server/auth.h"
+#include "server/io.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/passwd.h"
+#include "server/privsep.h"
+#include "server/session.h"
+#include "storage/deliver.h"
+
+/*
+ * Lines of message text may be this long (RFC 5321 section 4.5.3.1.6
+ * allows 1000 octets with the CRLF; the rest is slack for mailers that
+ * ignore it).  A message with a longer line is refused whole, never cut.
+ * Command lines stay within max_line_length.
+ */
+#define LMTP_LINE_MAX		LINE_MAX_BOUND
+
+/* An address between < and > (RFC 5321 4.5.3.1.3: a path is 256). */
+#define LMTP_ADDR_MAX		512
+
+/* Recipients in one transaction (RFC 5321 4.5.3.1.8: at least 100). */
+#define LMTP_RCPT_MAX		1000
+
+/* What a handler tells the command loop. */
+#define CMD_OK		0	/* done, whatever the reply */
+#define CMD_BAD		1	/* a bad command: counts toward the limit */
+#define CMD_CLOSE	2	/* end the session */
+
+struct rcpt {
+	char	*addr;		/* as given, without < > */
+	char	*user;		/* the passwd-file entry it found */
+	char	*maildir;
+	uid_t	 uid;		/* who delivers: privsep_identity() */
+	gid_t	 gid;
+};
+
+struct lmtp {
+	struct session	*s;
+	struct io	*io;
+	bool		 lhlo;		/* LHLO has been accepted */
+	bool		 mail;		/* in a transaction: MAIL accepted */
+	char		 from[LMTP_ADDR_MAX + 1];
+	struct rcpt	*rcpt;
+	size_t		 nrcpt;
+	int		 spool;		/* the message text, -1 if none */
+	char		*sbuf;		/* spool output buffer, IO_FILEBUF */
+	size_t		 slen;
+	int		 serr;		/* errno of a spool write failure */
+	unsigned	 ok_n, fail_n;	/* deliveries, for the last log line */
+};
+
+/* What a delivery child tells the worker. */
+struct result {
+	int	 err;			/* 0: delivered */
+	off_t	 size;			/* network size */
+	char	 name[DELIVER_NAME_MAX];
+};
+
+struct cmd {
+	const char	*name;
+	int		(*fn)(struct lmtp *, char *);
+};
+
+static int	cmd_lhlo(struct lmtp *, char *);
+static int	cmd_helo(struct lmtp *, char *);
+static int	cmd_mail(struct lmtp *, char *);
+static int	cmd_rcpt(struct lmtp *, char *);
+static int	cmd_data(struct lmtp *, char *);
+static int	cmd_rset(struct lmtp *, char *);
+static int	cmd_noop(struct lmtp *, char *);
+static int	cmd_quit(struct lmtp *, char *);
+static int	cmd_vrfy(struct lmtp *, char *);
+static int	cmd_help(struct lmtp *, char *);
+
+static const struct cmd cmds[] = {
+	{ "LHLO",	cmd_lhlo },
+	{ "HELO",	cmd_helo },
+	{ "EHLO",	cmd_helo },
+	{ "MAIL",	cmd_mail },
+	{ "RCPT",	cmd_rcpt },
+	{ "DATA",	cmd_data },
+	{ "RSET",	cmd_rset },
+	{ "NOOP",	cmd_noop },
+	{ "QUIT",	cmd_quit },
+	{ "VRFY",	cmd_vrfy },
+	{ "HELP",	cmd_help },
+};
+
+/* reply: one buffered reply line, CRLF added. */
+static int __attribute__((format(printf, 2, 3)))
+reply(struct lmtp *l, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	return io_printf(l->io, "%s\r\n", line);
+}
+
+/* no_more: true when nothing but spaces is left in s. */
+static bool
+no_more(const char *s)
+{
+	return s[strspn(s, " ")] == '\0';
+}
+
+/* reset: ends the transaction: sender, recipients and spool. */
+static void
+reset(struct lmtp *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nrcpt; i++) {
+		free(l->rcpt[i].addr);
+		free(l->rcpt[i].user);
+		free(l->rcpt[i].maildir);
+	}
+	free(l->rcpt);
+	l->rcpt = NULL;
+	l->nrcpt = 0;
+	l->mail = false;
+	l->from[0] = '\0';
+	if (l->spool != -1)
+		close(l->spool);
+	l->spool = -1;
+	free(l->sbuf);
+	l->sbuf = NULL;
+	l->slen = 0;
+	l->serr = 0;
+}
+
+/*
+ * path_arg: parses "<address>" at *sp (after "FROM:" or "TO:", spaces
+ * allowed before it), leaving *sp after the '>'.  A source route
+ * ("<@a,@b:user@c>") is dropped.  Returns the address, "" for "<>", or
+ * NULL when the syntax is wrong or the address too long.
+ */
+static char *
+path_arg(char **sp)
+{
+	char		*s = *sp, *addr, *end, *colon;
+	unsigned char	*p;
+
+	s += strspn(s, " ");
+	if (*s != '<' || (end = strchr(s, '>')) == NULL)
+		return NULL;
+	addr = s + 1;
+	*end = '\0';
+	if (*addr == '@' && (colon = strchr(addr, ':')) != NULL)
+		addr = colon + 1;
+	if (strlen(addr) > LMTP_ADDR_MAX || (end[1] != '\0' && end[1] != ' '))
+		return NULL;
+	for (p = (unsigned char *)addr; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '<')
+			return NULL;
+	*sp = end + 1;
+	return addr;
+}
+
+/* keyword: whether *sp starts with word (any case); skips it if so. */
+static bool
+keyword(char **sp, const char *word)
+{
+	size_t	 n = strlen(word);
+
+	if (strncasecmp(*sp, word, n) != 0)
+		return false;
+	*sp += n;
+	return true;
+}
+
+/* cmd_lhlo: LHLO domain; starts afresh, says what is on offer. */
+static int
+cmd_lhlo(struct lmtp *l, char *args)
+{
+	args += strspn(args, " ");
+	if (*args == '\0') {
+		reply(l, "501 5.5.4 LHLO needs a host name");
+		return CMD_BAD;
+	}
+	reset(l);
+	l->lhlo = true;
+	reply(l, "250-%s", l->s->conf->hostname);
+	reply(l, "250-PIPELINING");
+	reply(l, "250-ENHANCEDSTATUSCODES");
+	reply(l, "250-8BITMIME");
+	reply(l, "250 SIZE %ld", l->s->conf->lmtp_max_message_size);
+	return CMD_OK;
+}
+
+/* cmd_helo: HELO and EHLO are SMTP's: RFC 2033 section 4.1. */
+static int
+cmd_helo(struct lmtp *l, char *args)
+{
+	reply(l, "500 5.5.1 this is LMTP: use LHLO");
+	return CMD_BAD;
+}
+
+/* mail_params: the parameters of MAIL FROM; replies to a bad one. */
+static int
+mail_params(struct lmtp *l, char *args)
+{
+	char	*w;
+	long long size;
+	size_t	 n;
+
+	while ((w = strsep(&args, " ")) != NULL) {
+		if (*w == '\0')
+			continue;
+		if (keyword(&w, "SIZE=")) {
+			n = strlen(w);
+			if (n == 0 || n > 18 || strspn(w, "0123456789") != n) {
+				reply(l, "501 5.5.4 bad SIZE parameter");
+				return CMD_BAD;
+			}
+			size = strtoll(w, NULL, 10);
+			if (size > l->s->conf->lmtp_max_message_size) {
+				reply(l, "552 5.3.4 message size exceeds "
+				    "fixed maximum message size");
+				return CMD_OK;
+			}
+		} else if (keyword(&w, "BODY=")) {
+			if (strcasecmp(w, "7BIT") != 0 &&
+			    strcasecmp(w, "8BITMIME") != 0) {
+				reply(l, "501 5.5.4 bad BODY parameter");
+				return CMD_BAD;
+			}
+		} else {
+			reply(l, "555 5.5.4 unsupported parameter");
+			return CMD_BAD;
+		}
+	}
+	return -1;
+}
+
+/* cmd_mail: MAIL FROM:<address> [SIZE=n] [BODY=7BIT|8BITMIME]. */
+static int
+cmd_mail(struct lmtp *l, char *args)
+{
+	char	*addr;
+	int	 rc;
+
+	if (!l->lhlo) {
+		reply(l, "503 5.5.1 send LHLO first");
+		return CMD_BAD;
+	}
+	if (l->mail) {
+		reply(l, "503 5.5.1 nested MAIL command");
+		return CMD_BAD;
+	}
+	if (!keyword(&args, "FROM:") || (addr = path_arg(&args)) == NULL) {
+		reply(l, "501 5.5.4 syntax: MAIL FROM:<address>");
+		return CMD_BAD;
+	}
+	if ((rc = mail_params(l, args)) != -1)
+		return rc;
+	strlcpy(l->from, addr, sizeof(l->from));
+	l->mail = true;
+	reply(l, "250 2.1.0 sender <%s> OK", addr);
+	return CMD_OK;
+}
+
+/*
+ * find_user: the passwd-file entry for a recipient: the whole address
+ * first, then its local part (before the last '@').  1 found, 0 unknown,
+ * -1 when the file cannot be read.
+ */
+static int
+find_user(const struct conf *conf, const char *addr, struct passwd_entry *e)
+{
+	char		 local[USER_MAX + 1];
+	const char	*at;
+	int		 rc;
+
+	if (auth_valid_user(addr) &&
+	    (rc = passwd_lookup(conf->passwd_file, addr, e)) != 0)
+		return rc;
+	if ((at = strrchr(addr, '@')) == NULL || at == addr ||
+	    (size_t)(at - addr) >= sizeof(local))
+		return 0;
+	memcpy(local, addr, (size_t)(at - addr));
+	local[at - addr] = '\0';
+	if (!auth_valid_user(local))
+		return 0;
+	return passwd_lookup(conf->passwd_file, local, e);
+}
+
+/* add_rcpt: records an accepted recipient.  -1 when out of memory. */
+static int
+add_rcpt(struct lmtp *l, const char *addr, const struct auth_user *u,
+    uid_t uid, gid_t gid)
+{
+	struct rcpt	*r;
+
+	if ((r = reallocarray(l->rcpt, l->nrcpt + 1, sizeof(*r))) == NULL)
+		return -1;
+	l->rcpt = r;
+	r = &l->rcpt[l->nrcpt];
+	r->addr = strdup(addr);
+	r->user = strdup(u->name);
+	r->maildir = strdup(u->maildir);
+	r->uid = uid;
+	r->gid = gid;
+	if (r->addr == NULL || r->user == NULL || r->maildir == NULL) {
+		free(r->addr);
+		free(r->user);
+		free(r->maildir);
+		return -1;
+	}
+	l->nrcpt++;
+	return 0;
+}
+
+/*
+ * check_rcpt: the account of a recipient found as *e, and who delivers to
+ * it: its uid, or mail_user's as for its POP3 sessions (privsep.h).
+ * Replies and returns 0 when it cannot be delivered to; 1 when it can.
+ */
+static int
+check_rcpt(struct lmtp *l, const char *addr, const struct passwd_entry *e,
+    struct auth_user *u, uid_t *uid_r, gid_t *gid_r)
+{
+	memset(u, 0, sizeof(*u));
+	strlcpy(u->name, e->user, sizeof(u->name));
+	u->uid = e->uid;
+	u->gid = e->gid;
+	if (e->uid == 0) {
+		log_warnx("lmtp: rcpt=<%s> rip=%s: uid 0 refused", addr,
+		    l->s->rip);
+		reply(l, "550 5.7.1 <%s> delivery as uid 0 refused", addr);
+		return 0;
+	}
+	if (auth_maildir_path(l->s->conf->maildir, e->user, e->home,
+	    u->maildir, sizeof(u->maildir)) == -1) {
+		log_warnx("lmtp: rcpt=<%s>: bad maildir path", addr);
+		reply(l, "451 4.3.5 <%s> bad maildir path, try again later",
+		    addr);
+		return 0;
+	}
+	if (privsep_identity(l->s->conf, u, uid_r, gid_r) == -1) {
+		reply(l, "451 4.3.5 <%s> cannot take the account's identity, "
+		    "try again later", addr);
+		return 0;
+	}
+	return 1;
+}
+
+/* cmd_rcpt: RCPT TO:<address>; the user must be in the passwd-file. */
+static int
+cmd_rcpt(struct lmtp *l, char *args)
+{
+	struct passwd_entry e;
+	struct auth_user u;
+	char		*addr;
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 rc;
+
+	if (!l->mail) {
+		reply(l, "503 5.5.1 need MAIL before RCPT");
+		return CMD_BAD;
+	}
+	if (!keyword(&args, "TO:") || (addr = path_arg(&args)) == NULL ||
+	    *addr == '\0') {
+		reply(l, "501 5.5.4 syntax: RCPT TO:<address>");
+		return CMD_BAD;
+	}
+	if (!no_more(args)) {
+		reply(l, "555 5.5.4 unsupported parameter");
+		return CMD_BAD;
+	}
+	if (l->nrcpt >= LMTP_RCPT_MAX) {
+		reply(l, "452 4.5.3 too many recipients");
+		return CMD_OK;
+	}
+	rc = find_user(l->s->conf, addr, &e);
+	if (rc == -1) {
+		reply(l, "451 4.3.0 <%s> cannot look the user up, try again "
+		    "later", addr);
+		return CMD_OK;
+	}
+	if (rc == 0) {
+		log_info("lmtp: rcpt=<%s> rip=%s: unknown user", addr,
+		    l->s->rip);
+		reply(l, "550 5.1.1 <%s> unknown user", addr);
+		return CMD_OK;
+	}
+	if (check_rcpt(l, addr, &e, &u, &uid, &gid) == 1) {
+		if (add_rcpt(l, addr, &u, uid, gid) == -1) {
+			log_warn("lmtp: rcpt");
+			reply(l, "452 4.3.0 <%s> out of memory", addr);
+		} else
+			reply(l, "250 2.1.5 <%s> OK", addr);
+	}
+	explicit_bzero(&e, sizeof(e));
+	return CMD_OK;
+}
+
+/* spool_flush: writes the spool buffer out; records the first error. */
+static void
+spool_flush(struct lmtp *l)
+{
+	size_t	 done = 0;
+	ssize_t	 n;
+
+	while (l->serr == 0 && done < l->slen) {
+		n = write(l->spool, l->sbuf + done, l->slen - done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			l->serr = n == 0 ? EIO : errno;
+			errno = l->serr;
+			log_warn("lmtp: rip=%s: writing the spool file",
+			    l->s->rip);
+			break;
+		}
+		done += (size_t)n;
+	}
+	l->slen = 0;
+}
+
+/* spool_put: appends n octets to the spool. */
+static void
+spool_put(struct lmtp *l, const char *p, size_t n)
+{
+	size_t	 k;
+
+	while (n > 0 && l->serr == 0) {
+		if (l->slen == IO_FILEBUF)
+			spool_flush(l);
+		k = IO_FILEBUF - l->slen;
+		if (k > n)
+			k = n;
+		memcpy(l->sbuf + l->slen, p, k);
+		l->slen += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* spool_open: an unlinked temporary file for the message, or -1. */
+static int
+spool_open(struct lmtp *l)
+{
+	char	 path[PATH_MAX];
+	int	 n;
+
+	n = snprintf(path, sizeof(path), "%s/postern-lmtp.XXXXXXXXXX",
+	    l->s->conf->lmtp_temp_dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((l->spool = mkostemp(path, O_CLOEXEC)) == -1)
+		return -1;
+	(void)unlink(path);
+	if ((l->sbuf = malloc(IO_FILEBUF)) == NULL) {
+		close(l->spool);
+		l->spool = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* put_header: writes one header line for the recipient. */
+static int
+put_header(struct delivery *d, const char *name, const char *value)
+{
+	char	 line[LMTP_ADDR_MAX + 32];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "%s: <%s>\n", name, value);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return deliver_write(d, line, (size_t)n);
+}
+
+/* store: delivers the spool to r, in this process.  Fills *res. */
+static void
+store(struct lmtp *l, const struct rcpt *r, struct result *res)
+{
+	struct delivery	*d;
+
+	memset(res, 0, sizeof(*res));
+	if (lseek(l->spool, 0, SEEK_SET) == -1 ||
+	    (d = deliver_begin(r->maildir, NULL)) == NULL) {
+		res->err = errno != 0 ? errno : EIO;
+		return;
+	}
+	if (put_header(d, "Return-Path", l->from) == -1 ||
+	    put_header(d, "Delivered-To", r->addr) == -1 ||
+	    deliver_copy(d, l->spool) == -1) {
+		res->err = errno != 0 ? errno : EIO;
+		deliver_abort(&d);
+		return;
+	}
+	if (deliver_commit(&d, res->name, sizeof(res->name), NULL,
+	    &res->size) == -1)
+		res->err = errno != 0 ? errno : EIO;
+}
+
+/* become: in a delivery child, takes r's identity for good. */
+static int
+become(struct lmtp *l, const struct rcpt *r)
+{
+	struct auth_user u;
+
+	memset(&u, 0, sizeof(u));
+	strlcpy(u.name, r->user, sizeof(u.name));
+	strlcpy(u.maildir, r->maildir, sizeof(u.maildir));
+	u.uid = (long)r->uid;
+	u.gid = (long)r->gid;
+	return privsep_become(l->s->conf, &u);
+}
+
+/* child_store: store() in a child that takes r's uid first; the result
+ * comes back through a pipe. */
+static void
+child_store(struct lmtp *l, const struct rcpt *r, struct result *res)
+{
+	struct result	 out;
+	ssize_t		 n;
+	size_t		 got = 0;
+	pid_t		 pid;
+	int		 p[2], status;
+
+	memset(res, 0, sizeof(*res));
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		res->err = errno;
+		log_warn("lmtp: delivery child");
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		memset(&out, 0, sizeof(out));
+		if (become(l, r) == -1)
+			out.err = EPERM;
+		else
+			store(l, r, &out);
+		n = write(p[1], &out, sizeof(out));
+		_exit(n == (ssize_t)sizeof(out) ? 0 : 1);
+	}
+	close(p[1]);
+	while (got < sizeof(*res)) {
+		n = read(p[0], (char *)res + got, sizeof(*res) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (got != sizeof(*res)) {
+		log_warnx("lmtp: delivery child %ld died", (long)pid);
+		memset(res, 0, sizeof(*res));
+		res->err = EIO;
+	}
+}
+
+/* deliver_reply: the reply line for one recipient's delivery. */
+static void
+deliver_reply(struct lmtp *l, const struct rcpt *r, const struct result *res)
+{
+	if (res->err == 0) {
+		l->ok_n++;
+		log_info("lmtp: delivered: user=<%s> rip=%s from=<%s> "
+		    "rcpt=<%s> name=%s size=%lld", r->user, l->s->rip, l->from,
+		    r->addr, res->name, (long long)res->size);
+		reply(l, "250 2.0.0 <%s> delivered as %s", r->addr, res->name);
+		return;
+	}
+	l->fail_n++;
+	log_warnx("lmtp: failed: user=<%s> rip=%s from=<%s> rcpt=<%s> "
+	    "reason=%s", r->user, l->s->rip, l->from, r->addr,
+	    strerror(res->err));
+	if (res->err == ENOSPC)
+		reply(l, "452 4.3.1 <%s> mail system full, try again later",
+		    r->addr);
+	else if (res->err == EDQUOT)
+		reply(l, "452 4.2.2 <%s> mailbox full, try again later",
+		    r->addr);
+	else if (deliver_tempfail(res->err))
+		reply(l, "451 4.3.0 <%s> temporary failure: %s", r->addr,
+		    strerror(res->err));
+	else if (res->err == EFBIG)
+		reply(l, "552 5.3.4 <%s> message too big for the mailbox",
+		    r->addr);
+	else
+		reply(l, "550 5.2.0 <%s> cannot deliver: %s", r->addr,
+		    strerror(res->err));
+}
+
+/* deliver_all: delivers the spooled message to every recipient, one
+ * reply each (RFC 2033 section 4.2). */
+static void
+deliver_all(struct lmtp *l)
+{
+	struct result	 res;
+	const struct rcpt *r;
+	size_t		 i;
+
+	for (i = 0; i < l->nrcpt; i++) {
+		r = &l->rcpt[i];
+		session_title(l->s, r->user);
+		if (r->uid != geteuid())
+			child_store(l, r, &res);
+		else
+			store(l, r, &res);
+		deliver_reply(l, r, &res);
+	}
+	session_title(l->s, "idle");
+}
+
+/* refuse_all: one refusal per recipient, for a message not taken. */
+static void
+refuse_all(struct lmtp *l, bool toolong, off_t size)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nrcpt; i++) {
+		if (toolong)
+			reply(l, "554 5.6.0 <%s> message has a line longer "
+			    "than %d octets, not delivered", l->rcpt[i].addr,
+			    LMTP_LINE_MAX);
+		else if (size > l->s->conf->lmtp_max_message_size)
+			reply(l, "552 5.3.4 <%s> message too big: the limit "
+			    "is %ld octets", l->rcpt[i].addr,
+			    l->s->conf->lmtp_max_message_size);
+		else
+			reply(l, "451 4.3.0 <%s> cannot spool the message: %s",
+			    l->rcpt[i].addr, strerror(l->serr));
+	}
+	log_info("lmtp: rip=%s from=<%s>: message refused: %s", l->s->rip,
+	    l->from, toolong ? "line too long" : l->serr != 0 ?
+	    strerror(l->serr) : "too big");
+}
+
+/*
+ * read_data: reads the message text up to the "." line into the spool,
+ * undoing the dot-stuffing and storing lines with LF.  Returns the
+ * network size read, or -1 when the session must end (*why_r says why).
+ */
+static off_t
+read_data(struct lmtp *l, bool *toolong_r, const char **why_r)
+{
+	char	*line;
+	ssize_t	 n;
+	off_t	 size = 0, max = l->s->conf->lmtp_max_message_size;
+
+	*toolong_r = false;
+	for (;;) {
+		n = io_getline(l->io, &line);
+		if (n == IO_TOOLONG) {
+			*toolong_r = true;
+			continue;
+		}
+		if (n < 0) {
+			*why_r = n == IO_TIMEOUT ? "timeout" : n == IO_EOF ?
+			    "disconnected in DATA" : "connection error";
+			return -1;
+		}
+		if (n == 1 && line[0] == '.')
+			return size;
+		if (line[0] == '.') {
+			line++;
+			n--;
+		}
+		size += n + 2;
+		if (size > max || *toolong_r)
+			continue;
+		spool_put(l, line, (size_t)n);
+		spool_put(l, "\n", 1);
+	}
+}
+
+/* cmd_data: DATA; the message, then one reply per recipient. */
+static int
+cmd_data(struct lmtp *l, char *args)
+{
+	const char	*why = "connection error";
+	bool		 toolong;
+	off_t		 size;
+
+	if (!l->mail || l->nrcpt == 0) {
+		reply(l, "503 5.5.1 need %s before DATA",
+		    l->mail ? "a valid RCPT" : "MAIL");
+		return CMD_BAD;
+	}
+	if (!no_more(args)) {
+		reply(l, "501 5.5.4 DATA takes no argument");
+		return CMD_BAD;
+	}
+	if (spool_open(l) == -1) {
+		log_warn("lmtp: rip=%s: spool file in %s", l->s->rip,
+		    l->s->conf->lmtp_temp_dir);
+		reply(l, "451 4.3.0 cannot create a spool file, try again "
+		    "later");
+		return CMD_OK;
+	}
+	reply(l, "354 2.0.0 send the message, ending with \".\" on a line "
+	    "by itself");
+	if ((size = read_data(l, &toolong, &why)) == -1) {
+		if (strcmp(why, "timeout") == 0)
+			reply(l, "421 4.4.2 %s timeout, closing",
+			    l->s->conf->hostname);
+		log_info("lmtp: rip=%s from=<%s>: %s, nothing delivered",
+		    l->s->rip, l->from, why);
+		return CMD_CLOSE;
+	}
+	if (!toolong && size <= l->s->conf->lmtp_max_message_size)
+		spool_flush(l);
+	if (toolong || size > l->s->conf->lmtp_max_message_size ||
+	    l->serr != 0)
+		refuse_all(l, toolong, size);
+	else
+		deliver_all(l);
+	reset(l);
+	return CMD_OK;
+}
+
+/* cmd_rset: RSET; drops the transaction. */
+static int
+cmd_rset(struct lmtp *l, char *args)
+{
+	reset(l);
+	reply(l, "250 2.0.0 OK");
+	return CMD_OK;
+}
+
+/* cmd_noop: NOOP. */
+static int
+cmd_noop(struct lmtp *l, char *args)
+{
+	reply(l, "250 2.0.0 OK");
+	return CMD_OK;
+}
+
+/* cmd_quit: QUIT. */
+static int
+cmd_quit(struct lmtp *l, char *args)
+{
+	reply(l, "221 2.0.0 %s closing connection", l->s->conf->hostname);
+	return CMD_CLOSE;
+}
+
+/* cmd_vrfy: VRFY; users are not disclosed (RFC 5321 3.5.3). */
+static int
+cmd_vrfy(struct lmtp *l, char *args)
+{
+	reply(l, "252 2.5.0 cannot VRFY user, but will accept message and "
+	    "attempt delivery");
+	return CMD_OK;
+}
+
+/* cmd_help: HELP. */
+static int
+cmd_help(struct lmtp *l, char *args)
+{
+	reply(l, "214 2.0.0 commands: LHLO MAIL RCPT DATA RSET NOOP QUIT "
+	    "VRFY HELP");
+	return CMD_OK;
+}
+
+/* find: the command called name (any case), or NULL. */
+static const struct cmd *
+find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcasecmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+/* dispatch: runs one command line. */
+static int
+dispatch(struct lmtp *l, char *line)
+{
+	const struct cmd *c;
+	char		*name = line;
+
+	while (*line != '\0' && *line != ' ')
+		line++;
+	if (*line == ' ')
+		*line++ = '\0';
+	if ((c = find(name)) == NULL) {
+		reply(l, "500 5.5.1 unknown command");
+		return CMD_BAD;
+	}
+	return c->fn(l, line);
+}
+
+/* loop: reads and runs commands until the session ends; says why. */
+static const char *
+loop(struct lmtp *l)
+{
+	const struct conf *conf = l->s->conf;
+	char		*line;
+	ssize_t		 n;
+	int		 bad = 0, rc;
+
+	for (;;) {
+		n = io_getline(l->io, &line);
+		if (n == IO_EOF)
+			return "disconnected";
+		if (n == IO_TIMEOUT) {
+			reply(l, "421 4.4.2 %s timeout, closing",
+			    conf->hostname);
+			return "timeout";
+		}
+		if (n == IO_ERROR)
+			return "connection error";
+		if (n == IO_TOOLONG || n > conf->max_line) {
+			reply(l, "500 5.5.2 line too long");
+			rc = CMD_BAD;
+		} else
+			rc = dispatch(l, line);
+		if (rc == CMD_CLOSE)
+			return "quit";
+		if (rc == CMD_BAD && ++bad >= conf->max_bad_commands) {
+			reply(l, "421 4.7.0 %s too many errors, closing",
+			    conf->hostname);
+			return "too many bad commands";
+		}
+	}
+}
+
+/* lmtp_serve: one LMTP session on s->fd. */
+static void
+lmtp_serve(struct session *s)
+{
+	struct lmtp	 l;
+	const char	*why;
+	size_t		 max = LMTP_LINE_MAX;
+
+	memset(&l, 0, sizeof(l));
+	l.s = s;
+	l.spool = -1;
+	if ((size_t)s->conf->max_line > max)
+		max = (size_t)s->conf->max_line;
+	if ((l.io = session_io(s, max)) == NULL)
+		return;
+	io_set_timeout(l.io, s->conf->idle_timeout);
+	if (s->conf->privsep && geteuid() != 0) {
+		/* A sandboxed worker can neither read the passwd-file nor
+		 * take a recipient's uid: the client is to try later. */
+		log_warnx("lmtp: rip=%s: LMTP is not served by sandboxed "
+		    "workers (privilege separation) in this version", s->rip);
+		reply(&l, "421 4.3.5 %s LMTP not available, try again later",
+		    s->conf->hostname);
+		io_flush(l.io);
+		return;
+	}
+	session_title(s, "idle");
+	reply(&l, "220 %s LMTP Postern ready", s->conf->hostname);
+	why = loop(&l);
+	io_flush(l.io);
+	reset(&l);
+	log_debug("lmtp: rip=%s delivered=%u failed=%u reason=%s", s->rip,
+	    l.ok_n, l.fail_n, why);
+}
+
+const struct protocol lmtp_protocol = {
+	.name = "lmtp",
+	.default_port = 24,
+	.serve = lmtp_serve,
+};

@@ -1,0 +1,173 @@
+/*
+ * privsep.c: identities.  Resolves the unprivileged user and the mail
+ * user at start-up, sandboxes pre-login workers (chroot and setuid), and
+ * gives session processes their account's uid and gid, checking that
+ * none of it can be undone.  Never called with client input.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "server/privsep.h"
+
+/* lookup: uid and gid of a user name or number. */
+static int
+lookup(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		log_warnx("user \"%s\" does not exist", name);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* empty_dir: makes sure the chroot directory exists, belongs to root and
+ * is writable by nobody else. */
+static int
+empty_dir(const char *path)
+{
+	struct stat	 st;
+
+	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+		log_warn("chroot directory %s", path);
+		return -1;
+	}
+	if (lstat(path, &st) == -1) {
+		log_warn("chroot directory %s", path);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_warnx("chroot directory %s must be a directory owned by "
+		    "root and writable by no one else", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+privsep_init(struct conf *conf)
+{
+	conf->privsep = geteuid() == 0;
+	if (!conf->privsep) {
+		log_warnx("not started as root: no privilege separation, every "
+		    "session runs as uid %ld", (long)geteuid());
+		return 0;
+	}
+	if (lookup(conf->user, &conf->user_uid, &conf->user_gid) == -1)
+		return -1;
+	if (conf->user_uid == 0) {
+		log_warnx("user \"%s\" is root: it must be unprivileged",
+		    conf->user);
+		return -1;
+	}
+	if (conf->mail_user[0] != '\0') {
+		if (lookup(conf->mail_user, &conf->mail_uid,
+		    &conf->mail_gid) == -1)
+			return -1;
+		if (conf->mail_uid == 0) {
+			log_warnx("mail_user \"%s\" is root", conf->mail_user);
+			return -1;
+		}
+	}
+	return empty_dir(conf->chroot);
+}
+
+/* drop: setgroups, setgid, setuid, and proof that root is gone. */
+static int
+drop(uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1) {
+		log_warn("cannot switch to uid %ld gid %ld", (long)uid,
+		    (long)gid);
+		return -1;
+	}
+	if (setuid(0) != -1 || geteuid() == 0 || getegid() != gid)
+		fatalx("could regain root after switching to uid %ld",
+		    (long)uid);
+	return 0;
+}
+
+void
+privsep_sandbox(const struct conf *conf)
+{
+	if (!conf->privsep)
+		return;
+	tzset();	/* /etc/localtime is out of reach after chroot */
+	if (chroot(conf->chroot) == -1 || chdir("/") == -1)
+		fatal("chroot %s", conf->chroot);
+	if (drop(conf->user_uid, conf->user_gid) == -1)
+		exit(1);
+}
+
+int
+privsep_identity(const struct conf *conf, const struct auth_user *u,
+    uid_t *uid_r, gid_t *gid_r)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (u->uid == 0) {
+		log_warnx("account %s has uid 0: refused", u->name);
+		return -1;
+	}
+	if (u->uid > 0) {
+		uid = (uid_t)u->uid;
+		gid = u->gid >= 0 ? (gid_t)u->gid : uid;
+		if (u->gid < 0) {
+			struct passwd *pw = getpwuid(uid);
+
+			if (pw != NULL)
+				gid = pw->pw_gid;
+		}
+	} else if (conf->privsep && conf->mail_user != NULL &&
+	    conf->mail_user[0] != '\0') {
+		uid = conf->mail_uid;
+		gid = conf->mail_gid;
+	} else if (geteuid() != 0 || !conf->privsep) {
+		/* Not root, or a test harness without separation: serve the
+		 * account as ourselves.  posternd started as root always
+		 * separates, so this never serves a client as root. */
+		uid = geteuid();
+		gid = getegid();
+	} else {
+		log_warnx("account %s names no uid and mail_user is not set: "
+		    "refused rather than served as root", u->name);
+		return -1;
+	}
+	if (geteuid() != 0 && uid != geteuid()) {
+		log_warnx("account %s runs as uid %ld: posternd must start as "
+		    "root to serve it", u->name, (long)uid);
+		return -1;
+	}
+	*uid_r = uid;
+	*gid_r = gid;
+	return 0;
+}
+
+int
+privsep_become(const struct conf *conf, const struct auth_user *u)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (privsep_identity(conf, u, &uid, &gid) == -1)
+		return -1;
+	if (geteuid() != 0 || (uid == geteuid() && gid == getegid()))
+		return 0;
+	return drop(uid, gid);
+}

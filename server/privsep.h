@@ -1,0 +1,44 @@
+/*
+ * privsep.h: who each process is.  Pre-login workers run as an
+ * unprivileged user chrooted to an empty directory; session processes
+ * run as the mail user; nothing that reads a client's bytes keeps root.
+ * Privilege separation is on whenever posternd starts as root.
+ */
+#ifndef POSTERN_PRIVSEP_H
+#define POSTERN_PRIVSEP_H
+
+#include <sys/types.h>
+#include <stdbool.h>
+
+#include "server/auth.h"
+#include "server/conf.h"
+
+/*
+ * Resolves the unprivileged user and the mail user and prepares the
+ * empty chroot directory, in the master before anything forks; fills
+ * conf's privsep fields.  Returns 0, or -1 after logging why.
+ */
+int	privsep_init(struct conf *conf);
+
+/* In a new pre-login worker: chroot, then take the unprivileged user's
+ * identity for good.  Exits the process if any step fails. */
+void	privsep_sandbox(const struct conf *conf);
+
+/*
+ * The uid and gid an account runs as: its own, or the mail_user's when it
+ * names none.  Returns 0, or -1 after logging why it must be refused
+ * (uid 0; no identity known while we are root).  Not root: our own.
+ */
+int	privsep_identity(const struct conf *conf, const struct auth_user *u,
+	    uid_t *uid_r, gid_t *gid_r);
+
+/*
+ * Takes the identity an account runs as, for good: its uid and gid, or
+ * the mail_user's when it names none.  Returns 0 when done (or nothing
+ * to do: not root and the account is ours), -1 after logging why: uid 0,
+ * no identity known while root, or a failing set*id call (the caller
+ * must then end the process).
+ */
+int	privsep_become(const struct conf *conf, const struct auth_user *u);
+
+#endif

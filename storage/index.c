@@ -1,0 +1,1258 @@
+/*
+ * index.c: the per-Maildir index file and the sync that lists a Maildir
+ * through it: one readdir per directory, a hash lookup per file, and
+ * I/O on a message only the first time it is seen.  It must never write
+ * the index without the index lock or other than by an atomic rename,
+ * never give a UID twice under one UIDVALIDITY, never leave out a file
+ * it does not know, and never fail a listing because of the index.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "storage/index.h"
+#include "storage/lock.h"
+#include "storage/maildir.h"
+#include "storage/msgid.h"
+
+#define INDEX_MAGIC	"postern-index"
+#define INDEX_END	"end\n"
+/* An index larger than this is not one of ours (1000000 messages with
+ * long names fit). */
+#define INDEX_SIZE_MAX	((off_t)512 * 1024 * 1024)
+#define AFILE_BUF	65536
+#define UID_MAX		UINT32_MAX
+
+/* What reading the index found. */
+#define READ_OK		0	/* a whole, valid index */
+#define READ_MISSING	1	/* none: a first listing */
+#define READ_SALVAGED	2	/* truncated or corrupt after a valid header:
+				   the entries before the damage are kept */
+#define READ_REBUILD	3	/* unusable: rebuilt with a new UIDVALIDITY */
+
+/* One message the index (or Dovecot's list) knows. */
+struct known {
+	const char	*base;	/* in the file's buffer, not NUL-ended */
+	size_t		 baselen;
+	uint32_t	 uid;
+	uint32_t	 gid;
+	off_t		 size;	/* -1: unknown (imported without W) */
+	time_t		 time;	/* -1: unknown */
+	size_t		 match;	/* 1 + the listing's entry, 0 if none */
+	uint64_t	 hash;	/* hash_base() of base */
+};
+
+/* The index as read, with a hash table over the base names. */
+struct table {
+	char		*buf;	/* the file */
+	struct known	*k;
+	size_t		 count;
+	size_t		 alloc;
+	uint64_t	*slot;	/* SLOT(), 0 empty */
+	size_t		 mask;
+	uint32_t	 uidvalidity;
+	uint32_t	 nextuid;
+};
+
+struct afile {
+	int		 dirfd;
+	const char	*path;
+	char		 name[NAME_MAX + 1];
+	char		 tmp[NAME_MAX + 1];
+	int		 fd;
+	bool		 failed;
+	size_t		 len;
+	char		 buf[AFILE_BUF];
+};
+
+/* Sets up an empty index. */
+void
+index_init(struct mail_index *idx, int dirfd, const char *path)
+{
+	memset(idx, 0, sizeof(*idx));
+	idx->dirfd = dirfd;
+	idx->path = path;
+	idx->lockfd = -1;
+}
+
+/* Takes the index lock. */
+int
+index_lock(struct mail_index *idx)
+{
+	if (idx->lockfd != -1)
+		return 0;
+	idx->lockfd = lock_wait(idx->dirfd, INDEX_LOCK_FILE, INDEX_LOCK_WAIT);
+	if (idx->lockfd == -1) {
+		if (errno == EAGAIN)
+			log_warnx("%s/%s: still locked after %d ms, the index "
+			    "is not updated", idx->path, INDEX_LOCK_FILE,
+			    INDEX_LOCK_WAIT);
+		else
+			log_warn("%s/%s: the index is not updated", idx->path,
+			    INDEX_LOCK_FILE);
+		return -1;
+	}
+	return 0;
+}
+
+/* Releases the index lock. */
+void
+index_unlock(struct mail_index *idx)
+{
+	if (idx->lockfd != -1) {
+		lock_release(idx->lockfd);
+		idx->lockfd = -1;
+	}
+}
+
+/* Frees an array of messages and the names they own (not the arena's). */
+static void
+mail_free(struct mail *mail, size_t count)
+{
+	size_t	 i;
+
+	for (i = 0; i < count; i++)
+		mail_name_free(&mail[i]);
+	free(mail);
+}
+
+/* Frees idx's messages. */
+void
+index_free(struct mail_index *idx)
+{
+	mail_free(idx->mail, idx->count);
+	idx->mail = NULL;
+	idx->count = 0;
+	arena_free(&idx->names);
+}
+
+/* A hash of a base name, eight octets at a time (a multiply-xorshift
+ * mix: the table only lives in memory, so byte order does not matter). */
+static uint64_t
+hash_base(const char *s, size_t len)
+{
+	uint64_t	 h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	h *= 0xff51afd7ed558ccdULL;
+	return h ^ (h >> 32);
+}
+
+/* Hash lookups run in batches, each step prefetching what the next one
+ * reads: 100000 lookups at three cache misses each would otherwise cost
+ * more than the readdir. */
+#define BATCH		16
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p)	__builtin_prefetch(p)
+#else
+#define PREFETCH(p)	((void)(p))
+#endif
+
+/* A slot: the hash's high half beside 1 + the entry's index. */
+#define SLOT(h, i)	(((h) & 0xffffffff00000000ULL) | ((uint64_t)(i) + 1))
+#define SLOT_ENTRY(s)	((size_t)((s) & 0xffffffffULL) - 1)
+#define SLOT_HASH(s)	((s) & 0xffffffff00000000ULL)
+
+/* Frees a table. */
+static void
+table_free(struct table *t)
+{
+	free(t->buf);
+	free(t->k);
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Appends an entry (its uid above every other's); -1 on ENOMEM. */
+static int
+table_add(struct table *t, const char *base, size_t baselen, uint32_t uid,
+    uint32_t gid, off_t size, time_t time)
+{
+	struct known	*k;
+	size_t		 n;
+
+	if (t->count == t->alloc) {
+		n = t->alloc == 0 ? 1024 : t->alloc * 2;
+		if ((k = reallocarray(t->k, n, sizeof(*k))) == NULL)
+			return -1;
+		t->k = k;
+		t->alloc = n;
+	}
+	k = &t->k[t->count++];
+	k->base = base;
+	k->baselen = baselen;
+	k->uid = uid;
+	k->gid = gid;
+	k->size = size;
+	k->time = time;
+	k->match = 0;
+	return 0;
+}
+
+/* Builds the hash table over the entries; a base listed twice keeps its
+ * first (lowest) UID.  -1 on ENOMEM. */
+static int
+table_hash(struct table *t)
+{
+	struct known	*k, *o;
+	size_t		 n = 16, i, j;
+
+	while (n < t->count * 2)
+		n *= 2;
+	free(t->slot);
+	if ((t->slot = calloc(n, sizeof(*t->slot))) == NULL)
+		return -1;
+	t->mask = n - 1;
+	for (i = 0; i < t->count; i++)
+		t->k[i].hash = hash_base(t->k[i].base, t->k[i].baselen);
+	for (i = 0; i < t->count; i++) {
+		if (i + BATCH < t->count)
+			PREFETCH(&t->slot[t->k[i + BATCH].hash & t->mask]);
+		k = &t->k[i];
+		for (j = k->hash & t->mask; t->slot[j] != 0;
+		    j = (j + 1) & t->mask) {
+			if (SLOT_HASH(t->slot[j]) != SLOT_HASH(k->hash))
+				continue;
+			o = &t->k[SLOT_ENTRY(t->slot[j])];
+			if (o->baselen == k->baselen &&
+			    memcmp(o->base, k->base, k->baselen) == 0)
+				break;
+		}
+		if (t->slot[j] == 0)
+			t->slot[j] = SLOT(k->hash, i);
+	}
+	return 0;
+}
+
+/* The entry of a base name whose hash_base() is h, or NULL. */
+static struct known *
+table_find(const struct table *t, const char *base, size_t len, uint64_t h)
+{
+	struct known	*k;
+	size_t		 j;
+
+	if (t->slot == NULL)
+		return NULL;
+	for (j = h & t->mask; t->slot[j] != 0; j = (j + 1) & t->mask) {
+		if (SLOT_HASH(t->slot[j]) != SLOT_HASH(h))
+			continue;
+		k = &t->k[SLOT_ENTRY(t->slot[j])];
+		if (k->baselen == len && memcmp(k->base, base, len) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/*
+ * Looks up the base names of l[0..n) (at most BATCH) into found[]: the
+ * hashes first, prefetching their slots; then the slots, prefetching
+ * their entries; then the entries, prefetching their names; then the
+ * comparisons, with everything in the cache.
+ */
+static void
+table_find_batch(const struct table *t, const struct mail *l, size_t n,
+    struct known **found)
+{
+	uint64_t	 h[BATCH], s;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		h[i] = hash_base(mail_base(&l[i]), l[i].baselen);
+		PREFETCH(&t->slot[h[i] & t->mask]);
+	}
+	for (i = 0; i < n; i++) {
+		s = t->slot[h[i] & t->mask];
+		if (s != 0 && SLOT_HASH(s) == SLOT_HASH(h[i]))
+			PREFETCH(&t->k[SLOT_ENTRY(s)]);
+	}
+	for (i = 0; i < n; i++) {
+		s = t->slot[h[i] & t->mask];
+		if (s != 0 && SLOT_HASH(s) == SLOT_HASH(h[i]))
+			PREFETCH(t->k[SLOT_ENTRY(s)].base);
+	}
+	for (i = 0; i < n; i++)
+		found[i] = table_find(t, mail_base(&l[i]), l[i].baselen, h[i]);
+}
+
+/* Reads the whole of name in dirfd into a NUL-ended buffer; records the
+ * file's identity in idx when asked.  Returns the length, or -1 (errno:
+ * ENOENT when there is no such file, EFBIG when it is too large). */
+static ssize_t
+read_file(struct mail_index *idx, const char *name, char **buf_r,
+    bool record)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, saved;
+
+	*buf_r = NULL;
+	fd = openat(idx->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (st.st_size > INDEX_SIZE_MAX) {
+		errno = EFBIG;
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			free(buf);
+			errno = saved;
+			goto fail;
+		}
+		if (n == 0)
+			break;		/* shrank: the parse finds it short */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (record) {
+		idx->have_file = true;
+		idx->dev = st.st_dev;
+		idx->ino = st.st_ino;
+		idx->fsize = st.st_size;
+		idx->mtime = st.st_mtim;
+	}
+	(void)close(fd);
+	*buf_r = buf;
+	return (ssize_t)len;
+fail:
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Parses a decimal field ending in a space at *pp; advances past the
+ * space.  -1 when there is none or it exceeds max.  (A loop of its own:
+ * strtoull's locale and sign handling cost more than the rest of a line.) */
+static int
+field(char **pp, unsigned long long max, unsigned long long *v_r)
+{
+	unsigned long long v = 0;
+	char		*p = *pp;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (max - (unsigned)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (*p != ' ')
+		return -1;
+	*v_r = v;
+	*pp = p + 1;
+	return 0;
+}
+
+/* Whether base (len octets) can be a message's base name. */
+static bool
+base_valid(const char *base, size_t len)
+{
+	return len > 0 && base[0] != '.' && strcspn(base, ":/") == len;
+}
+
+/* Parses one entry line (NUL-ended at end) into t.  -1 when it is not
+ * one, or does not follow the last entry's UID; -2 on ENOMEM. */
+static int
+parse_entry(struct table *t, char *line, const char *end)
+{
+	unsigned long long uid, gid, size, tm;
+	char		*p = line;
+	size_t		 len;
+
+	if (field(&p, UID_MAX, &uid) == -1 || uid == 0 ||
+	    uid >= t->nextuid ||
+	    (t->count > 0 && uid <= t->k[t->count - 1].uid) ||
+	    field(&p, MSGID_MAX, &gid) == -1 ||
+	    field(&p, (unsigned long long)INT64_MAX, &size) == -1 ||
+	    field(&p, (unsigned long long)INT64_MAX, &tm) == -1)
+		return -1;
+	len = (size_t)(end - p);
+	if (!base_valid(p, len))
+		return -1;
+	if (table_add(t, p, len, (uint32_t)uid, (uint32_t)gid, (off_t)size,
+	    (time_t)tm) == -1)
+		return -2;
+	return 0;
+}
+
+/* Parses the header line: "postern-index VERSION UIDVALIDITY NEXTUID
+ * COUNT".  Returns the count, or -1 for a foreign or broken header. */
+static long long
+parse_header(struct table *t, char *line)
+{
+	unsigned long long v, uidv, next, count;
+	char		*p;
+
+	if (strncmp(line, INDEX_MAGIC " ", sizeof(INDEX_MAGIC)) != 0)
+		return -1;
+	p = line + sizeof(INDEX_MAGIC);
+	if (field(&p, 1000, &v) == -1 || v != INDEX_VERSION ||
+	    field(&p, UID_MAX, &uidv) == -1 || uidv == 0 ||
+	    field(&p, (unsigned long long)UID_MAX + 1, &next) == -1 ||
+	    next == 0)
+		return -1;
+	count = strtoull(p, &p, 10);
+	if (*p != '\0' || count > UID_MAX)
+		return -1;
+	t->uidvalidity = (uint32_t)uidv;
+	t->nextuid = next > UID_MAX ? UID_MAX : (uint32_t)next;
+	return (long long)count;
+}
+
+/* Parses an index file's text into t.  READ_OK, READ_SALVAGED (header
+ * valid, damage after it) or READ_REBUILD; -1 on ENOMEM. */
+static int
+parse_index(struct mail_index *idx, struct table *t, char *buf, size_t len)
+{
+	char		*line, *nl, *end = buf + len;
+	long long	 count;
+	size_t		 lineno = 1;
+	int		 r;
+
+	if ((nl = memchr(buf, '\n', len)) == NULL) {
+		log_warnx("%s/%s: no header, rebuilt", idx->path, INDEX_FILE);
+		return READ_REBUILD;
+	}
+	*nl = '\0';
+	if ((count = parse_header(t, buf)) < 0) {
+		log_warnx("%s/%s: not a version %d index, rebuilt with a new "
+		    "UIDVALIDITY", idx->path, INDEX_FILE, INDEX_VERSION);
+		return READ_REBUILD;
+	}
+	if ((size_t)count > len / 10 + 1)
+		count = (long long)(len / 10) + 1;	/* a bound only */
+	if (count > 0 && (t->k = reallocarray(NULL, (size_t)count,
+	    sizeof(*t->k))) == NULL)
+		return -1;
+	t->alloc = (size_t)count;
+	for (line = nl + 1; line < end; line = nl + 1) {
+		lineno++;
+		if ((nl = memchr(line, '\n', end - line)) == NULL)
+			break;
+		*nl = '\0';
+		if (strcmp(line, "end") == 0) {
+			if (nl + 1 != end || t->count != (size_t)count)
+				break;
+			return READ_OK;
+		}
+		if ((r = parse_entry(t, line, nl)) == -2)
+			return -1;
+		if (r == -1) {
+			log_warnx("%s/%s:%zu: corrupt; the %zu entries before "
+			    "it are kept, the rest rebuilt", idx->path,
+			    INDEX_FILE, lineno, t->count);
+			return READ_SALVAGED;
+		}
+	}
+	log_warnx("%s/%s: truncated after %zu entries; the rest is rebuilt",
+	    idx->path, INDEX_FILE, t->count);
+	return READ_SALVAGED;
+}
+
+/* Parses Dovecot's uidlist header: version 3's "3 V<uidvalidity>
+ * N<nextuid> ..." (fields in any order) or version 1's "1 <uidvalidity>
+ * <nextuid>".  0, or -1 when it is neither. */
+static int
+uidlist_header(struct table *t, char *line, int *version_r)
+{
+	unsigned long long v;
+	char		*p, *word, *end;
+
+	t->uidvalidity = t->nextuid = 0;
+	if (line[0] == '1' && line[1] == ' ') {
+		*version_r = 1;
+		p = line + 2;
+		if (field(&p, UID_MAX, &v) == -1)
+			return -1;
+		t->uidvalidity = (uint32_t)v;
+		v = strtoull(p, &end, 10);
+		if (end == p || *end != '\0' || v > UID_MAX)
+			return -1;
+		t->nextuid = (uint32_t)v;
+	} else if (line[0] == '3' && line[1] == ' ') {
+		*version_r = 3;
+		for (p = line + 2; (word = strsep(&p, " ")) != NULL;) {
+			if (word[0] != 'V' && word[0] != 'N')
+				continue;
+			v = strtoull(word + 1, &end, 10);
+			if (end == word + 1 || *end != '\0' || v > UID_MAX)
+				return -1;
+			if (word[0] == 'V')
+				t->uidvalidity = (uint32_t)v;
+			else
+				t->nextuid = (uint32_t)v;
+		}
+	} else
+		return -1;
+	return t->uidvalidity != 0 && t->nextuid != 0 ? 0 : -1;
+}
+
+/* Reads Dovecot's uidlist of a Maildir Postern has no index of yet, so
+ * that UIDs, UIDVALIDITY (and the POP3 UIDLs made of them) stay.
+ * Returns 1 when imported, 0 when there is none or it is unusable. */
+static int
+import_dovecot(struct mail_index *idx, struct table *t)
+{
+	unsigned long long uid, v;
+	char		*buf, *line, *nl, *p, *word, *name, *end;
+	ssize_t		 len;
+	uint32_t	 last = 0;
+	off_t		 size;
+	int		 version;
+
+	if ((len = read_file(idx, UIDLIST_DOVECOT, &buf, false)) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s/%s", idx->path, UIDLIST_DOVECOT);
+		return 0;
+	}
+	end = buf + len;
+	if ((nl = memchr(buf, '\n', len)) == NULL)
+		goto bad;
+	*nl = '\0';
+	if (uidlist_header(t, buf, &version) == -1)
+		goto bad;
+	for (line = nl + 1; line < end; line = nl + 1) {
+		if ((nl = memchr(line, '\n', end - line)) == NULL)
+			nl = end;
+		*nl = '\0';
+		if (*line == '\0')
+			continue;
+		p = line;
+		if (field(&p, UID_MAX, &uid) == -1 || uid == 0 ||
+		    uid <= last || uid >= t->nextuid)
+			goto bad;
+		size = -1;
+		if (version == 3) {
+			/* " W<vsize> ... :<file name>" */
+			if ((name = strstr(p - 1, " :")) == NULL)
+				goto bad;
+			*name = '\0';
+			name += 2;
+			while ((word = strsep(&p, " ")) != NULL)
+				if (word[0] == 'W') {
+					v = strtoull(word + 1, &word, 10);
+					if (*word == '\0' &&
+					    v <= (unsigned long long)INT64_MAX)
+						size = (off_t)v;
+				}
+		} else
+			name = p;
+		if (!base_valid(name, strcspn(name, ":")) ||
+		    table_add(t, name, strcspn(name, ":"), (uint32_t)uid,
+		    MSGID_NONE, size, -1) == -1)
+			goto bad;
+		last = (uint32_t)uid;
+	}
+	t->buf = buf;
+	log_info("%s: %zu UIDs and UIDVALIDITY %u taken from %s", idx->path,
+	    t->count, t->uidvalidity, UIDLIST_DOVECOT);
+	return 1;
+bad:
+	log_warnx("%s/%s: not understood, not used", idx->path,
+	    UIDLIST_DOVECOT);
+	free(buf);
+	free(t->k);
+	t->k = NULL;
+	t->count = t->alloc = 0;
+	return 0;
+}
+
+/* A UIDVALIDITY for a new index: the time, and larger than old. */
+static uint32_t
+new_uidvalidity(uint32_t old)
+{
+	uint32_t	 v = (uint32_t)time(NULL);
+
+	if (v <= old)
+		v = old + 1;
+	return v == 0 ? 1 : v;
+}
+
+/* Reads the index of idx into t.  READ_* or -1 (ENOMEM). */
+static int
+read_index(struct mail_index *idx, struct table *t)
+{
+	struct stat	 st;
+	ssize_t		 len;
+	int		 r;
+
+	memset(t, 0, sizeof(*t));
+	idx->have_file = false;
+	len = read_file(idx, INDEX_FILE, &t->buf, true);
+	if (len == -1 && errno == ENOENT) {
+		if (import_dovecot(idx, t) == 1)
+			return READ_SALVAGED;	/* to be written */
+		t->uidvalidity = new_uidvalidity(0);
+		t->nextuid = 1;
+		return READ_MISSING;
+	}
+	if (len == -1) {
+		log_warn("%s/%s: rebuilt", idx->path, INDEX_FILE);
+		r = READ_REBUILD;
+	} else if ((r = parse_index(idx, t, t->buf, (size_t)len)) == -1)
+		return -1;
+	if (r == READ_REBUILD) {
+		free(t->k);
+		t->k = NULL;
+		t->count = t->alloc = 0;
+		/* The lost UIDVALIDITY was the time the index was made,
+		 * before it was last written: one past that is new. */
+		if (!idx->have_file && fstatat(idx->dirfd, INDEX_FILE, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			idx->mtime = st.st_mtim;
+		else if (!idx->have_file)
+			idx->mtime.tv_sec = 0;
+		t->uidvalidity = new_uidvalidity(idx->mtime.tv_sec > 0 &&
+		    idx->mtime.tv_sec < UID_MAX ?
+		    (uint32_t)idx->mtime.tv_sec : 0);
+		t->nextuid = 1;
+		idx->have_file = false;
+	}
+	return r;
+}
+
+/* Starts writing name atomically. */
+struct afile *
+afile_begin(int dirfd, const char *path, const char *name)
+{
+	struct afile	*af;
+	int		 n;
+
+	if ((af = malloc(sizeof(*af))) == NULL) {
+		log_warn("%s/%s", path, name);
+		return NULL;
+	}
+	af->dirfd = dirfd;
+	af->path = path;
+	af->failed = false;
+	af->len = 0;
+	n = snprintf(af->tmp, sizeof(af->tmp), "%s.tmp", name);
+	if (n < 0 || (size_t)n >= sizeof(af->tmp) ||
+	    strlcpy(af->name, name, sizeof(af->name)) >= sizeof(af->name)) {
+		errno = ENAMETOOLONG;
+		log_warn("%s/%s", path, name);
+		free(af);
+		return NULL;
+	}
+	/* A crash may have left one: only the lock holder writes it. */
+	if (unlinkat(dirfd, af->tmp, 0) == -1 && errno != ENOENT) {
+		log_warn("%s/%s", path, af->tmp);
+		free(af);
+		return NULL;
+	}
+	af->fd = openat(dirfd, af->tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (af->fd == -1) {
+		log_warn("%s/%s", path, af->tmp);
+		free(af);
+		return NULL;
+	}
+	return af;
+}
+
+/* Writes out the buffer. */
+static int
+afile_flush(struct afile *af)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (!af->failed && off < af->len) {
+		n = write(af->fd, af->buf + off, af->len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("%s/%s: write", af->path, af->tmp);
+			af->failed = true;
+			break;
+		}
+		off += (size_t)n;
+	}
+	af->len = 0;
+	return af->failed ? -1 : 0;
+}
+
+/* Buffers len bytes. */
+int
+afile_write(struct afile *af, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	size_t		 n;
+
+	while (len > 0) {
+		if (af->len == sizeof(af->buf) && afile_flush(af) == -1)
+			return -1;
+		n = sizeof(af->buf) - af->len;
+		if (n > len)
+			n = len;
+		memcpy(af->buf + af->len, p, n);
+		af->len += n;
+		p += n;
+		len -= n;
+	}
+	return af->failed ? -1 : 0;
+}
+
+/* Puts the file in place. */
+int
+afile_commit(struct afile **afp)
+{
+	struct afile	*af = *afp;
+
+	if (afile_flush(af) == -1)
+		goto fail;
+	if (fsync(af->fd) == -1) {
+		log_warn("%s/%s: fsync", af->path, af->tmp);
+		goto fail;
+	}
+	if (close(af->fd) == -1) {
+		af->fd = -1;
+		log_warn("%s/%s: close", af->path, af->tmp);
+		goto fail;
+	}
+	af->fd = -1;
+	if (renameat(af->dirfd, af->tmp, af->dirfd, af->name) == -1) {
+		log_warn("%s/%s: rename", af->path, af->tmp);
+		goto fail;
+	}
+	/* The rename itself must last, or a UID could be given twice. */
+	if (fsync(af->dirfd) == -1)
+		log_warn("%s: fsync", af->path);
+	free(af);
+	*afp = NULL;
+	return 0;
+fail:
+	afile_abort(afp);
+	return -1;
+}
+
+/* Removes the temporary file. */
+void
+afile_abort(struct afile **afp)
+{
+	struct afile	*af = *afp;
+
+	if (af == NULL)
+		return;
+	if (af->fd != -1)
+		(void)close(af->fd);
+	(void)unlinkat(af->dirfd, af->tmp, 0);
+	free(af);
+	*afp = NULL;
+}
+
+/* Writes v in decimal at p; returns the end. */
+static char *
+put_num(char *p, unsigned long long v)
+{
+	char	 tmp[24];
+	size_t	 n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Writes the messages of idx, less those gone, as the index. */
+static int
+write_index(struct mail_index *idx)
+{
+	struct afile	*af;
+	const struct mail *m;
+	char		 line[128 + NAME_MAX];
+	char		*p;
+	size_t		 i, live = 0;
+
+	for (i = 0; i < idx->count; i++)
+		if (!(idx->mail[i].flags & MAIL_GONE))
+			live++;
+	if ((af = afile_begin(idx->dirfd, idx->path, INDEX_FILE)) == NULL)
+		return -1;
+	p = line + snprintf(line, sizeof(line), "%s %d ", INDEX_MAGIC,
+	    INDEX_VERSION);
+	p = put_num(p, idx->uidvalidity);
+	*p++ = ' ';
+	p = put_num(p, idx->nextuid);
+	*p++ = ' ';
+	p = put_num(p, live);
+	*p++ = '\n';
+	(void)afile_write(af, line, (size_t)(p - line));
+	for (i = 0; i < idx->count; i++) {
+		m = &idx->mail[i];
+		if (m->flags & MAIL_GONE)
+			continue;
+		if (m->baselen > NAME_MAX) {
+			afile_abort(&af);
+			errno = ENAMETOOLONG;
+			log_warn("%s/%s", idx->path, m->name);
+			return -1;
+		}
+		p = put_num(line, m->uid);
+		*p++ = ' ';
+		p = put_num(p, m->gid);
+		*p++ = ' ';
+		p = put_num(p, (unsigned long long)m->size);
+		*p++ = ' ';
+		p = put_num(p, (unsigned long long)(m->time < 0 ? 0 :
+		    m->time));
+		*p++ = ' ';
+		memcpy(p, mail_base(m), m->baselen);
+		p += m->baselen;
+		*p++ = '\n';
+		if (afile_write(af, line, (size_t)(p - line)) == -1)
+			break;
+	}
+	(void)afile_write(af, INDEX_END, sizeof(INDEX_END) - 1);
+	return afile_commit(&af);
+}
+
+/* Matches the listing against the table: each listed file's entry, and
+ * a file listed in both new/ and cur/ once, from cur/.  Files unknown to
+ * the table keep uid 0. */
+static void
+match_listing(struct mail_index *idx, struct table *t, struct mail *l,
+    size_t n)
+{
+	struct known	*found[BATCH], *k;
+	struct mail	*prev;
+	size_t		 i, b, m;
+
+	if (t->count == 0)
+		return;
+	for (b = 0; b < n; b += BATCH) {
+		m = n - b < BATCH ? n - b : BATCH;
+		table_find_batch(t, l + b, m, found);
+		for (i = b; i < b + m; i++) {
+			if ((k = found[i - b]) == NULL)
+				continue;
+			if (k->match != 0) {
+				/* Seen twice: it moved while the
+				 * directories were read.  cur/ wins. */
+				prev = &l[k->match - 1];
+				log_debug("%s: %s listed twice as %s",
+				    idx->path, prev->name, l[i].name);
+				if (strncmp(prev->name, "new/", 4) == 0) {
+					prev->flags |= MAIL_GONE;
+					prev->uid = 0;
+					k->match = i + 1;
+					l[i].uid = k->uid;
+				} else
+					l[i].flags |= MAIL_GONE;
+				continue;
+			}
+			k->match = i + 1;
+			l[i].uid = k->uid;
+		}
+	}
+}
+
+/* Reads new/ and cur/ once more for the entries no file matched: a
+ * file renamed while the directories were read can be missed.  New
+ * files found now are left for the next listing. */
+static int
+rescan_missing(struct mail_index *idx, struct table *t, struct mail **l,
+    size_t *n, size_t *alloc)
+{
+	struct mail	*l2 = NULL;
+	struct known	*k;
+	size_t		 n2 = 0, a2 = 0, i;
+	int		 rc = 0;
+
+	if (maildir_scan(idx->dirfd, idx->path, &idx->names, &l2, &n2,
+	    &a2) == -1)
+		return -1;
+	for (i = 0; i < n2; i++) {
+		k = table_find(t, mail_base(&l2[i]), l2[i].baselen,
+		    hash_base(mail_base(&l2[i]), l2[i].baselen));
+		if (k == NULL || k->match != 0)
+			continue;
+		if (*n == *alloc) {
+			struct mail *nl = reallocarray(*l, *alloc * 2 + 16,
+			    sizeof(**l));
+			if (nl == NULL) {
+				rc = -1;
+				break;
+			}
+			*l = nl;
+			*alloc = *alloc * 2 + 16;
+		}
+		log_debug("%s: %s found on a second look", idx->path,
+		    l2[i].name);
+		(*l)[*n] = l2[i];
+		(*l)[*n].uid = k->uid;
+		l2[i].name = NULL;
+		k->match = ++*n;
+	}
+	mail_free(l2, n2);
+	return rc;
+}
+
+/* Gives global IDs to the messages of idx that have none, in UID order.
+ * Returns whether any were given. */
+static bool
+assign_gids(struct mail_index *idx, const struct mail_opts *opts)
+{
+	struct msgid	*own = NULL, *m = opts->msgid;
+	uint32_t	 first, need = 0;
+	size_t		 i;
+
+	for (i = 0; i < idx->count; i++)
+		if (idx->mail[i].gid == MSGID_NONE)
+			need++;
+	idx->ids_saved = need == 0;
+	if (need == 0)
+		return false;
+	if (m == NULL && opts->state_dir == NULL)
+		return false;
+	if (m == NULL && (m = own = msgid_open(opts->state_dir)) == NULL)
+		return false;
+	if (msgid_alloc(m, need, &first) == -1) {
+		msgid_close(&own);
+		return false;
+	}
+	msgid_close(&own);
+	for (i = 0; i < idx->count; i++)
+		if (idx->mail[i].gid == MSGID_NONE)
+			idx->mail[i].gid = first++;
+	idx->ids_saved = true;
+	return true;
+}
+
+/* Renumbers every message from 1 under a new UIDVALIDITY: the UIDs ran
+ * out. */
+static void
+renumber(struct mail_index *idx)
+{
+	size_t	 i;
+
+	log_warnx("%s: UIDs exhausted, renumbered under a new UIDVALIDITY",
+	    idx->path);
+	idx->uidvalidity = new_uidvalidity(idx->uidvalidity);
+	for (i = 0; i < idx->count; i++)
+		idx->mail[i].uid = (uint32_t)i + 1;
+	idx->nextuid = (uint32_t)idx->count + 1;
+}
+
+/* Takes the known files out of the listing into out, in UID order, with
+ * what the table says of them.  Returns how many; *dropped_r counts the
+ * entries whose file is gone. */
+static size_t
+take_known(struct mail_index *idx, struct table *t, struct mail *l,
+    struct mail *out, size_t *dropped_r)
+{
+	struct known	*k;
+	struct mail	*m;
+	size_t		 i, j = 0;
+
+	*dropped_r = 0;
+	for (i = 0; i < t->count; i++) {
+		k = &t->k[i];
+		if (k->match == 0) {
+			log_debug("%s: %.*s is gone", idx->path,
+			    (int)k->baselen, k->base);
+			(*dropped_r)++;
+			continue;
+		}
+		m = &out[j];
+		*m = l[k->match - 1];
+		l[k->match - 1].name = NULL;
+		m->uid = k->uid;
+		m->gid = k->gid;
+		m->size = k->size;
+		m->time = k->time;
+		/* The file was checked when first seen: no stat now. */
+		m->flags &= ~MAIL_UNCHECKED;
+		if ((k->size < 0 || k->time < 0) && maildir_mail_stat(
+		    idx->dirfd, idx->path, m, k->size >= 0) == -1) {
+			mail_name_free(m);
+			(*dropped_r)++;
+			continue;
+		}
+		j++;
+	}
+	return j;
+}
+
+/* Delivery order, as maildir_mail_cmp(), with the times the names start
+ * with read once beforehand: the same order, in a third of the time. */
+static int
+new_cmp(const void *a, const void *b)
+{
+	const struct mail	*ma = a, *mb = b;
+	size_t			 n;
+	int			 r;
+
+	if (ma->time < 0 || mb->time < 0)
+		return maildir_mail_cmp(a, b);
+	if (ma->time != mb->time)
+		return ma->time < mb->time ? -1 : 1;
+	n = ma->baselen < mb->baselen ? ma->baselen : mb->baselen;
+	if ((r = memcmp(mail_base(ma), mail_base(mb), n)) != 0)
+		return r;
+	if (ma->baselen != mb->baselen)
+		return ma->baselen < mb->baselen ? -1 : 1;
+	return 0;
+}
+
+/* Sorts the new files of out[first..n) into delivery order, drops a
+ * second listing of one, and reads their sizes and times.  Returns the
+ * new count of out. */
+static size_t
+take_new(struct mail_index *idx, struct mail *out, size_t first, size_t n)
+{
+	struct mail	*m;
+	size_t		 i, j;
+
+	for (i = first; i < n; i++)
+		out[i].time = maildir_name_time(mail_base(&out[i]),
+		    out[i].baselen);
+	if (n - first > 1)
+		qsort(out + first, n - first, sizeof(*out), new_cmp);
+	for (i = j = first; i < n; i++) {
+		m = &out[i];
+		if (j > first && out[j - 1].baselen == m->baselen &&
+		    memcmp(mail_base(&out[j - 1]), mail_base(m),
+		    m->baselen) == 0) {
+			/* Moved while listed: the cur/ name wins. */
+			log_debug("%s: %s listed twice as %s", idx->path,
+			    out[j - 1].name, m->name);
+			if (strncmp(out[j - 1].name, "new/", 4) == 0) {
+				mail_name_free(&out[j - 1]);
+				j--;
+			} else {
+				mail_name_free(m);
+				continue;
+			}
+		}
+		out[j++] = *m;
+	}
+	for (i = n = first; i < j; i++) {
+		m = &out[i];
+		m->uid = 0;
+		m->gid = MSGID_NONE;
+		if (maildir_mail_stat(idx->dirfd, idx->path, m, false) == -1) {
+			mail_name_free(m);
+			continue;
+		}
+		m->flags &= ~MAIL_UNCHECKED;
+		out[n++] = *m;
+	}
+	return n;
+}
+
+/* Gives a new message the time the caller chose and tells it its UID. */
+static void
+apply_hints(struct mail_index *idx, struct mail *m)
+{
+	struct index_hint *h;
+	size_t		 i;
+
+	for (i = 0; i < idx->nhints; i++) {
+		h = &idx->hints[i];
+		if (strlen(h->base) != m->baselen ||
+		    memcmp(h->base, mail_base(m), m->baselen) != 0)
+			continue;
+		if (h->time >= 0)
+			m->time = h->time;
+		h->uid = m->uid;
+		return;
+	}
+}
+
+/* Builds idx's listing from the table and the files listed: the known
+ * ones in UID order, then the new ones in delivery order with new UIDs.
+ * Returns whether the index must be written, or -1 on ENOMEM. */
+static int
+build_listing(struct mail_index *idx, struct table *t, struct mail *l,
+    size_t n, bool use_index)
+{
+	struct mail	*out;
+	size_t		 i, j, first, dropped;
+
+	if ((out = reallocarray(NULL, n + 1, sizeof(*out))) == NULL)
+		return -1;
+	first = take_known(idx, t, l, out, &dropped);
+	for (i = 0, j = first; i < n; i++) {
+		if (l[i].name == NULL || l[i].uid != 0 ||
+		    (l[i].flags & MAIL_GONE))
+			continue;	/* taken, or a known file's double */
+		out[j++] = l[i];
+		l[i].name = NULL;
+	}
+	j = take_new(idx, out, first, j);
+	idx->mail = out;
+	idx->count = j;
+	idx->uidvalidity = t->uidvalidity;
+	idx->nextuid = t->nextuid;
+	if (!use_index)
+		return 0;
+	if ((uint64_t)idx->nextuid + (j - first) > UID_MAX) {
+		renumber(idx);
+		for (i = first; i < j; i++)
+			apply_hints(idx, &out[i]);
+		return 1;
+	}
+	for (i = first; i < j; i++) {
+		out[i].uid = idx->nextuid++;
+		apply_hints(idx, &out[i]);
+	}
+	if (j > first)
+		log_debug("%s: %zu new, %zu gone", idx->path, j - first,
+		    dropped);
+	return j > first || dropped > 0;
+}
+
+/* Records the identity of the index file as it is on disk now. */
+static void
+record_file(struct mail_index *idx)
+{
+	struct stat	 st;
+
+	idx->have_file = fstatat(idx->dirfd, INDEX_FILE, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0;
+	if (idx->have_file) {
+		idx->dev = st.st_dev;
+		idx->ino = st.st_ino;
+		idx->fsize = st.st_size;
+		idx->mtime = st.st_mtim;
+	}
+}
+
+/* Whether the index file on disk is still the one idx recorded. */
+static bool
+same_file(struct mail_index *idx)
+{
+	struct stat	 st;
+
+	return idx->have_file && fstatat(idx->dirfd, INDEX_FILE, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == idx->dev &&
+	    st.st_ino == idx->ino && st.st_size == idx->fsize &&
+	    st.st_mtim.tv_sec == idx->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == idx->mtime.tv_nsec;
+}
+
+/* Lists the Maildir into idx through its index. */
+int
+index_sync(struct mail_index *idx, const struct mail_opts *opts)
+{
+	struct table	 t;
+	struct mail	*l = NULL;
+	size_t		 n = 0, alloc = 0, i, missing = 0;
+	bool		 use_index = !opts->no_index;
+	int		 r = READ_MISSING, write;
+
+	index_free(idx);
+	idx->saved = idx->ids_saved = false;
+	memset(&t, 0, sizeof(t));
+	if (use_index && (r = read_index(idx, &t)) == -1)
+		goto nomem;
+	if (!use_index)
+		t.uidvalidity = t.nextuid = 0;
+	else if (r == READ_MISSING)
+		log_info("%s: no %s yet, building it", idx->path, INDEX_FILE);
+	if (table_hash(&t) == -1)
+		goto nomem;
+	if (maildir_scan(idx->dirfd, idx->path, &idx->names, &l, &n,
+	    &alloc) == -1)
+		goto fail;
+	match_listing(idx, &t, l, n);
+	for (i = 0; i < t.count; i++)
+		if (t.k[i].match == 0)
+			missing++;
+	if (missing > 0 && rescan_missing(idx, &t, &l, &n, &alloc) == -1)
+		goto nomem;
+	if ((write = build_listing(idx, &t, l, n, use_index)) == -1)
+		goto nomem;
+	mail_free(l, n);
+	l = NULL;
+	table_free(&t);
+	if (!use_index)
+		return 0;
+	if (r != READ_OK)
+		write = 1;
+	if (assign_gids(idx, opts))
+		write = 1;
+	if (!write) {
+		idx->saved = true;
+		return 0;
+	}
+	if (idx->lockfd == -1)
+		return 0;	/* listed, but the UIDs may not last */
+	if (write_index(idx) == 0) {
+		idx->saved = true;
+		record_file(idx);
+	} else
+		idx->ids_saved = false;
+	return 0;
+nomem:
+	log_warn("%s: listing", idx->path);
+fail:
+	mail_free(l, n);
+	table_free(&t);
+	index_free(idx);
+	return -1;
+}
+
+/* Writes idx less the messages gone, or syncs afresh when another
+ * process replaced the index meanwhile. */
+int
+index_commit(struct mail_index *idx, const struct mail_opts *opts)
+{
+	struct mail_index fresh;
+	int		 rc;
+
+	if (idx->lockfd == -1) {
+		errno = ENOLCK;
+		return -1;
+	}
+	if (same_file(idx)) {
+		if (write_index(idx) == -1)
+			return -1;
+		record_file(idx);
+		return 0;
+	}
+	/* Someone else's listing is newer than ours: list afresh, which
+	 * drops what is gone and keeps what they added. */
+	index_init(&fresh, idx->dirfd, idx->path);
+	fresh.lockfd = idx->lockfd;
+	rc = index_sync(&fresh, opts);
+	fresh.lockfd = -1;
+	index_free(&fresh);
+	return rc;
+}

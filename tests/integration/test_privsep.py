@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""test_privsep.py: who holds a client's connection, and as whom.
+
+While a client sits at the greeting, and again after its login, every
+process that holds the server's end of that connection is found through
+/proc (the socket's inode in /proc/net/tcp, then /proc/*/fd) and its
+identity checked: before login the unprivileged user, chrooted to the
+empty directory; after it the mail user; never root, with no way back.
+"""
+import os
+import pwd
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postern import Server, Tap, put  # noqa: E402
+
+t = Tap()
+
+
+def socket_inode(server_port, client_port):
+    """The inode of the server's end of a loopback TCP connection."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local = int(fields[1].split(":")[1], 16)
+            remote = int(fields[2].split(":")[1], 16)
+            if local == server_port and remote == client_port:
+                return fields[9]
+    return None
+
+
+def holders(inode):
+    """Pids of the processes with a descriptor on socket inode."""
+    out = []
+    want = f"socket:[{inode}]"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == want:
+                    out.append(int(pid))
+                    break
+        except OSError:
+            continue
+    return out
+
+
+def status(pid):
+    """Uid, Gid and Groups lines of /proc/PID/status, as int lists."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Uid", "Gid", "Groups"):
+                out[key] = [int(x) for x in value.split()]
+    return out
+
+
+def check(c, srv, want_uid, want_gid, root, what):
+    port = c.sock.getsockname()[1]
+    inode = socket_inode(srv.port, port)
+    t.ok(inode is not None, f"{what}: the connection is in /proc/net/tcp")
+    pids = holders(inode)
+    t.ok(len(pids) >= 1, f"{what}: some process holds the connection",
+         pids)
+    for pid in pids:
+        st = status(pid)
+        title = Server.title(pid)
+        t.eq(st["Uid"], [want_uid] * 4,
+             f"{what}: {title}: real, effective, saved and fs uid")
+        t.eq(st["Gid"], [want_gid] * 4,
+             f"{what}: {title}: real, effective, saved and fs gid")
+        t.ok(st["Groups"] in ([], [want_gid]),
+             f"{what}: {title}: no supplementary groups", st["Groups"])
+        if root is not None:
+            t.eq(os.readlink(f"/proc/{pid}/root"), root,
+                 f"{what}: {title}: chrooted to {root}")
+    return pids
+
+
+def main():
+    if os.geteuid() != 0:
+        t.skip("privilege separation", "needs root")
+        return
+    try:
+        pw = pwd.getpwnam("postern")
+    except KeyError:
+        t.skip("privilege separation", "no user postern (make deps)")
+        return
+    nobody = pwd.getpwnam("nobody")
+    with Server() as srv:
+        put(srv.maildir("alice"), "1000000001.a.test", "Subject: a\n\nA\n")
+        srv.own()
+        deadline = time.monotonic() + 5
+        while srv.authd() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # its title is set just after its fork
+        a = srv.authd()
+        t.ok(a is not None, "an auth process runs")
+        t.eq(status(a)["Uid"][0] if a else None, 0,
+             "the auth process is root (it reads the account database)")
+
+        c = srv.client()
+        pre = check(c, srv, pw.pw_uid, pw.pw_gid, "/var/empty",
+                    "at the greeting")
+        t.ok(all("pre-auth" in Server.title(p) for p in pre),
+             "before login only the pre-auth worker holds it")
+        t.ok(a not in pre and srv.proc.pid not in pre,
+             "neither the master nor the auth process holds it")
+
+        c.send("USER alice\r\nPASS wonderland\r\nSTAT\r\n")
+        t.eq(c.line(), "+OK send PASS", "USER")
+        t.ok(c.line().startswith("+OK maildrop has 1"), "PASS")
+        t.ok(c.line().startswith("+OK 1 "),
+             "a command pipelined after PASS reaches the session process")
+        post = check(c, srv, nobody.pw_uid, nobody.pw_gid, None,
+                     "after login")
+        t.ok(all("pop3 alice" in Server.title(p) for p in post),
+             "after login only the session process holds it",
+             [Server.title(p) for p in post])
+        t.ok(not set(pre) & set(post),
+             "the pre-auth worker let go of the connection")
+        c.cmd("QUIT")
+
+        # An account naming uid 0 is never served.
+        with open(srv.passwd, "a") as f:
+            home = os.path.join(srv.dir, "home", "alice")
+            f.write(f"toor:{{PLAIN}}x:0:0::{home}::\n")
+        c = srv.client()
+        c.cmd("USER toor")
+        t.ok(c.cmd("PASS x").startswith("-ERR"), "uid 0 is refused")
+        c.close()
+
+
+main()
+t.done()

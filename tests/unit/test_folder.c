@@ -1,0 +1,520 @@
+/*
+ * test_folder.c: Maildir++ folders and the folder API that MRP and IMAP
+ * use: create, list, rename and delete with bad names refused; flags by
+ * rename and back; keywords by name; expunge; UIDs never given twice,
+ * UIDVALIDITY that stays; copy and append; a folder session beside a
+ * POP3 maildrop.  Every test works in its own temporary Maildir.
+ */
+#include "tests/unit/unit.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/flags.h"
+#include "storage/folder.h"
+#include "storage/index.h"
+#include "storage/maildir.h"
+
+struct fixture {
+	char		 dir[PATH_MAX];
+	char		 root[PATH_MAX + 8];	/* the Maildir */
+	char		 state[PATH_MAX + 8];
+	int		 rootfd;
+	struct mail_opts opts;
+};
+
+/* Makes dir/Maildir with new/, cur/, tmp/, and dir/state. */
+static int
+setup(void **state)
+{
+	struct fixture	*fx;
+	const char	*tmp = getenv("TMPDIR");
+
+	if ((fx = calloc(1, sizeof(*fx))) == NULL)
+		return -1;
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if (snprintf(fx->dir, sizeof(fx->dir), "%s/test_folder.XXXXXX",
+	    tmp) >= (int)sizeof(fx->dir) || mkdtemp(fx->dir) == NULL)
+		goto fail;
+	(void)snprintf(fx->root, sizeof(fx->root), "%s/Maildir", fx->dir);
+	(void)snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
+	if (mkdir(fx->root, 0700) == -1 || mkdir(fx->state, 0700) == -1)
+		goto fail;
+	fx->rootfd = open(fx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fx->rootfd == -1 || mkdirat(fx->rootfd, "new", 0700) == -1 ||
+	    mkdirat(fx->rootfd, "cur", 0700) == -1 ||
+	    mkdirat(fx->rootfd, "tmp", 0700) == -1)
+		goto fail;
+	fx->opts.state_dir = fx->state;
+	*state = fx;
+	return 0;
+fail:
+	free(fx);
+	return -1;
+}
+
+/* Removes one entry of the tree (nftw callback). */
+static int
+rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+/* Removes the temporary tree. */
+static int
+teardown(void **state)
+{
+	struct fixture	*fx = *state;
+	int		 rc;
+
+	(void)close(fx->rootfd);
+	rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return rc;
+}
+
+/* Writes s to the file rel of the Maildir. */
+static void
+put(struct fixture *fx, const char *rel, const char *s)
+{
+	int	 fd;
+
+	fd = openat(fx->rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	assert_int_equal(close(fd), 0);
+}
+
+/* True if rel exists in the Maildir (links not followed). */
+static bool
+exists(struct fixture *fx, const char *rel)
+{
+	struct stat	 st;
+
+	return fstatat(fx->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The folders as one string, "INBOX,a,b". */
+static const char *
+listing(struct fixture *fx)
+{
+	static char	 out[1024];
+	char		**names;
+	size_t		 n, i;
+
+	assert_int_equal(folder_list(fx->root, &names, &n), 0);
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			(void)strlcat(out, ",", sizeof(out));
+		(void)strlcat(out, names[i], sizeof(out));
+	}
+	folder_list_free(names, n);
+	return out;
+}
+
+/* Opens a folder, which must work. */
+static struct folder *
+fopen_ok(struct fixture *fx, const char *name)
+{
+	struct folder	*f = NULL;
+
+	assert_int_equal(folder_open(fx->root, name, &fx->opts, &f), 0);
+	assert_non_null(f);
+	return f;
+}
+
+/* Names from clients: only valid ones reach the file system. */
+static void
+test_names(void **state)
+{
+	static const char *const good[] = {
+		"INBOX", "inbox", "Sent", "Sent Items", "a.b.c", "INBOX.Sent",
+		"&AMk-t&AOk-", "x~y", "with:colon",
+	};
+	static const char *const bad[] = {
+		"", ".", "..", ".hidden", "a..b", "trail.", "a/b", "../up",
+		"INBOX.", "INBOX.INBOX", "tab\there", "nl\n", "\x7f",
+		"caf\xc3\xa9",
+		"inbox.inbox.x",
+	};
+	char	 longname[FOLDER_NAME_MAX + 2];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(folder_name_valid(good[i]));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(folder_name_valid(bad[i]));
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[FOLDER_NAME_MAX + 1] = '\0';
+	assert_false(folder_name_valid(longname));
+	longname[FOLDER_NAME_MAX] = '\0';
+	assert_true(folder_name_valid(longname));
+}
+
+/* Create, list, rename (with children) and delete. */
+static void
+test_manage(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*f;
+
+	assert_string_equal(listing(fx), "INBOX");
+	assert_int_equal(folder_create(fx->root, "Sent"), 0);
+	assert_true(exists(fx, ".Sent/new"));
+	assert_true(exists(fx, ".Sent/cur"));
+	assert_true(exists(fx, ".Sent/tmp"));
+	assert_true(exists(fx, ".Sent/" FOLDER_MARKER));
+	assert_int_equal(folder_create(fx->root, "Sent"), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(folder_create(fx->root, "INBOX"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_create(fx->root, "../escape"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_create(fx->root, "a/b"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_false(exists(fx, "../escape"));
+	assert_int_equal(folder_create(fx->root, "INBOX.Drafts"), 0);
+	assert_true(exists(fx, ".Drafts"));
+	assert_int_equal(folder_create(fx->root, "Lists.postern"), 0);
+	assert_int_equal(folder_create(fx->root, "Lists"), 0);
+	assert_int_equal(folder_create(fx->root, "Lists.postern.dev"), 0);
+	/* other dot names are not folders */
+	assert_int_equal(mkdirat(fx->rootfd, "..odd", 0700), 0);
+	put(fx, ".afile", "x");
+	assert_string_equal(listing(fx),
+	    "INBOX,Drafts,Lists,Lists.postern,Lists.postern.dev,Sent");
+
+	/* a message in a child follows the rename */
+	put(fx, ".Lists.postern/new/1.a", "a\n");
+	assert_int_equal(folder_rename(fx->root, "Lists", "Archive.Lists"),
+	    0);
+	assert_string_equal(listing(fx), "INBOX,Archive.Lists,"
+	    "Archive.Lists.postern,Archive.Lists.postern.dev,Drafts,Sent");
+	assert_true(exists(fx, ".Archive.Lists.postern/new/1.a"));
+	assert_int_equal(folder_rename(fx->root, "Lists", "X"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(folder_rename(fx->root, "Sent", "Drafts"), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(folder_rename(fx->root, "Sent", "Sent.inner"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_rename(fx->root, "INBOX", "Old"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_rename(fx->root, "Sent", "a..b"), -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* delete: the folder and its messages; children stay */
+	f = fopen_ok(fx, "Archive.Lists.postern");
+	assert_int_equal(f->count, 1);
+	folder_close(&f);
+	assert_int_equal(folder_delete(fx->root, "Archive.Lists"), 0);
+	assert_int_equal(folder_delete(fx->root, "Archive.Lists"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(folder_delete(fx->root, "INBOX"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_delete(fx->root, "Archive.Lists.postern"), 0);
+	assert_string_equal(listing(fx),
+	    "INBOX,Archive.Lists.postern.dev,Drafts,Sent");
+	assert_false(exists(fx, ".Archive.Lists.postern"));
+	/* nothing left behind in tmp/ */
+	{
+		DIR *dp = fdopendir(openat(fx->rootfd, "tmp", O_RDONLY |
+		    O_DIRECTORY));
+		struct dirent *d;
+		int n = 0;
+
+		assert_non_null(dp);
+		while ((d = readdir(dp)) != NULL)
+			if (d->d_name[0] != '.')
+				n++;
+		closedir(dp);
+		assert_int_equal(n, 0);
+	}
+
+	/* open: missing, invalid, half made (crash while creating) */
+	assert_int_equal(folder_open(fx->root, "Nope", &fx->opts, &f), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(folder_open(fx->root, "../x", &fx->opts, &f), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(mkdirat(fx->rootfd, ".Half", 0700), 0);
+	f = fopen_ok(fx, "Half");
+	assert_true(exists(fx, ".Half/cur"));
+	folder_close(&f);
+}
+
+/* Flags: renamed into cur/ with the letters in order, other letters
+ * kept, and back; UIDs unchanged. */
+static void
+test_flags_round_trip(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*f;
+	uint32_t	 uid;
+
+	put(fx, "new/1.a", "a\n");
+	put(fx, "cur/2.b:2,ZS", "b\n");
+	put(fx, "cur/3.c:1,odd", "c\n");
+	f = fopen_ok(fx, "INBOX");
+	assert_int_equal(f->count, 3);
+	uid = f->mail[0].uid;
+	assert_int_equal(folder_set_flags(f, 0, FLAG_SEEN | FLAG_FLAGGED, 0,
+	    0, 0), 0);
+	assert_string_equal(f->mail[0].name, "cur/1.a:2,FS");
+	assert_true(exists(fx, "cur/1.a:2,FS"));
+	assert_int_equal(folder_set_flags(f, 0, FLAG_REPLIED, FLAG_SEEN, 0,
+	    0), 0);
+	assert_string_equal(f->mail[0].name, "cur/1.a:2,FR");
+	assert_int_equal(folder_set_flags(f, 0, 0, FLAGS_KNOWN, 0, 0), 0);
+	assert_string_equal(f->mail[0].name, "cur/1.a:2,");
+	/* an unknown capital letter stays */
+	assert_int_equal(folder_set_flags(f, 1, FLAG_DRAFT, FLAG_SEEN, 0, 0),
+	    0);
+	assert_string_equal(f->mail[1].name, "cur/2.b:2,DZ");
+	/* unknown info: refused, untouched */
+	assert_int_equal(folder_set_flags(f, 2, FLAG_SEEN, 0, 0, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_true(exists(fx, "cur/3.c:1,odd"));
+	/* moved by another agent meanwhile: followed */
+	assert_int_equal(renameat(fx->rootfd, "cur/1.a:2,", fx->rootfd,
+	    "cur/1.a:2,T"), 0);
+	assert_int_equal(folder_set_flags(f, 0, FLAG_SEEN, 0, 0, 0), 0);
+	assert_string_equal(f->mail[0].name, "cur/1.a:2,ST");
+	assert_int_equal(folder_set_flags(f, 9, FLAG_SEEN, 0, 0, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_sync(f), 0);
+	assert_int_equal(f->mail[0].uid, uid);
+	assert_int_equal(f->mail[0].mflags, FLAG_SEEN | FLAG_TRASHED);
+	folder_close(&f);
+}
+
+/* Keywords by name: letters given in order, the file written, the
+ * letters in the names; another session sees them. */
+static void
+test_keywords(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*f, *g;
+	int		 a, b;
+
+	put(fx, "new/1.a", "a\n");
+	f = fopen_ok(fx, "INBOX");
+	assert_int_equal(folder_keyword(f, "$Label1", false), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(a = folder_keyword(f, "$Label1", true), 0);
+	assert_int_equal(b = folder_keyword(f, "Work", true), 1);
+	assert_int_equal(folder_keyword(f, "$label1", true), 0);
+	assert_int_equal(folder_keyword(f, "no good", true), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(folder_set_flags(f, 0, FLAG_SEEN, 0,
+	    KEYWORD_BIT(a) | KEYWORD_BIT(b), 0), 0);
+	assert_string_equal(f->mail[0].name, "cur/1.a:2,Sab");
+	g = fopen_ok(fx, "INBOX");
+	assert_int_equal(folder_keyword(g, "Work", false), 1);
+	assert_int_equal(g->mail[0].keywords, KEYWORD_BIT(0) |
+	    KEYWORD_BIT(1));
+	/* a keyword added by g: f finds it (the file is read again) */
+	assert_int_equal(folder_keyword(g, "Later", true), 2);
+	assert_int_equal(folder_keyword(f, "Other", true), 3);
+	assert_int_equal(folder_keyword(f, "Later", false), 2);
+	assert_int_equal(folder_set_flags(f, 0, 0, 0, 0, KEYWORD_BIT(a)), 0);
+	assert_string_equal(f->mail[0].name, "cur/1.a:2,Sb");
+	folder_close(&g);
+	folder_close(&f);
+}
+
+/* Expunge removes exactly the T-flagged as they are on disk, drops
+ * them from the index, and their UIDs never come back, not even for a
+ * message delivered again under the same name. */
+static void
+test_expunge(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*f;
+	size_t		 n;
+	uint32_t	 uidv;
+
+	put(fx, "new/1.a", "a\n");
+	put(fx, "cur/2.b:2,ST", "b\n");
+	put(fx, "new/3.c", "c\n");
+	put(fx, "cur/4.d:2,S", "d\n");
+	f = fopen_ok(fx, "INBOX");
+	uidv = f->uidvalidity;
+	assert_int_equal(f->nextuid, 5);
+	/* flagged T by another agent since the listing */
+	assert_int_equal(renameat(fx->rootfd, "cur/4.d:2,S", fx->rootfd,
+	    "cur/4.d:2,ST"), 0);
+	assert_int_equal(folder_expunge(f, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f->count, 2);
+	assert_int_equal(f->mail[0].uid, 1);
+	assert_int_equal(f->mail[1].uid, 3);
+	assert_false(exists(fx, "cur/2.b:2,ST"));
+	assert_false(exists(fx, "cur/4.d:2,ST"));
+	folder_close(&f);
+	put(fx, "new/2.b", "b again\n");
+	put(fx, "new/5.e", "e\n");
+	f = fopen_ok(fx, "INBOX");
+	assert_int_equal(f->uidvalidity, uidv);
+	assert_int_equal(f->count, 4);
+	assert_int_equal(f->mail[2].uid, 5);
+	assert_int_equal(f->mail[3].uid, 6);
+	assert_string_equal(f->mail[2].name, "new/2.b");
+	assert_int_equal(folder_find_uid(f, 3), 1);
+	assert_int_equal(folder_find_uid(f, 2), -1);
+	assert_int_equal(folder_find_uid(f, 6), 3);
+	assert_int_equal(folder_expunge(f, &n), 0);
+	assert_int_equal(n, 0);
+	folder_close(&f);
+}
+
+/* Copy keeps flags, keywords by name and times; new UIDs and global
+ * IDs in the target; the source stays. */
+static void
+test_copy(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*in, *sent;
+	uint32_t	 uids[2];
+	size_t		 which[2] = { 1, 0 };
+	int		 k;
+
+	put(fx, "new/1000.a", "first\n");
+	put(fx, "new/2000.b", "second\n");
+	assert_int_equal(folder_create(fx->root, "Sent"), 0);
+	put(fx, ".Sent/new/10.x", "x\n");
+	in = fopen_ok(fx, "INBOX");
+	sent = fopen_ok(fx, "Sent");
+	k = folder_keyword(in, "Work", true);
+	assert_int_equal(folder_set_flags(in, 1, FLAG_SEEN | FLAG_FLAGGED, 0,
+	    KEYWORD_BIT(k), 0), 0);
+	assert_int_equal(folder_keyword(sent, "Other", true), 0);
+	assert_int_equal(folder_copy(in, which, 2, sent, uids), 0);
+	assert_int_equal(sent->count, 3);
+	assert_int_equal(uids[0], 2);
+	assert_int_equal(uids[1], 3);
+	assert_int_equal(sent->mail[1].uid, 2);
+	assert_int_equal(sent->mail[1].time, 2000);
+	assert_int_equal(sent->mail[2].time, 1000);
+	assert_int_equal(sent->mail[1].mflags, FLAG_SEEN | FLAG_FLAGGED);
+	/* "Work" is the second keyword in Sent */
+	assert_int_equal(folder_keyword(sent, "Work", false), 1);
+	assert_int_equal(sent->mail[1].keywords, KEYWORD_BIT(1));
+	assert_int_equal(sent->mail[1].size, 8);
+	assert_true(sent->mail[1].gid > in->mail[1].gid);
+	assert_true(sent->mail[2].gid > sent->mail[1].gid);
+	assert_int_equal(in->count, 2);
+	{
+		char	 buf[16];
+		int	 fd = folder_open_mail(sent, 1);
+		ssize_t	 n;
+
+		assert_true(fd >= 0);
+		n = read(fd, buf, sizeof(buf));
+		assert_int_equal(n, 7);
+		assert_int_equal(memcmp(buf, "second\n", 7), 0);
+		(void)close(fd);
+	}
+	which[0] = 7;
+	assert_int_equal(folder_copy(in, which, 1, sent, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	folder_close(&sent);
+	folder_close(&in);
+	/* and they last */
+	sent = fopen_ok(fx, "Sent");
+	assert_int_equal(sent->mail[1].time, 2000);
+	assert_int_equal(sent->mail[2].uid, 3);
+	folder_close(&sent);
+}
+
+/* Append: delivered through deliver.c, flags set, a UID back. */
+static void
+test_append(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*f;
+	uint32_t	 uid = 0;
+	int		 fd;
+	char		 path[PATH_MAX + 32];
+
+	assert_int_equal(folder_create(fx->root, "Drafts"), 0);
+	f = fopen_ok(fx, "Drafts");
+	(void)snprintf(path, sizeof(path), "%s/msg", fx->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "Subject: x\r\n\r\nbody\r\n", 20), 20);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(folder_append(f, fd, FLAG_DRAFT | FLAG_SEEN, 0,
+	    1234567, &uid), 0);
+	(void)close(fd);
+	assert_int_equal(uid, 1);
+	assert_int_equal(f->count, 1);
+	assert_int_equal(f->mail[0].time, 1234567);
+	assert_int_equal(f->mail[0].size, 20);
+	assert_int_equal(f->mail[0].mflags, FLAG_DRAFT | FLAG_SEEN);
+	assert_int_equal(strncmp(f->mail[0].name, "cur/", 4), 0);
+	assert_non_null(strstr(f->mail[0].name, ":2,DS"));
+	folder_close(&f);
+}
+
+/* UIDVALIDITY is the folder's own and lasts; a folder session and a
+ * POP3 maildrop run beside each other. */
+static void
+test_beside_pop3(void **state)
+{
+	struct fixture	*fx = *state;
+	struct folder	*f;
+	struct maildrop	*md;
+	uint32_t	 uidv;
+
+	put(fx, "new/1.a", "a\n");
+	put(fx, "new/2.b", "b\n");
+	assert_int_equal(maildrop_open(fx->root, &fx->opts, &md), 0);
+	f = fopen_ok(fx, "INBOX");
+	uidv = f->uidvalidity;
+	assert_int_equal(uidv, md->uidvalidity);
+	assert_int_equal(f->mail[1].uid, md->mail[1].uid);
+	/* IMAP flags message 1, POP3 deletes message 2 */
+	assert_int_equal(folder_set_flags(f, 0, FLAG_FLAGGED, 0, 0, 0), 0);
+	md->mail[1].flags |= MAIL_DELETED;
+	md->mail[0].flags |= MAIL_SEEN;
+	assert_int_equal(maildrop_commit(md, NULL), 0);
+	maildrop_close(&md);
+	assert_true(exists(fx, "cur/1.a:2,FS"));
+	assert_int_equal(folder_sync(f), 0);
+	assert_int_equal(f->count, 1);
+	assert_int_equal(f->uidvalidity, uidv);
+	assert_int_equal(f->mail[0].mflags, FLAG_FLAGGED | FLAG_SEEN);
+	folder_close(&f);
+	folder_close(&f);
+	folder_close(NULL);
+}
+
+int
+main(void)
+{
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		T(test_manage),
+		T(test_flags_round_trip),
+		T(test_keywords),
+		T(test_expunge),
+		T(test_copy),
+		T(test_append),
+		T(test_beside_pop3),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

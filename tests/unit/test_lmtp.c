@@ -1,0 +1,774 @@
+/*
+ * test_lmtp.c: the LMTP module's replies, command by command, with their
+ * error cases, and what lands in the Maildirs.  A forked child runs
+ * lmtp_protocol.serve() on one end of a socketpair with a temporary
+ * passwd-file and Maildirs; the test speaks LMTP on the other end.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/unit/unit.h"
+
+#include "protocols/protocol.h"
+#include "server/io.h"
+#include "server/log.h"
+#include "server/session.h"
+#include "storage/maildir.h"
+
+/* The users of the passwd-file; "broken" has no tmp/, "nob" runs as
+ * nobody (65534). */
+static const char *const USERS[] = { "alice", "bob", "carol@example.org",
+	"broken", "nob" };
+
+struct fixture {
+	char	 dir[64];
+	char	 passwd[256];
+	struct conf conf;
+	int	 fd;		/* the client's end */
+	pid_t	 pid;		/* the server child */
+	bool	 sandbox;	/* the child leaves root first, as a
+				   sandboxed worker does */
+	char	 buf[262144];
+	size_t	 len;
+};
+
+/* md: the Maildir path of user u. */
+static const char *
+md(struct fixture *f, const char *u)
+{
+	static char	 path[300];
+
+	snprintf(path, sizeof(path), "%s/home/%s/Maildir", f->dir, u);
+	return path;
+}
+
+/* mkmd: a Maildir for user u (without tmp/ if notmp). */
+static void
+mkmd(struct fixture *f, const char *u, bool notmp)
+{
+	char	 path[600];
+
+	snprintf(path, sizeof(path), "%s/home/%s", f->dir, u);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s", md(f, u));
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/new", md(f, u));
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/cur", md(f, u));
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/tmp", md(f, u));
+	if (!notmp)
+		assert_int_equal(mkdir(path, 0755), 0);
+}
+
+/* start: a server child on a socketpair. */
+static void
+start(struct fixture *f)
+{
+	struct session	 s;
+	int		 sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		close(sv[0]);
+		memset(&s, 0, sizeof(s));
+		s.conf = &f->conf;
+		s.proto = protocol_find("lmtp");
+		s.fd = sv[1];
+		strlcpy(s.rip, "127.0.0.1", sizeof(s.rip));
+		if (f->sandbox && geteuid() == 0 && setuid(65534) == -1)
+			_exit(1);
+		s.proto->serve(&s);
+		io_free(&s.io);
+		_exit(0);
+	}
+	close(sv[1]);
+	f->fd = sv[0];
+	f->len = 0;
+}
+
+/* stop: closes the client end and reaps the child. */
+static void
+stop(struct fixture *f)
+{
+	int	 status;
+
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (f->pid > 0) {
+		waitpid(f->pid, &status, 0);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	f->pid = 0;
+}
+
+/* line: the next reply line without CRLF (static buffer); "" at EOF. */
+static const char *
+line(struct fixture *f)
+{
+	static char	 out[4096];
+	char		*nl;
+	ssize_t		 n;
+	size_t		 l;
+
+	while ((nl = memchr(f->buf, '\n', f->len)) == NULL) {
+		n = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
+		if (n <= 0)
+			return "";
+		f->len += (size_t)n;
+	}
+	l = (size_t)(nl - f->buf) + 1;
+	assert_true(l >= 2 && nl[-1] == '\r');
+	assert_true(l - 2 < sizeof(out));
+	memcpy(out, f->buf, l - 2);
+	out[l - 2] = '\0';
+	memmove(f->buf, f->buf + l, f->len - l);
+	f->len -= l;
+	return out;
+}
+
+/* sendall: writes text to the server. */
+static void
+sendall(struct fixture *f, const char *text, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = write(f->fd, text, len);
+		assert_true(n > 0);
+		text += n;
+		len -= (size_t)n;
+	}
+}
+
+/* cmd: sends one command line and returns the first reply line. */
+static const char *
+cmd(struct fixture *f, const char *c)
+{
+	char	 out[8192];
+	int	 n = snprintf(out, sizeof(out), "%s\r\n", c);
+
+	assert_true(n > 0 && (size_t)n < sizeof(out));
+	sendall(f, out, (size_t)n);
+	return line(f);
+}
+
+/* hello: reads the greeting and says LHLO. */
+static void
+hello(struct fixture *f)
+{
+	assert_string_equal(line(f), "220 test.example LMTP Postern ready");
+	assert_string_equal(cmd(f, "LHLO client.example"),
+	    "250-test.example");
+	assert_string_equal(line(f), "250-PIPELINING");
+	assert_string_equal(line(f), "250-ENHANCEDSTATUSCODES");
+	assert_string_equal(line(f), "250-8BITMIME");
+	assert_string_equal(line(f), "250 SIZE 100000");
+}
+
+/* count: files in sub of user u's Maildir. */
+static int
+count(struct fixture *f, const char *u, const char *sub)
+{
+	char		 path[600];
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", md(f, u), sub);
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* delivered: the text of the one message in u's new/ (static buffer),
+ * after checking its name against the reply and its sizes. */
+static const char *
+delivered(struct fixture *f, const char *u, const char *reply)
+{
+	static char	 text[131072];
+	char		 path[1024], name[512];
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 st;
+	off_t		 s, w, counted;
+	ssize_t		 n;
+	int		 fd;
+
+	assert_int_equal(count(f, u, "new"), 1);
+	snprintf(path, sizeof(path), "%s/new", md(f, u));
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			strlcpy(name, e->d_name, sizeof(name));
+	closedir(d);
+	if (reply != NULL)
+		assert_non_null(strstr(reply, name));
+	snprintf(path, sizeof(path), "%s/new/%s", md(f, u), name);
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	assert_int_equal(fstat(fd, &st), 0);
+	maildir_name_sizes(name, strlen(name), &s, &w);
+	assert_int_equal(s, st.st_size);
+	assert_int_equal(maildir_count_size(fd, &counted), 0);
+	assert_int_equal(w, counted);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	n = read(fd, text, sizeof(text) - 1);
+	assert_true(n >= 0);
+	text[n] = '\0';
+	close(fd);
+	assert_int_equal(unlink(path), 0);
+	return text;
+}
+
+/* rm_entry: removes one entry of a tree (nftw callback). */
+static int
+rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+/* nobody_entry: gives one entry of a tree to nobody (nftw callback). */
+static int
+nobody_entry(const char *p, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+	return lchown(p, 65534, 65534);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = calloc(1, sizeof(*f));
+	char		 path[512], entry[1024];
+	FILE		*fp;
+	size_t		 i;
+
+	assert_non_null(f);
+	strlcpy(f->dir, "/tmp/postern-lmtp-XXXXXX", sizeof(f->dir));
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/home", f->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
+	assert_non_null(fp = fopen(f->passwd, "w"));
+	for (i = 0; i < sizeof(USERS) / sizeof(USERS[0]); i++) {
+		mkmd(f, USERS[i], strcmp(USERS[i], "broken") == 0);
+		snprintf(entry, sizeof(entry), "%s:{PLAIN}x:%s::%s/home/%s::\n",
+		    USERS[i], strcmp(USERS[i], "nob") == 0 ? "65534:65534" :
+		    ":", f->dir, USERS[i]);
+		fputs(entry, fp);
+	}
+	fprintf(fp, "toor:{PLAIN}x:0:0::%s/home/alice::\n", f->dir);
+	fclose(fp);
+	f->conf.mail_user = "";
+	if (geteuid() == 0) {
+		/* As posternd started as root: accounts naming no uid are
+		 * delivered to as mail_user, here nobody (65534). */
+		f->conf.privsep = true;
+		f->conf.mail_user = "nobody";
+		f->conf.mail_uid = 65534;
+		f->conf.mail_gid = 65534;
+		snprintf(path, sizeof(path), "%s/home", f->dir);
+		assert_int_equal(nftw(path, nobody_entry, 16, FTW_PHYS), 0);
+	}
+
+	f->conf.passwd_file = f->passwd;
+	f->conf.maildir = "%h/Maildir";
+	f->conf.hostname = "test.example";
+	f->conf.login_timeout = 5;
+	f->conf.idle_timeout = 600;
+	f->conf.max_line = 512;
+	f->conf.max_bad_commands = 50;
+	f->conf.lmtp_max_message_size = 100000;
+	f->conf.lmtp_temp_dir = "/tmp";
+	f->fd = -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	stop(f);
+	assert_int_equal(nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(f);
+	return 0;
+}
+
+/* The greeting, LHLO's list, and the small commands. */
+static void
+test_session(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	hello(f);
+	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
+	assert_string_equal(cmd(f, "noop"), "250 2.0.0 OK");
+	assert_string_equal(cmd(f, "RSET"), "250 2.0.0 OK");
+	assert_string_equal(cmd(f, "VRFY alice"), "252 2.5.0 cannot VRFY "
+	    "user, but will accept message and attempt delivery");
+	assert_string_equal(cmd(f, "HELP"), "214 2.0.0 commands: LHLO MAIL "
+	    "RCPT DATA RSET NOOP QUIT VRFY HELP");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "221 2.0.0 test.example closing connection");
+	assert_string_equal(line(f), "");	/* closed */
+}
+
+/* Commands out of order, unknown, or with bad arguments. */
+static void
+test_errors(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	assert_string_equal(line(f), "220 test.example LMTP Postern ready");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b>"),
+	    "503 5.5.1 send LHLO first");
+	assert_string_equal(cmd(f, "HELO x"),
+	    "500 5.5.1 this is LMTP: use LHLO");
+	assert_string_equal(cmd(f, "EHLO x"),
+	    "500 5.5.1 this is LMTP: use LHLO");
+	assert_string_equal(cmd(f, "LHLO"), "501 5.5.4 LHLO needs a host "
+	    "name");
+	assert_string_equal(cmd(f, "STARTTLS"), "500 5.5.1 unknown command");
+	assert_string_equal(cmd(f, ""), "500 5.5.1 unknown command");
+	assert_string_equal(cmd(f, "LHLO x"), "250-test.example");
+	while (strncmp(line(f), "250 ", 4) != 0)
+		;
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"),
+	    "503 5.5.1 need MAIL before RCPT");
+	assert_string_equal(cmd(f, "DATA"), "503 5.5.1 need MAIL before DATA");
+	assert_string_equal(cmd(f, "MAIL FROM:a@b"),
+	    "501 5.5.4 syntax: MAIL FROM:<address>");
+	assert_string_equal(cmd(f, "MAIL TO:<a@b>"),
+	    "501 5.5.4 syntax: MAIL FROM:<address>");
+	assert_string_equal(cmd(f, "MAIL FROM:<a b>"),
+	    "501 5.5.4 syntax: MAIL FROM:<address>");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b>x"),
+	    "501 5.5.4 syntax: MAIL FROM:<address>");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b> FOO=1"),
+	    "555 5.5.4 unsupported parameter");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b> BODY=BINARYMIME"),
+	    "501 5.5.4 bad BODY parameter");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b> SIZE=x1"),
+	    "501 5.5.4 bad SIZE parameter");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b> SIZE=100001"),
+	    "552 5.3.4 message size exceeds fixed maximum message size");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b> SIZE=100000 "
+	    "BODY=8BITMIME"), "250 2.1.0 sender <a@b> OK");
+	assert_string_equal(cmd(f, "MAIL FROM:<a@b>"),
+	    "503 5.5.1 nested MAIL command");
+	assert_string_equal(cmd(f, "DATA"),
+	    "503 5.5.1 need a valid RCPT before DATA");
+	assert_string_equal(cmd(f, "RCPT TO:<>"),
+	    "501 5.5.4 syntax: RCPT TO:<address>");
+	assert_string_equal(cmd(f, "RCPT TO:alice"),
+	    "501 5.5.4 syntax: RCPT TO:<address>");
+	assert_string_equal(cmd(f, "RCPT TO:<alice> NOTIFY=NEVER"),
+	    "555 5.5.4 unsupported parameter");
+	assert_string_equal(cmd(f, "RCPT TO:<mallory@example.org>"),
+	    "550 5.1.1 <mallory@example.org> unknown user");
+	assert_string_equal(cmd(f, "RCPT TO:<toor>"),
+	    "550 5.7.1 <toor> delivery as uid 0 refused");
+	assert_string_equal(cmd(f, "DATA"),
+	    "503 5.5.1 need a valid RCPT before DATA");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"),
+	    "250 2.1.5 <alice> OK");
+	assert_string_equal(cmd(f, "DATA now"),
+	    "501 5.5.4 DATA takes no argument");
+	/* RSET drops the transaction; LHLO does too. */
+	assert_string_equal(cmd(f, "RSET"), "250 2.0.0 OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"),
+	    "503 5.5.1 need MAIL before RCPT");
+	assert_string_equal(cmd(f, "MAIL FROM:<>"),
+	    "250 2.1.0 sender <> OK");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "221 2.0.0 test.example closing connection");
+	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(f, "alice", "tmp"), 0);
+}
+
+/* One message to one recipient: headers added, dot-stuffing undone,
+ * CRLF stored as LF. */
+static void
+test_deliver_one(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*text;
+	char		 reply[1024];
+
+	start(f);
+	hello(f);
+	assert_string_equal(cmd(f, "MAIL FROM:<sender@example.org>"),
+	    "250 2.1.0 sender <sender@example.org> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice@example.org>"),
+	    "250 2.1.5 <alice@example.org> OK");
+	assert_string_equal(cmd(f, "DATA"), "354 2.0.0 send the message, "
+	    "ending with \".\" on a line by itself");
+	text = "Subject: dots\r\n\r\n..\r\n...two\r\n.x\r\nend\r\n.\r\n";
+	sendall(f, text, strlen(text));
+	strlcpy(reply, line(f), sizeof(reply));
+	assert_true(strncmp(reply, "250 2.0.0 <alice@example.org> delivered "
+	    "as ", 41) == 0);
+	assert_string_equal(delivered(f, "alice", reply),
+	    "Return-Path: <sender@example.org>\n"
+	    "Delivered-To: <alice@example.org>\n"
+	    "Subject: dots\n\n.\n..two\nx\nend\n");
+	assert_int_equal(count(f, "alice", "tmp"), 0);
+	/* The transaction is over: a new MAIL is needed. */
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"),
+	    "503 5.5.1 need MAIL before RCPT");
+	/* An empty message gets the headers only. */
+	assert_string_equal(cmd(f, "MAIL FROM:<>"), "250 2.1.0 sender <> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"), "250 2.1.5 <alice> OK");
+	assert_string_equal(cmd(f, "DATA"), "354 2.0.0 send the message, "
+	    "ending with \".\" on a line by itself");
+	strlcpy(reply, cmd(f, "."), sizeof(reply));
+	assert_string_equal(delivered(f, "alice", reply),
+	    "Return-Path: <>\nDelivered-To: <alice>\n");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "221 2.0.0 test.example closing connection");
+}
+
+/* What test_recipients delivers to %s. */
+#define WANT	"Return-Path: <s@x>\nDelivered-To: <%s>\nSubject: hi\n\nhello\n"
+
+/* Two recipients found, one unknown, one whose delivery fails: one
+ * reply per accepted recipient, in order. */
+static void
+test_recipients(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*msg = "Subject: hi\r\n\r\nhello\r\n.\r\n";
+	char		 reply[1024], text[256];
+
+	start(f);
+	hello(f);
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice@example.org>"),
+	    "250 2.1.5 <alice@example.org> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<nobody@example.org>"),
+	    "550 5.1.1 <nobody@example.org> unknown user");
+	assert_string_equal(cmd(f, "RCPT TO:<carol@example.org>"),
+	    "250 2.1.5 <carol@example.org> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<broken@example.org>"),
+	    "250 2.1.5 <broken@example.org> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<@relay.example:bob@example.org>"),
+	    "250 2.1.5 <bob@example.org> OK");
+	assert_string_equal(cmd(f, "DATA"), "354 2.0.0 send the message, "
+	    "ending with \".\" on a line by itself");
+	sendall(f, msg, strlen(msg));
+	strlcpy(reply, line(f), sizeof(reply));
+	snprintf(text, sizeof(text), WANT, "alice@example.org");
+	assert_string_equal(delivered(f, "alice", reply), text);
+	strlcpy(reply, line(f), sizeof(reply));
+	/* carol@example.org is an entry of its own: the whole address. */
+	snprintf(text, sizeof(text), WANT, "carol@example.org");
+	assert_string_equal(delivered(f, "carol@example.org", reply), text);
+	assert_true(strncmp(line(f), "451 4.3.0 <broken@example.org> "
+	    "temporary failure: ", 50) == 0);
+	strlcpy(reply, line(f), sizeof(reply));
+	snprintf(text, sizeof(text), WANT, "bob@example.org");
+	assert_string_equal(delivered(f, "bob", reply), text);
+	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
+	assert_int_equal(count(f, "broken", "new"), 0);
+}
+
+/* Everything in one write, and two transactions on one connection. */
+static void
+test_pipelining(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*all = "LHLO x\r\nMAIL FROM:<s@x>\r\n"
+			    "RCPT TO:<alice>\r\nRCPT TO:<zed>\r\n"
+			    "RCPT TO:<bob>\r\nDATA\r\n";
+	const char	*msg = "one\r\n.\r\nMAIL FROM:<t@x>\r\n"
+			    "RCPT TO:<alice>\r\nDATA\r\n";
+	const char	*msg2 = "two\r\n.\r\nQUIT\r\n";
+
+	start(f);
+	assert_string_equal(line(f), "220 test.example LMTP Postern ready");
+	sendall(f, all, strlen(all));
+	assert_string_equal(line(f), "250-test.example");
+	while (strncmp(line(f), "250 ", 4) != 0)
+		;
+	assert_string_equal(line(f), "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(line(f), "250 2.1.5 <alice> OK");
+	assert_string_equal(line(f), "550 5.1.1 <zed> unknown user");
+	assert_string_equal(line(f), "250 2.1.5 <bob> OK");
+	assert_true(strncmp(line(f), "354 ", 4) == 0);
+	sendall(f, msg, strlen(msg));
+	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered as ",
+	    31) == 0);
+	assert_true(strncmp(line(f), "250 2.0.0 <bob> delivered as ",
+	    29) == 0);
+	assert_string_equal(line(f), "250 2.1.0 sender <t@x> OK");
+	assert_string_equal(line(f), "250 2.1.5 <alice> OK");
+	assert_true(strncmp(line(f), "354 ", 4) == 0);
+	sendall(f, msg2, strlen(msg2));
+	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered as ",
+	    31) == 0);
+	assert_string_equal(line(f),
+	    "221 2.0.0 test.example closing connection");
+	assert_string_equal(line(f), "");
+	assert_int_equal(count(f, "alice", "new"), 2);
+	assert_string_equal(delivered(f, "bob", NULL),
+	    "Return-Path: <s@x>\nDelivered-To: <bob>\none\n");
+}
+
+/* transaction: LHLO, MAIL, RCPT alice and bob, DATA. */
+static void
+transaction(struct fixture *f)
+{
+	hello(f);
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"), "250 2.1.5 <alice> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<bob>"), "250 2.1.5 <bob> OK");
+	assert_true(strncmp(cmd(f, "DATA"), "354 ", 4) == 0);
+}
+
+/* A message over lmtp_max_message_size: 552 per recipient, nothing
+ * delivered, the session goes on. */
+static void
+test_size_limit(void **state)
+{
+	struct fixture	*f = *state;
+	char		 l[1000];
+	int		 i;
+
+	memset(l, 's', sizeof(l) - 2);
+	l[sizeof(l) - 2] = '\r';
+	l[sizeof(l) - 1] = '\n';
+	start(f);
+	transaction(f);
+	for (i = 0; i < 101; i++)	/* 101 * 1000 > 100000 */
+		sendall(f, l, sizeof(l));
+	sendall(f, ".\r\n", 3);
+	assert_string_equal(line(f), "552 5.3.4 <alice> message too big: the "
+	    "limit is 100000 octets");
+	assert_string_equal(line(f), "552 5.3.4 <bob> message too big: the "
+	    "limit is 100000 octets");
+	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
+	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(f, "bob", "new"), 0);
+	assert_int_equal(count(f, "alice", "tmp"), 0);
+	/* Exactly at the limit is accepted. */
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"), "250 2.1.5 <alice> OK");
+	assert_true(strncmp(cmd(f, "DATA"), "354 ", 4) == 0);
+	for (i = 0; i < 100; i++)
+		sendall(f, l, sizeof(l));
+	sendall(f, ".\r\n", 3);
+	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered as ",
+	    31) == 0);
+	assert_int_equal(count(f, "alice", "new"), 1);
+}
+
+/* Lines of 5000 octets arrive whole; a line over the limit refuses the
+ * message rather than cutting it; long command lines are refused. */
+static void
+test_long_lines(void **state)
+{
+	struct fixture	*f = *state;
+	char		*big, *want, cmdline[600];
+	const char	*text;
+	size_t		 n = 5000, huge = 70000;
+
+	assert_non_null(big = malloc(huge + 3));
+	assert_non_null(want = malloc(n + 64));
+	start(f);
+	transaction(f);
+	memset(big, 'L', n);
+	big[n] = '\r';
+	big[n + 1] = '\n';
+	sendall(f, big, n + 2);
+	sendall(f, "after\r\n.\r\n", 10);
+	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered", 27) == 0);
+	assert_true(strncmp(line(f), "250 2.0.0 <bob> delivered", 25) == 0);
+	text = delivered(f, "alice", NULL);
+	snprintf(want, n + 64, "Return-Path: <s@x>\nDelivered-To: <alice>\n"
+	    "%.*s\nafter\n", (int)n, big);
+	assert_string_equal(text, want);
+
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"), "250 2.1.5 <alice> OK");
+	assert_true(strncmp(cmd(f, "DATA"), "354 ", 4) == 0);
+	memset(big, 'H', huge);
+	big[huge] = '\r';
+	big[huge + 1] = '\n';
+	sendall(f, "first\r\n", 7);
+	sendall(f, big, huge + 2);
+	sendall(f, "last\r\n.\r\n", 9);
+	assert_string_equal(line(f), "554 5.6.0 <alice> message has a line "
+	    "longer than 65536 octets, not delivered");
+	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
+	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(f, "alice", "tmp"), 0);
+
+	memset(cmdline, 'n', sizeof(cmdline) - 1);
+	memcpy(cmdline, "NOOP ", 5);
+	cmdline[sizeof(cmdline) - 1] = '\0';
+	assert_string_equal(cmd(f, cmdline), "500 5.5.2 line too long");
+	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
+	free(big);
+	free(want);
+}
+
+/* A connection lost in DATA delivers nothing. */
+static void
+test_eof_in_data(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	transaction(f);
+	sendall(f, "Subject: cut\r\n\r\nhalf", 20);
+	shutdown(f->fd, SHUT_WR);
+	assert_string_equal(line(f), "");
+	stop(f);
+	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(f, "alice", "tmp"), 0);
+}
+
+/* Too many bad commands close the session with 421. */
+static void
+test_bad_commands(void **state)
+{
+	struct fixture	*f = *state;
+	int		 i;
+
+	f->conf.max_bad_commands = 3;
+	start(f);
+	line(f);
+	for (i = 0; i < 2; i++)
+		assert_string_equal(cmd(f, "BOGUS"),
+		    "500 5.5.1 unknown command");
+	assert_string_equal(cmd(f, "BOGUS"), "500 5.5.1 unknown command");
+	assert_string_equal(line(f),
+	    "421 4.7.0 test.example too many errors, closing");
+	assert_string_equal(line(f), "");
+}
+
+/* As root, a recipient with a uid is delivered to by a child that runs
+ * as that uid: the file is the user's; one without is mail_user's. */
+static void
+test_uid(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[1024], name[512];
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 st;
+
+	if (geteuid() != 0)
+		skip();
+	start(f);
+	hello(f);
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<nob>"), "250 2.1.5 <nob> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<alice>"), "250 2.1.5 <alice> OK");
+	assert_true(strncmp(cmd(f, "DATA"), "354 ", 4) == 0);
+	sendall(f, "x\r\n.\r\n", 6);
+	assert_true(strncmp(line(f), "250 2.0.0 <nob> delivered", 25) == 0);
+	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered", 27) == 0);
+	snprintf(path, sizeof(path), "%s/new", md(f, "nob"));
+	assert_non_null(d = opendir(path));
+	name[0] = '\0';
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			strlcpy(name, e->d_name, sizeof(name));
+	closedir(d);
+	snprintf(path, sizeof(path), "%s/new/%s", md(f, "nob"), name);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	snprintf(path, sizeof(path), "%s/new", md(f, "alice"));
+	assert_non_null(d = opendir(path));
+	name[0] = '\0';
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			strlcpy(name, e->d_name, sizeof(name));
+	closedir(d);
+	snprintf(path, sizeof(path), "%s/new/%s", md(f, "alice"), name);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	/* The worker itself is still root: the drops were the children's. */
+	assert_string_equal(cmd(f, "QUIT"),
+	    "221 2.0.0 test.example closing connection");
+}
+
+extern char **environ;
+
+/* A sandboxed worker (privilege separation) turns LMTP clients away
+ * with 421, so that they try again later, rather than failing every
+ * recipient. */
+static void
+test_sandboxed(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.privsep = true;
+	f->sandbox = true;
+	start(f);
+	assert_string_equal(line(f), "421 4.3.5 test.example LMTP not "
+	    "available, try again later");
+	assert_string_equal(line(f), "");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_session, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_recipients, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pipelining, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_size_limit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eof_in_data, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_commands, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandboxed, setup,
+		    teardown),
+	};
+
+#ifdef HAVE_LIBBSD
+	setproctitle_init(argc, argv, environ);
+#endif
+	log_init("test_lmtp", 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
