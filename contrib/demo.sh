@@ -28,23 +28,40 @@ sample() {	# sample MAILDIR NAME SUBJECT BODY...
 	} > "$md/new/$name"
 }
 
-as_nobody() {	# whether sessions can run as nobody here (root, and a path
-		# nobody may traverse: not true under /root, for example)
-	[ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 &&
-	    su -s /bin/sh nobody -c "test -x '$DEMO'" 2>/dev/null
+# Started as root, posternd separates privileges: sessions run as the
+# account's uid, here nobody's, so the Maildirs must be nobody's and
+# reachable by it.  A clone under /root is not: then the Maildirs live
+# under /var/lib/postern-demo and demo/mail points there.
+as_root() {
+	[ "$(id -u)" = 0 ]
 }
 
-user() {	# user NAME: a passwd line and a Maildir with three messages
+reachable() {	# whether nobody may reach directory $1
+	su -s /bin/sh nobody -c "test -x '$1'" 2>/dev/null
+}
+
+mailroot() {	# where the demo Maildirs go; prints the directory
+	if ! as_root || reachable "$DEMO"; then
+		echo "$DEMO/mail"
+		return
+	fi
+	root=/var/lib/postern-demo/$(printf '%s' "$TOP" | cksum | cut -d' ' -f1)
+	mkdir -p "$root/mail"
+	chmod 755 /var/lib/postern-demo "$root"
+	ln -sfn "$root/mail" "$DEMO/mail"
+	echo "$root/mail"
+}
+
+user() {	# user NAME ROOT: a passwd line and a Maildir with three messages
 	name=$1
-	md=$DEMO/mail/$name/Maildir
+	md=$2/$name/Maildir
 	mkdir -p "$md/new" "$md/cur" "$md/tmp"
 	hash=$(printf '%s\n' "$name" | "$POSTERN" hash)
 	ids=":"
-	if as_nobody; then
-		# As root, sessions run as nobody once logged in.
+	if as_root; then
 		ids="$(id -u nobody):$(id -g nobody)"
 	fi
-	echo "$name:$hash:$ids::$DEMO/mail/$name::" >> "$DEMO/passwd"
+	echo "$name:$hash:$ids::$2/$name::" >> "$DEMO/passwd"
 	now=$(date +%s)
 	sample "$md" "$now.M1P$$.demo" "Welcome to Postern, $name" \
 	    "This message was made by make demo." \
@@ -60,10 +77,11 @@ setup() {
 	mkdir -p "$DEMO"
 	: > "$DEMO/passwd"
 	chmod 600 "$DEMO/passwd"
-	user demo
-	user demo2
-	if as_nobody; then
-		chown -R nobody:"$(id -gn nobody)" "$DEMO/mail"
+	root=$(mailroot)
+	user demo "$root"
+	user demo2 "$root"
+	if as_root; then
+		chown -R nobody:"$(id -gn nobody)" "$root"
 	fi
 	echo "demo: created $DEMO (users demo/demo and demo2/demo2)"
 }
@@ -81,6 +99,12 @@ mkcert() {	# a self-signed certificate for localhost, for STLS and POP3S
 }
 
 config() {	# the configuration, written on every run
+	# The global message-ID counter, beside the Maildirs.
+	state=$(dirname "$(readlink -f "$DEMO/mail")")/state
+	mkdir -p "$state"
+	if as_root; then
+		chown nobody:"$(id -gn nobody)" "$state"
+	fi
 	cat > "$DEMO/postern.conf" <<CONF
 # postern.conf for make demo: loopback only, unprivileged ports.
 workers = 4
@@ -88,6 +112,7 @@ pidfile = "$DEMO/posternd.pid"
 hostname = "localhost"
 passwd_file = "$DEMO/passwd"
 maildir = "%h/Maildir"
+state_dir = "$state"
 auth_fail_delay = 2
 tls_cert = "$DEMO/tls/cert.pem"
 tls_key = "$DEMO/tls/key.pem"

@@ -104,6 +104,10 @@ class Server:
             # Privilege separation: sessions of accounts that name no
             # uid run as mail_user, so their Maildirs must be its.
             self.settings["mail_user"] = "nobody"
+        # The global message-ID counter (own() gives it to mail_user).
+        self.settings.setdefault("state_dir",
+                                 os.path.join(self.dir, "home", "state"))
+        os.makedirs(self.settings["state_dir"], exist_ok=True)
         self.settings.update(settings or {})
         self.proc = None
         self.log = []
