@@ -169,9 +169,10 @@ static int
 open_folder(int dirfd, const char *folder)
 {
 	char	 dir[DELIVER_FOLDER_MAX + 2];
-	int	 fd;
+	int	 fd, n;
 
-	if (snprintf(dir, sizeof(dir), ".%s", folder) >= (int)sizeof(dir))
+	n = snprintf(dir, sizeof(dir), ".%s", folder);
+	if (n < 0 || (size_t)n >= sizeof(dir))
 		return -1;
 	if ((fd = open_sub(dirfd, dir)) == -1)
 		return -1;
