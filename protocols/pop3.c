@@ -1,9 +1,10 @@
 /*
  * pop3.c: the POP3 protocol module (RFC 1939, with RFC 2449 CAPA and
- * response codes).  It reads like the RFC's command table: one handler per
- * command, dispatched by name and state.  Storage, locking, logins and
- * line handling belong to storage/, server/ and io.c; this file only
- * speaks POP3.
+ * response codes, RFC 5034 AUTH, and the 1985 draft's RPOP).  It reads
+ * like the RFC's command table: one handler per command, dispatched by
+ * name and state.  Storage, locking, logins and line handling belong to
+ * storage/, server/ and io.c; this file only speaks POP3, and never
+ * checks a credential itself: every login goes to session_login().
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -255,11 +256,13 @@ static const struct mail_opts *
 maildrop_opts(const struct pop3 *p, struct mail_opts *opts)
 {
 	const char	*err;
+	int		 needs;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->state_dir = p->s->conf->state_dir;
-	opts->need_ids = uidl_check(p->s->conf->pop3_uidl_format, &err) ==
-	    UIDL_NEEDS_IDS;
+	needs = uidl_check(p->s->conf->pop3_uidl_format, &err);
+	opts->need_uids = needs > 0 && (needs & UIDL_NEEDS_UIDS);
+	opts->need_gids = needs > 0 && (needs & UIDL_NEEDS_GIDS);
 	return opts;
 }
 
@@ -555,8 +558,11 @@ cmd_auth(struct pop3 *p, char *args)
 		reply(p, "-ERR unsupported authentication mechanism");
 		return CMD_BAD;
 	}
-	if (!mech_offered(p, m))
+	if (!mech_offered(p, m)) {
+		if (ir != NULL)
+			explicit_bzero(ir, strlen(ir));
 		return plaintext_refused(p);
+	}
 	st = sasl_start(&sa, (enum sasl_mech)m, ir);
 	if (ir != NULL)
 		explicit_bzero(ir, strlen(ir));

@@ -108,6 +108,7 @@ test_lookup(void **state)
 	struct auth_user	 u;
 	const char		*why;
 	struct passwd		*pw;
+	uid_t			 nobody;
 
 	memset(&c, 0, sizeof(c));
 	c.passdb = PASSDB_SYSTEM;
@@ -124,11 +125,14 @@ test_lookup(void **state)
 	assert_int_equal(auth_system_check(&c, "../etc", "pw", NULL, &u,
 	    &why), AUTH_FAILED);
 	assert_string_equal(why, "invalid user name");
-	if ((pw = getpwnam("nobody")) == NULL || pw->pw_uid < 1000)
+	if ((pw = getpwnam("nobody")) == NULL || pw->pw_uid < 1000) {
 		skip();
+		return;
+	}
+	nobody = pw->pw_uid;
 	assert_int_equal(auth_lookup(&c, "nobody", &u, &why), AUTH_OK);
-	assert_int_equal(u.uid, pw->pw_uid);
-	c.first_valid_uid = (long)pw->pw_uid + 1;
+	assert_int_equal(u.uid, nobody);
+	c.first_valid_uid = (long)nobody + 1;
 	assert_int_equal(auth_lookup(&c, "nobody", &u, &why), AUTH_FAILED);
 	assert_string_equal(why, "uid below first_valid_uid");
 }
@@ -249,8 +253,10 @@ test_pam_service(void **state)
 	const char	*why;
 	char		 body[PATH_MAX + 256];
 
-	if (p == NULL)
+	if (p == NULL) {
 		skip();		/* needs root to write /etc/pam.d */
+		return;
+	}
 	pam_service(p, "auth required pam_permit.so\n"
 	    "account required pam_permit.so\n");
 	assert_int_equal(auth_system_pam(p->service, "alice", "x", "192.0.2.7",
@@ -279,13 +285,17 @@ test_pam_check(void **state)
 	struct pamfix		*p = *state;
 	struct conf		 c;
 	struct auth_user	 u;
-	struct passwd		*pw = NULL;
+	struct passwd		*pw;
 	const char		*why;
 	char			 body[PATH_MAX + 256];
+	uid_t			 nobody;
 
 	if (p == NULL || (pw = getpwnam("nobody")) == NULL ||
-	    pw->pw_uid < 1000)
+	    pw->pw_uid < 1000) {
 		skip();
+		return;
+	}
+	nobody = pw->pw_uid;
 	pam_exec_service(p, body, sizeof(body));
 	pam_service(p, body);
 	memset(&c, 0, sizeof(c));
@@ -296,12 +306,12 @@ test_pam_check(void **state)
 	assert_int_equal(auth_system_check(&c, "nobody", "sesame 1", NULL,
 	    &u, &why), AUTH_OK);
 	assert_string_equal(u.maildir, "/var/mail/nobody");
-	assert_int_equal(u.uid, pw->pw_uid);
+	assert_int_equal(u.uid, nobody);
 	assert_int_equal(auth_system_check(&c, "nobody", "sesame", NULL,
 	    &u, &why), AUTH_FAILED);
 	assert_string_equal(why, "wrong password");
 	/* The floor is said only after a right password. */
-	c.first_valid_uid = (long)pw->pw_uid + 1;
+	c.first_valid_uid = (long)nobody + 1;
 	assert_int_equal(auth_system_check(&c, "nobody", "sesame 1", NULL,
 	    &u, &why), AUTH_FAILED);
 	assert_string_equal(why, "uid below first_valid_uid");
