@@ -104,6 +104,10 @@ config() {	# the configuration, written on every run
 	mkdir -p "$state"
 	if as_root; then
 		chown nobody:"$(id -gn nobody)" "$state"
+		# PAPM push looks recipients up in the session process, which
+		# runs as nobody (postern-papm(7), "Who delivers").
+		chgrp "$(id -gn nobody)" "$DEMO/passwd"
+		chmod 640 "$DEMO/passwd"
 	fi
 	cat > "$DEMO/postern.conf" <<CONF
 # postern.conf for make demo: loopback only, unprivileged ports.
@@ -132,6 +136,35 @@ listen {
 	tls = true
 }
 
+# The Post Office Protocol of RFC 918 (1984): a whole mailbox at a time
+listen {
+	protocol = "pop1"
+	address = "127.0.0.1"
+	port = 1109
+}
+
+# PAPM (Push And Pull For Mail): pull as POP3 does, push to local users
+listen {
+	protocol = "papm"
+	address = "127.0.0.1"
+	port = 49153
+}
+
+# MRP, the Mail Retrieval Protocol (postern-mrp(7))
+listen {
+	protocol = "mrp"
+	address = "127.0.0.1"
+	port = 5000
+}
+
+# MRP over TLS
+listen {
+	protocol = "mrp"
+	address = "127.0.0.1"
+	port = 5001
+	tls = true
+}
+
 # LMTP (RFC 2033): delivery into the Maildirs, as an MTA would
 listen {
 	protocol = "lmtp"
@@ -154,6 +187,11 @@ demo: posternd serving on 127.0.0.1 (Ctrl-C stops it):
                       openssl s_client -quiet -connect 127.0.0.1:1995
   LMTP   port 2424    python3 -c 'import smtplib; smtplib.LMTP("127.0.0.1", 2424).sendmail("me@example.org", ["demo"], "Subject: hi\\n\\nhello\\n")'
                       (then curl pop3://demo:demo@127.0.0.1:1110/ lists one more)
+  POP1   port 1109    telnet 127.0.0.1 1109   (RFC 918: USER demo, PASS demo, RETR INBOX, RCEV, RCVD, QUIT)
+  PAPM   port 49153   telnet 127.0.0.1 49153  (USER demo, PASS demo, LIST, READ 1, HELO localhost,
+                      MAIL FROM: demo@localhost, RCPT TO: demo2@localhost, DATA, text, ".", QUTI)
+  MRP    port 5000    nc -C 127.0.0.1 5000    (LOGIN demo demo, SELECT, FETCH ALL, SEARCH BODY=[hello], QUIT)
+  MRP/TLS port 5001   openssl s_client -quiet -crlf -connect 127.0.0.1:5001
   Maildirs: $DEMO/mail/demo/Maildir, $DEMO/mail/demo2/Maildir
   Start afresh: rm -rf demo && make demo
 MSG

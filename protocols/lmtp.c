@@ -873,17 +873,7 @@ lmtp_serve(struct session *s)
 		max = (size_t)s->conf->max_line;
 	if ((l.io = session_io(s, max)) == NULL)
 		return;
-	io_set_timeout(l.io, s->conf->idle_timeout);
-	if (s->conf->privsep && geteuid() != 0) {
-		/* A sandboxed worker can neither read the passwd-file nor
-		 * take a recipient's uid: the client is to try later. */
-		log_warnx("lmtp: rip=%s: LMTP is not served by sandboxed "
-		    "workers (privilege separation) in this version", s->rip);
-		reply(&l, "421 4.3.5 %s LMTP not available, try again later",
-		    s->conf->hostname);
-		io_flush(l.io);
-		return;
-	}
+	io_set_timeout(l.io, s->conf->lmtp_idle_timeout);
 	session_title(s, "idle");
 	reply(&l, "220 %s LMTP Postern ready", s->conf->hostname);
 	why = loop(&l);
@@ -893,8 +883,24 @@ lmtp_serve(struct session *s)
 	    l.ok_n, l.fail_n, why);
 }
 
+/* lmtp_refuse: a refusal as "421 4.3.2 host text" (RFC 5321 section
+ * 3.8, RFC 3463: the system is not accepting messages): the client
+ * keeps its mail and tries again later. */
+static size_t
+lmtp_refuse(const struct session *s, const char *text, char *buf, size_t len)
+{
+	int	 n = snprintf(buf, len, "421 4.3.2 %s %s\r\n",
+		    s->conf->hostname, text);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+/* LMTP reads the passwd-file and delivers as each recipient before any
+ * login: it runs in the local workers (posternd(8)). */
 const struct protocol lmtp_protocol = {
 	.name = "lmtp",
 	.default_port = 24,
 	.serve = lmtp_serve,
+	.local = true,
+	.refuse = lmtp_refuse,
 };

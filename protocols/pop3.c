@@ -98,6 +98,9 @@ static const struct cmd cmds[] = {
 };
 
 /* reply: one buffered reply line, CRLF added. */
+static int reply(struct pop3 *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int
 reply(struct pop3 *p, const char *fmt, ...)
 {
@@ -1047,8 +1050,20 @@ pop3_serve(struct session *s)
 	maildrop_close(&p.md);
 }
 
+/* pop3_refuse: a refusal as "-ERR [SYS/TEMP] text": the client may try
+ * again later (RFC 3206). */
+static size_t
+pop3_refuse(const struct session *s, const char *text, char *buf, size_t len)
+{
+	int	 n = snprintf(buf, len, "-ERR [SYS/TEMP] %s\r\n", text);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
 const struct protocol pop3_protocol = {
 	.name = "pop3",
 	.default_port = 110,
 	.serve = pop3_serve,
+	.local = false,
+	.refuse = pop3_refuse,
 };

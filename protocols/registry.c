@@ -10,6 +10,9 @@
 static const struct protocol *const modules[] = {
 	&pop3_protocol,
 	&lmtp_protocol,
+	&pop1_protocol,
+	&papm_protocol,
+	&mrp_protocol,
 	NULL
 };
 

@@ -104,8 +104,10 @@ uidl_check(const char *fmt, const char **err_r)
 		p++;
 		if (parse_esc(&p, &e, err_r) == -1)
 			return -1;
-		if (e.conv == 'u' || e.conv == 'v' || e.conv == 'g')
-			needs |= UIDL_NEEDS_IDS;
+		if (e.conv == 'u' || e.conv == 'v')
+			needs |= UIDL_NEEDS_UIDS;
+		else if (e.conv == 'g')
+			needs |= UIDL_NEEDS_GIDS;
 		if (e.conv == 'f' || e.conv == 'u' || e.conv == 'g')
 			any = true;
 	}

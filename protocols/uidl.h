@@ -23,12 +23,12 @@
 struct mail;
 
 #define UIDL_DEFAULT_FORMAT	"%f"
-#define UIDL_NEEDS_IDS		0x01	/* uses %u, %v or %g: the index
-					   must last */
+#define UIDL_NEEDS_UIDS		0x01	/* uses %u or %v: UIDs that last */
+#define UIDL_NEEDS_GIDS		0x02	/* uses %g: global IDs */
 #define UIDL_FORMAT_MAX		256	/* a longer format is refused */
 
 /*
- * Checks a format.  Returns 0 or UIDL_NEEDS_IDS, or -1 with *err_r
+ * Checks a format.  Returns the UIDL_NEEDS_* it uses, or -1 with *err_r
  * pointing to a static explanation.
  */
 int	 uidl_check(const char *fmt, const char **err_r);

@@ -25,6 +25,8 @@
 #include "server/log.h"
 #include "server/passwd.h"
 #include "server/password.h"
+#include "server/token.h"
+#include "server/account.h"
 
 /* An APOP digest: MD5 in lower case hexadecimal. */
 #define APOP_HEX	32
@@ -473,6 +475,11 @@ auth_request(const struct conf *conf, const struct auth_request *req,
 	case AUTH_MECH_RPOP:
 		r = rpop_check(conf, req, why_r);
 		break;
+	case AUTH_MECH_TOKEN:
+		return token_auth(conf, req->user, req->secret, u, why_r);
+	case AUTH_MECH_CREATE:
+		return account_create(conf, req->user, req->secret,
+		    req->rhost != NULL ? req->rhost : "", u, why_r);
 	default:
 		*why_r = "mechanism not available";
 		return AUTH_FAILED;

@@ -29,13 +29,18 @@ enum auth_mech {
 	AUTH_MECH_PASSWORD,	/* USER/PASS, SASL PLAIN and LOGIN */
 	AUTH_MECH_APOP,		/* RFC 1939 APOP: MD5(challenge secret) */
 	AUTH_MECH_RPOP,		/* 1985 draft: trusted host and port */
+	AUTH_MECH_TOKEN,	/* MRP TOKEN: a token issued at a login
+				   (token.h) */
+	AUTH_MECH_CREATE,	/* MRP CREATE: a new account with this
+				   password (account.h) */
 };
 
 struct auth_request {
 	enum auth_mech	 mech;
 	const char	*user;
 	const char	*secret;	/* password; APOP hex digest; RPOP
-					   the client's remote user name */
+					   the client's remote user name;
+					   TOKEN the token */
 	const char	*challenge;	/* APOP: the greeting's timestamp */
 	const char	*rhost;		/* RPOP: the client's address */
 	int		 rport;		/* RPOP: the client's port */
@@ -51,6 +56,9 @@ struct auth_request {
  *  - AUTH_MECH_RPOP: rhost and a reserved rport (< 1024) must be listed
  *    in rpop_trust_file with secret (the remote user) and user (the
  *    local one).
+ *  - AUTH_MECH_TOKEN: secret must be the account's MRP token (token.h).
+ *  - AUTH_MECH_CREATE: creates the account user with password secret
+ *    for a client at rhost (account.h), which then logs in.
  * APOP and RPOP then find the account with auth_lookup().  Results as
  * auth_check()'s; a credential file that is missing or whose owner or
  * mode is unsafe gives AUTH_TEMPFAIL (and a log line).

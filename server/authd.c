@@ -1,9 +1,10 @@
 /*
  * authd.c: the auth process, and the workers' side of its protocol.  It
  * runs as root to read the account database and to start session
- * processes as their account; it never reads a client's connection: it
- * only takes fixed-layout requests from the workers, checks each field,
- * and hands the connection to a new session process.
+ * processes as their account; it never reads a client's connection (it
+ * writes one line to it: a refusal): it only takes fixed-layout requests
+ * from the workers, checks each field, and hands the connection to a
+ * new session process.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@
 #include "server/io.h"
 #include "server/log.h"
 #include "server/privsep.h"
+#include "server/scoreboard.h"
+#include "server/worker.h"
 
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0
@@ -50,6 +54,7 @@ struct wire_req {
 	int32_t		 lport;
 	uint8_t		 loopback;
 	uint8_t		 tls;
+	int64_t		 since;		/* the connection's start */
 	uint32_t	 plen;		/* pending input after the struct */
 };
 
@@ -66,7 +71,25 @@ struct kids {
 	size_t	 n, cap;
 };
 
-static volatile sig_atomic_t got_term, got_chld;
+/*
+ * Mail workers: processes that took mail_user's identity once and serve
+ * session after session of accounts that run as it, so that a login
+ * costs no fork.  Each has a socket pair with the auth process: jobs go
+ * down it with their connection, a byte comes back when one is done.
+ */
+struct mailworker {
+	pid_t	 pid;		/* 0: none (dead, or not started) */
+	int	 fd;		/* the auth process's end */
+	bool	 busy;
+	time_t	 born;		/* a worker dying at once waits a second */
+};
+
+struct job {
+	struct wire_req	 rq;
+	struct auth_user u;
+};
+
+static volatile sig_atomic_t got_term, got_chld, got_hup, got_close;
 static int wake[2] = { -1, -1 };
 
 int
@@ -135,6 +158,7 @@ fill_req(struct wire_req *rq, const struct session *s,
 	rq->lport = s->lport;
 	rq->loopback = s->loopback;
 	rq->tls = s->tls;
+	rq->since = (int64_t)s->since;
 	rq->plen = (uint32_t)plen;
 	if (put_str(rq->proto, sizeof(rq->proto), s->proto->name) == -1 ||
 	    put_str(rq->user, sizeof(rq->user), req->user) == -1 ||
@@ -216,6 +240,10 @@ on_signal(int sig)
 
 	if (sig == SIGCHLD)
 		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGUSR2)
+		got_close = 1;
 	else
 		got_term = 1;
 	n = write(wake[1], "", 1);
@@ -240,9 +268,11 @@ authd_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -266,19 +296,52 @@ kids_add(struct kids *k, pid_t pid)
 	k->pid[k->n++] = pid;
 }
 
-/* kids_reap: forgets session processes that ended; with flags 0 waits. */
+/* kid_ended: logs how a session process ended, unless it was an
+ * ordinary end, and empties its scoreboard slot. */
 static void
-kids_reap(struct kids *k, int flags)
+kid_ended(pid_t pid, int status)
+{
+	const struct sb_slot *sl = sb_session(sb_session_find(pid));
+	char		 user[USER_MAX + 1], rip[64];
+
+	if (sl != NULL && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == SESSION_EXIT_TIMEUP) {
+		session_safe(sl->user, user, sizeof(user));
+		session_safe(sl->rip, rip, sizeof(rip));
+		log_info("session time limit: user=<%s> rip=%s proto=%s "
+		    "closed after %d s (max_session_time)", user, rip,
+		    sl->proto, (int)(time(NULL) - sl->since));
+	} else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		log_warnx("session process %ld killed by signal %d",
+		    (long)pid, WTERMSIG(status));
+	sb_session_clear(sb_session_find(pid));
+}
+
+/* kids_reap: forgets session processes that ended, mail workers among
+ * them; with flags 0 waits. */
+static void
+kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw)
 {
 	pid_t	 pid;
 	size_t	 i;
+	int	 w, status;
 
-	while ((pid = waitpid(-1, NULL, flags)) > 0)
+	while ((pid = waitpid(-1, &status, flags)) > 0) {
+		kid_ended(pid, status);
 		for (i = 0; i < k->n; i++)
 			if (k->pid[i] == pid) {
 				k->pid[i] = k->pid[--k->n];
 				break;
 			}
+		for (w = 0; w < nmw; w++)
+			if (mw[w].pid == pid) {
+				if (mw[w].fd != -1)
+					close(mw[w].fd);
+				mw[w].pid = 0;
+				mw[w].fd = -1;
+				mw[w].busy = false;
+			}
+	}
 }
 
 /* valid_str: a wire string ends within its field. */
@@ -295,7 +358,7 @@ valid_req(const struct wire_req *rq, ssize_t n)
 	return n >= (ssize_t)sizeof(*rq) && rq->magic == AUTHD_MAGIC &&
 	    rq->plen <= AUTHD_PENDING_MAX &&
 	    (size_t)n == sizeof(*rq) + rq->plen &&
-	    rq->mech <= AUTH_MECH_RPOP &&
+	    rq->mech <= AUTH_MECH_CREATE &&
 	    valid_str(rq->proto, sizeof(rq->proto)) &&
 	    valid_str(rq->user, sizeof(rq->user)) &&
 	    valid_str(rq->secret, sizeof(rq->secret)) &&
@@ -305,24 +368,14 @@ valid_req(const struct wire_req *rq, ssize_t n)
 	    protocol_find(rq->proto) != NULL;
 }
 
-/* run_session: in the new session process: become the account and carry
- * on the protocol after its login.  Never returns. */
-static void __attribute__((noreturn))
-run_session(const struct conf *conf, const struct wire_req *rq,
+/* serve_resumed: carries on a session after its login, in a process that
+ * already has the account's identity; closes conn. */
+static void
+serve_resumed(const struct conf *conf, const struct wire_req *rq,
     const char *pending, int conn, const struct auth_user *u)
 {
 	struct session	 s;
-	struct sigaction sa;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;	/* a session finishes, or is killed */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	if (privsep_become(conf, u) == -1)
-		_exit(1);
 	memset(&s, 0, sizeof(s));
 	s.conf = conf;
 	s.proto = protocol_find(rq->proto);
@@ -330,6 +383,8 @@ run_session(const struct conf *conf, const struct wire_req *rq,
 	s.authq = -1;
 	s.resumed = true;
 	s.account = *u;
+	s.login_mech = (enum auth_mech)rq->mech;
+	strlcpy(s.login_state, rq->challenge, sizeof(s.login_state));
 	s.loopback = rq->loopback != 0;
 	s.tls = rq->tls != 0;
 	s.rport = rq->rport;
@@ -337,13 +392,192 @@ run_session(const struct conf *conf, const struct wire_req *rq,
 	strlcpy(s.rip, rq->rip, sizeof(s.rip));
 	strlcpy(s.lip, rq->lip, sizeof(s.lip));
 	strlcpy(s.user, u->name, sizeof(s.user));
+	s.since = (time_t)rq->since;
 	session_title(&s, s.user);
-	if (session_io(&s, (size_t)conf->max_line) == NULL ||
-	    io_push_input(s.io, pending, rq->plen) == -1)
-		_exit(1);
-	s.proto->serve(&s);
+	worker_session_signals(&s, (long)rq->since);
+	if (session_io(&s, (size_t)conf->max_line) != NULL &&
+	    io_push_input(s.io, pending, rq->plen) == 0)
+		s.proto->serve(&s);
+	worker_session_end();
 	io_free(&s.io);
+	close(conn);
+}
+
+/* session_signals: a session finishes, or is killed after the grace. */
+static void
+session_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* run_session: in the new session process: become the account and carry
+ * on the protocol after its login.  Never returns. */
+static void __attribute__((noreturn))
+run_session(const struct conf *conf, const struct wire_req *rq,
+    const char *pending, int conn, const struct auth_user *u)
+{
+	session_signals();
+	if (privsep_become(conf, u) == -1)
+		_exit(1);
+	serve_resumed(conf, rq, pending, conn, u);
 	_exit(0);
+}
+
+/* mw_recv: the next job for a mail worker; its connection in *conn. */
+static ssize_t
+mw_recv(int fd, struct job *j, char *pending, int *conn)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov[2];
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr	*c;
+	ssize_t		 n;
+
+	memset(&msg, 0, sizeof(msg));
+	iov[0].iov_base = j;
+	iov[0].iov_len = sizeof(*j);
+	iov[1].iov_base = pending;
+	iov[1].iov_len = AUTHD_PENDING_MAX;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
+	    errno == EINTR)
+		;
+	c = CMSG_FIRSTHDR(&msg);
+	if (n < (ssize_t)sizeof(*j) || c == NULL ||
+	    c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(conn, CMSG_DATA(c), sizeof(int));
+	if ((size_t)n != sizeof(*j) + j->rq.plen) {
+		close(*conn);
+		return -1;
+	}
+	return n;
+}
+
+/* mw_main: a mail worker: mail_user's identity once, then session after
+ * session until the auth process closes its end.  Never returns. */
+static void __attribute__((noreturn))
+mw_main(const struct conf *conf, int fd)
+{
+	struct auth_user nobody_in_particular;
+	struct job	*j = malloc(sizeof(*j));
+	char		*pending = malloc(AUTHD_PENDING_MAX);
+	int		 conn;
+
+	session_signals();
+	memset(&nobody_in_particular, 0, sizeof(nobody_in_particular));
+	nobody_in_particular.uid = -1;	/* takes mail_user's */
+	strlcpy(nobody_in_particular.name, conf->mail_user,
+	    sizeof(nobody_in_particular.name));
+	if (j == NULL || pending == NULL ||
+	    privsep_become(conf, &nobody_in_particular) == -1)
+		_exit(1);
+	for (;;) {
+		setproctitle("mail idle");
+		if (mw_recv(fd, j, pending, &conn) == -1)
+			break;
+		serve_resumed(conf, &j->rq, pending, conn, &j->u);
+		explicit_bzero(j, sizeof(*j));
+		if (write(fd, "", 1) != 1)
+			break;
+	}
+	free(j);
+	free(pending);
+	_exit(0);
+}
+
+/* mw_spawn: starts mail worker w; fds lists what the child must close. */
+static void
+mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
+    const int *fds, size_t nfds)
+{
+	int	 sv[2];
+	size_t	 i;
+	pid_t	 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1) {
+		log_warn("authd: mail worker socket pair");
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("authd: fork of a mail worker");
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (pid == 0) {
+		for (i = 0; i < nfds; i++)
+			if (fds[i] != -1)
+				close(fds[i]);
+		close(sv[0]);
+		mw_main(conf, sv[1]);
+	}
+	close(sv[1]);
+	fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+	w->pid = pid;
+	w->fd = sv[0];
+	w->busy = false;
+	kids_add(k, pid);
+}
+
+/* mw_send: gives a job to an idle mail worker; 0, or -1 if none took it. */
+static int
+mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
+    const char *pending, int conn, const struct auth_user *u)
+{
+	struct job	 j;
+	struct msghdr	 msg;
+	struct iovec	 iov[2];
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr	*c;
+	int		 i, rc;
+
+	for (i = 0; i < n; i++)
+		if (mw[i].pid != 0 && !mw[i].busy)
+			break;
+	if (i == n)
+		return -1;
+	j.rq = *rq;
+	j.u = *u;
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov[0].iov_base = &j;
+	iov[0].iov_len = sizeof(j);
+	iov[1].iov_base = (void *)pending;
+	iov[1].iov_len = rq->plen;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = rq->plen > 0 ? 2 : 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &conn, sizeof(int));
+	rc = (int)sendmsg(mw[i].fd, &msg, MSG_DONTWAIT);
+	explicit_bzero(&j, sizeof(j));
+	if (rc == -1)
+		return -1;
+	mw[i].busy = true;
+	return i;
 }
 
 /* answer: sends the verdict to the worker. */
@@ -363,18 +597,74 @@ answer(int fd, enum auth_result r, const char *why,
 		log_warn("authd: answering a worker");
 }
 
-/* handle: checks one request and starts its session when it passes. */
+/* refusal: why a login that passed must not start a session: its
+ * user's sessions are at max_sessions_per_user, or no slot is left to
+ * count it in (max_connections); NULL when it may.  Takes the slot in
+ * *slot_r. */
+static const char *
+refusal(const struct conf *conf, const struct wire_req *rq,
+    const struct auth_user *u, int *slot_r)
+{
+	*slot_r = -1;
+	if (conf->max_sessions_per_user > 0 &&
+	    sb_sessions_of(u->name) >= conf->max_sessions_per_user)
+		return REFUSE_PER_USER;
+	*slot_r = sb_session_add(rq->proto, u->name, rq->rip, rq->tls != 0,
+	    (time_t)rq->since);
+	return *slot_r == -1 && sb_sessions() > 0 ? REFUSE_CONNECTIONS : NULL;
+}
+
+/* refuse_login: sends the client the protocol's refusal on conn, where
+ * the worker left it (in the clear, or the TLS relay's socket), without
+ * waiting; the worker then lets the connection go.  Logged once a minute
+ * per user. */
+static void
+refuse_login(const struct conf *conf, const struct wire_req *rq,
+    const struct auth_user *u, int conn, const char *why)
+{
+	struct session	 s;
+	char		 buf[512], safe[USER_MAX + 1];
+	size_t		 n = 0;
+	unsigned	 more;
+	bool		 user = strcmp(why, REFUSE_PER_USER) == 0;
+
+	memset(&s, 0, sizeof(s));
+	s.conf = conf;
+	s.proto = protocol_find(rq->proto);
+	s.fd = conn;
+	strlcpy(s.rip, rq->rip, sizeof(s.rip));
+	strlcpy(s.user, u->name, sizeof(s.user));
+	if (s.proto->refuse != NULL)
+		n = s.proto->refuse(&s, why, buf, sizeof(buf));
+	if (n > 0)
+		(void)send(conn, buf, n, MSG_DONTWAIT);
+	if (!sb_log_now(why, user ? u->name : "", user ? strlen(u->name) : 0,
+	    &more))
+		return;
+	session_safe(u->name, safe, sizeof(safe));
+	log_warnx("refused: user=<%s> rip=%s proto=%s reason=%s (%s = %d)%s%u%s",
+	    safe, rq->rip, rq->proto, why, user ? "max_sessions_per_user" :
+	    "max_connections", user ? conf->max_sessions_per_user :
+	    sb_sessions(), more > 0 ? "; " : "", more,
+	    more > 0 ? " more not logged in the last minute" : "");
+}
+
+/* handle: checks one request and starts its session when it passes: in
+ * an idle mail worker when the account runs as mail_user, else in a new
+ * process. */
 static void
 handle(const struct conf *conf, struct kids *k, int q,
-    const struct wire_req *rq, const char *pending, int fds[2])
+    struct mailworker *mw, int nmw, const struct wire_req *rq,
+    const char *pending, int fds[2])
 {
 	struct auth_request	 req;
 	struct auth_user	 u;
 	enum auth_result	 r;
-	const char		*why = "unknown";
+	const char		*why = "unknown", *limit = NULL;
 	uid_t			 uid;
 	gid_t			 gid;
 	pid_t			 pid;
+	int			 slot = -1, w;
 
 	memset(&req, 0, sizeof(req));
 	req.mech = (enum auth_mech)rq->mech;
@@ -388,9 +678,16 @@ handle(const struct conf *conf, struct kids *k, int q,
 		r = AUTH_TEMPFAIL;
 		why = "no identity to run the account as";
 	}
-	if (r == AUTH_OK) {
+	if (r == AUTH_OK && (limit = refusal(conf, rq, &u, &slot)) != NULL)
+		refuse_login(conf, rq, &u, fds[1], limit);
+	else if (r == AUTH_OK && nmw > 0 && uid == conf->mail_uid &&
+	    gid == conf->mail_gid &&
+	    (w = mw_send(mw, nmw, rq, pending, fds[1], &u)) >= 0)
+		sb_session_pid(slot, mw[w].pid);	/* it carries on */
+	else if (r == AUTH_OK) {
 		if ((pid = fork()) == -1) {
 			log_warn("authd: fork");
+			sb_session_clear(slot);
 			r = AUTH_TEMPFAIL;
 			why = "cannot start a session process";
 		} else if (pid == 0) {
@@ -398,9 +695,14 @@ handle(const struct conf *conf, struct kids *k, int q,
 			close(fds[0]);
 			close(wake[0]);
 			close(wake[1]);
+			for (w = 0; w < nmw; w++)
+				if (mw[w].fd != -1)
+					close(mw[w].fd);
 			run_session(conf, rq, pending, fds[1], &u);
-		} else
+		} else {
 			kids_add(k, pid);
+			sb_session_pid(slot, pid);
+		}
 	}
 	answer(fds[0], r, why, &u);
 	explicit_bzero(&u, sizeof(u));
@@ -447,70 +749,197 @@ receive(int q, struct wire_req *rq, char *pending, int fds[2])
 	return 0;
 }
 
-/* shutdown_kids: gives running sessions the grace period, then ends
- * them. */
+/*
+ * shutdown_kids: lets running sessions finish until the master's SIGUSR2
+ * says the grace is over (or, should the master be gone, the grace and
+ * ten seconds more); then has them send the protocol's closing reply
+ * (SIGUSR2, worker.c) and kills what is left two seconds later.  Idle
+ * mail workers end when their socket closes.
+ */
 static void
-shutdown_kids(const struct conf *conf, struct kids *k)
+shutdown_kids(const struct conf *conf, struct kids *k,
+    struct mailworker *mw, int nmw)
 {
 	struct timespec	 tick = { 0, 50 * 1000 * 1000 };
 	long		 waited = 0;
 	size_t		 i;
+	int		 w;
 
-	while (k->n > 0 && waited < conf->shutdown_grace * 1000L) {
-		kids_reap(k, WNOHANG);
+	for (w = 0; w < nmw; w++)
+		if (mw[w].fd != -1) {
+			close(mw[w].fd);
+			mw[w].fd = -1;
+		}
+	while (k->n > 0 && !got_close &&
+	    waited < (conf->shutdown_grace + 10) * 1000L) {
+		kids_reap(k, WNOHANG, mw, nmw);
 		if (k->n == 0)
 			break;
 		nanosleep(&tick, NULL);
 		waited += 50;
 	}
+	for (i = 0; i < k->n; i++)
+		kill(k->pid[i], SIGUSR2);
+	for (waited = 0; k->n > 0 && waited < 2000; waited += 50) {
+		kids_reap(k, WNOHANG, mw, nmw);
+		nanosleep(&tick, NULL);
+	}
 	if (k->n > 0)
-		log_warnx("%zu sessions still running after %d s; killing "
-		    "them", k->n, conf->shutdown_grace);
+		log_warnx("%zu sessions still running after their closing "
+		    "reply; killing them", k->n);
 	for (i = 0; i < k->n; i++)
 		kill(k->pid[i], SIGKILL);
-	kids_reap(k, 0);
+	kids_reap(k, 0, mw, nmw);
+}
+
+/* mw_missing: whether a mail worker is not running. */
+static bool
+mw_missing(const struct mailworker *mw, int nmw)
+{
+	int	 w;
+
+	for (w = 0; w < nmw; w++)
+		if (mw[w].pid == 0)
+			return true;
+	return false;
+}
+
+/* mw_fill: starts the mail workers that are missing. */
+static void
+mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
+    int nmw)
+{
+	int	 fds[WORKERS_MAX + 3], w, n = 0;
+
+	fds[n++] = q;
+	fds[n++] = wake[0];
+	fds[n++] = wake[1];
+	for (w = 0; w < nmw; w++)
+		fds[n++] = mw[w].fd;
+	for (w = 0; w < nmw; w++)
+		if (mw[w].pid == 0 && time(NULL) > mw[w].born) {
+			mw[w].born = time(NULL);
+			mw_spawn(conf, k, &mw[w], fds, (size_t)n);
+			fds[3 + w] = mw[w].fd;
+		}
+}
+
+/* mw_events: a mail worker's byte says it is idle again; a hang-up that
+ * it died (reaped with SIGCHLD). */
+static void
+mw_events(struct mailworker *mw, int nmw, const struct pollfd *pfd)
+{
+	char	 b;
+	int	 w;
+
+	for (w = 0; w < nmw; w++) {
+		if (mw[w].fd == -1 || pfd[w].revents == 0)
+			continue;
+		if (read(mw[w].fd, &b, 1) == 1) {
+			mw[w].busy = false;
+			sb_session_clear(sb_session_find(mw[w].pid));
+		}
+		else {
+			close(mw[w].fd);
+			mw[w].fd = -1;
+			mw[w].busy = true;	/* until reaped */
+		}
+	}
+}
+
+/* reload: SIGHUP from the master, which found the file valid: reads it
+ * again for the logins to come; mail workers end after their session
+ * and come back with it.  On a problem the configuration stays. */
+static void
+reload(struct conf *live, struct mailworker *mw, int nmw)
+{
+	struct conf	 nc;
+	int		 w;
+
+	if (conf_load(live->path, &nc) == -1)
+		return;
+	if (privsep_init(&nc) == -1) {
+		conf_free(&nc);
+		return;
+	}
+	conf_free(live);
+	*live = nc;
+	for (w = 0; w < nmw; w++)
+		if (mw[w].fd != -1) {
+			close(mw[w].fd);
+			mw[w].fd = -1;
+		}
+	log_info("auth process: configuration reloaded");
 }
 
 void
 authd_main(const struct conf *conf, int q)
 {
-	struct kids	 k = { NULL, 0, 0 };
-	struct wire_req	*rq;
-	char		*pending;
-	struct pollfd	 pfd[2];
-	int		 fds[2];
-	char		 drain[64];
+	struct conf		 live = *conf;
+	struct kids		 k = { NULL, 0, 0 };
+	struct mailworker	*mw;
+	struct wire_req		*rq;
+	struct pollfd		*pfd;
+	char			*pending;
+	int			 fds[2], nmw = 0, w, timeout;
+	char			 drain[64];
 
 	authd_signals();
 	setproctitle("auth");
+	conf = &live;	/* its own copy, which SIGHUP replaces */
+	if (conf->privsep && conf->mail_user[0] != '\0')
+		nmw = conf->mail_workers;
 	rq = malloc(sizeof(*rq));
 	pending = malloc(AUTHD_PENDING_MAX);
-	if (rq == NULL || pending == NULL)
+	mw = calloc((size_t)nmw + 1, sizeof(*mw));
+	pfd = calloc((size_t)nmw + 2, sizeof(*pfd));
+	if (rq == NULL || pending == NULL || mw == NULL || pfd == NULL)
 		fatal("authd: malloc");
-	pfd[0].fd = q;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = wake[0];
-	pfd[1].events = POLLIN;
+	for (w = 0; w < nmw; w++)
+		mw[w].fd = -1;
 	while (!got_term) {
-		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+		mw_fill(conf, &k, q, mw, nmw);
+		pfd[0].fd = q;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = wake[0];
+		pfd[1].events = POLLIN;
+		for (w = 0; w < nmw; w++) {
+			pfd[2 + w].fd = mw[w].fd;
+			pfd[2 + w].events = POLLIN;
+			pfd[2 + w].revents = 0;
+		}
+		/* Wake every second while a mail worker is missing. */
+		timeout = nmw > 0 && mw_missing(mw, nmw) ? 1000 : -1;
+		if (poll(pfd, (nfds_t)nmw + 2, timeout) == -1 &&
+		    errno != EINTR)
 			fatal("authd: poll");
 		if ((pfd[1].revents & POLLIN) &&
 		    read(wake[0], drain, sizeof(drain)) == -1 &&
 		    errno != EINTR)
 			fatal("authd: read");
+		mw_events(mw, nmw, pfd + 2);
+		if (got_hup) {
+			got_hup = 0;
+			reload(&live, mw, nmw);
+		}
 		if (got_chld) {
 			got_chld = 0;
-			kids_reap(&k, WNOHANG);
+			kids_reap(&k, WNOHANG, mw, nmw);
 		}
 		if (got_term || !(pfd[0].revents & POLLIN))
 			continue;
 		if (receive(q, rq, pending, fds) == 0) {
-			handle(conf, &k, q, rq, pending, fds);
+			handle(conf, &k, q, mw, nmw, rq, pending, fds);
 			close(fds[0]);
 			close(fds[1]);
 		}
 		explicit_bzero(rq, sizeof(*rq));
 	}
-	shutdown_kids(conf, &k);
+	shutdown_kids(conf, &k, mw, nmw);
+	free(rq);
+	free(pending);
+	free(pfd);
+	free(mw);
+	free(k.pid);
 	exit(0);
 }

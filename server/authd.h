@@ -25,8 +25,14 @@
  */
 int	authd_queue(int q[2]);
 
-/* The auth process: answers requests on fd q until SIGTERM, then gives
- * its sessions shutdown_grace seconds.  Never returns. */
+/*
+ * The auth process: answers requests on fd q until SIGTERM, then lets its
+ * sessions finish until SIGUSR2 (the master's end of shutdown_grace),
+ * which has them send their closing reply and end.  SIGHUP reads the
+ * configuration again.  A login over max_sessions_per_user, or with no
+ * scoreboard slot left, gets the protocol's refusal on its connection
+ * and no session.  Never returns.
+ */
 void	authd_main(const struct conf *conf, int q) __attribute__((noreturn));
 
 /*

@@ -21,6 +21,7 @@
 #include "server/auth.h"
 #include "server/conf.h"
 #include "server/limits.h"
+#include "server/proxy.h"
 
 /* A configuration file larger than this is refused. */
 #define CONF_SIZE_MAX	(1024 * 1024)
@@ -30,17 +31,32 @@
 #define LMTP_SIZE_DEFAULT	(50L * 1024 * 1024)
 #define LMTP_SIZE_MAX		2147483647L
 
+/* PAPM push's message size limit: 10 MiB by default (Postfix's
+ * message_size_limit), bounded as LMTP's. */
+#define PAPM_SIZE_DEFAULT	(10L * 1024 * 1024)
+
 /* Bounds of the integer settings, checked as each value is read. */
 static const struct bound {
 	const char	*name;
 	long		 min, max;
 } bounds[] = {
 	{ "workers",		1, WORKERS_MAX },
+	{ "min_spare",		1, WORKERS_MAX },
+	{ "max_spare",		1, WORKERS_MAX },
+	{ "max_workers",	1, WORKERS_MAX },
+	{ "max_local_workers",	1, LOCAL_WORKERS_MAX },
+	{ "max_sessions_per_worker", 0, 1000000000 },
+	{ "max_connections",	1, CONNECTIONS_MAX },
+	{ "max_connections_per_ip", 0, CONNECTIONS_MAX },
+	{ "max_sessions_per_user", 0, CONNECTIONS_MAX },
+	{ "max_session_time",	0, SESSION_TIME_MAX },
+	{ "lmtp_idle_timeout",	10, TIMEOUT_MAX },
 	{ "shutdown_grace",	0, 3600 },
 	{ "login_timeout",	1, TIMEOUT_MAX },
 	{ "idle_timeout",	IDLE_TIMEOUT_MIN, TIMEOUT_MAX },
 	{ "max_line_length",	LINE_MIN, LINE_MAX_BOUND },
 	{ "max_bad_commands",	1, 1000 },
+	{ "mail_workers",	0, WORKERS_MAX },
 	{ "auth_fail_delay",	0, AUTH_FAIL_DELAY_MAX },
 	{ "auth_fail_delay_max", 0, AUTH_FAIL_DELAY_MAX },
 	{ "max_auth_failures",	1, AUTH_FAILURES_MAX },
@@ -48,6 +64,9 @@ static const struct bound {
 	{ "pop3_login_delay",	0, TIMEOUT_MAX },
 	{ "port",		0, 65535 },
 	{ "lmtp_max_message_size", 1024, LMTP_SIZE_MAX },
+	{ "papm_max_message_size", 1024, LMTP_SIZE_MAX },
+	{ "proxy_timeout",	PROXY_TIMEOUT_MIN, PROXY_TIMEOUT_MAX },
+	{ "mrp_create_rate",	1, 1000 },
 };
 
 static const char *const plaintext_names[] = {
@@ -67,11 +86,24 @@ static cfg_opt_t listen_opts[] = {
 	CFG_INT("port", -1, CFGF_NONE),
 	CFG_STR("path", "", CFGF_NONE),
 	CFG_BOOL("tls", cfg_false, CFGF_NONE),
+	CFG_BOOL("proxy", cfg_false, CFGF_NONE),
 	CFG_END()
 };
 
 static cfg_opt_t opts[] = {
 	CFG_INT("workers", WORKERS_DEFAULT, CFGF_NONE),
+	CFG_INT("min_spare", MIN_SPARE_DEFAULT, CFGF_NONE),
+	CFG_INT("max_spare", MAX_SPARE_DEFAULT, CFGF_NONE),
+	CFG_INT("max_workers", 0, CFGF_NONE),	/* 0: see fill_pool() */
+	CFG_INT("max_local_workers", LOCAL_WORKERS_DEFAULT, CFGF_NONE),
+	CFG_INT("max_sessions_per_worker", SESSIONS_PER_WORKER_DEFAULT,
+	    CFGF_NONE),
+	CFG_INT("max_connections", CONNECTIONS_DEFAULT, CFGF_NONE),
+	CFG_INT("max_connections_per_ip", CONNECTIONS_PER_IP_DEFAULT,
+	    CFGF_NONE),
+	CFG_INT("max_sessions_per_user", SESSIONS_PER_USER_DEFAULT, CFGF_NONE),
+	CFG_INT("max_session_time", SESSION_TIME_DEFAULT, CFGF_NONE),
+	CFG_INT("lmtp_idle_timeout", LMTP_IDLE_TIMEOUT_DEFAULT, CFGF_NONE),
 	CFG_STR("pidfile", "/run/posternd.pid", CFGF_NONE),
 	CFG_INT("shutdown_grace", SHUTDOWN_GRACE_DEFAULT, CFGF_NONE),
 	CFG_STR("hostname", "", CFGF_NONE),
@@ -97,17 +129,30 @@ static cfg_opt_t opts[] = {
 	CFG_STR("user", "postern", CFGF_NONE),
 	CFG_STR("chroot", "/var/empty", CFGF_NONE),
 	CFG_STR("mail_user", "", CFGF_NONE),
+	CFG_INT("mail_workers", 4, CFGF_NONE),
 	CFG_INT("lmtp_max_message_size", LMTP_SIZE_DEFAULT, CFGF_NONE),
 	CFG_STR("lmtp_temp_dir", "/tmp", CFGF_NONE),
+	CFG_BOOL("mrp_create", cfg_false, CFGF_NONE),
+	CFG_STR("mrp_create_home", "", CFGF_NONE),
+	CFG_INT("mrp_create_rate", 3, CFGF_NONE),
+	CFG_BOOL("mrp_auth_ecb", cfg_false, CFGF_NONE),
+	CFG_INT("papm_max_message_size", PAPM_SIZE_DEFAULT, CFGF_NONE),
+	CFG_STR("papm_helo_domains", "", CFGF_NONE),
+	CFG_STR("papm_relay_command", "", CFGF_NONE),
 	CFG_STR("tls_cert", "", CFGF_NONE),
 	CFG_STR("tls_key", "", CFGF_NONE),
 	CFG_STR("tls_ciphers", "secure", CFGF_NONE),
 	CFG_BOOL("tls_prefer_client_ciphers", cfg_false, CFGF_NONE),
+	CFG_INT("proxy_timeout", PROXY_TIMEOUT_DEFAULT, CFGF_NONE),
+	CFG_STR("proxy_trusted_networks", "", CFGF_NONE),
 	CFG_SEC("listen", listen_opts, CFGF_MULTI),
 	CFG_END()
 };
 
 /* report: the libconfuse error hook, "file:line: reason". */
+static void report(cfg_t *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 report(cfg_t *cfg, const char *fmt, va_list ap)
 {
@@ -297,6 +342,56 @@ check_path(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* check_networks: proxy_trusted_networks is a list of networks. */
+static int
+check_networks(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char		*v = cfg_opt_getnstr(opt, 0);
+	struct proxy_net	*nets;
+	char			 err[160];
+	int			 n;
+
+	if (proxy_networks(v != NULL ? v : "", &nets, &n, err,
+	    sizeof(err)) == -1) {
+		cfg_error(cfg, "proxy_trusted_networks: %s", err);
+		return -1;
+	}
+	free(nets);
+	return 0;
+}
+
+/* check_domains: papm_helo_domains is a list of domain names, separated
+ * by spaces or commas. */
+static int
+check_domains(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0), *p;
+
+	for (p = v != NULL ? v : ""; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-. ,\t", *p) != NULL)) {
+			cfg_error(cfg, "papm_helo_domains must list domain "
+			    "names, not \"%s\"", v);
+			return -1;
+		}
+	return 0;
+}
+
+/* check_command: papm_relay_command is empty or starts with an absolute
+ * path (it is run without a shell). */
+static int
+check_command(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && v[0] != '\0' && v[0] != '/') {
+		cfg_error(cfg, "%s must start with an absolute path, not "
+		    "\"%s\"", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
 /* xstrdup: strdup that gives up on memory exhaustion. */
 static char *
 xstrdup(const char *s)
@@ -356,6 +451,13 @@ fill_listeners(cfg_t *cfg, struct conf *conf)
 			    "path"));
 		}
 		conf->listeners[i].tls = cfg_getbool(sec, "tls");
+		conf->listeners[i].proxy = cfg_getbool(sec, "proxy");
+		if (conf->listeners[i].proxy && conf->nproxy_nets == 0) {
+			fprintf(stderr, "%s:%d: a listen section with proxy = "
+			    "true needs proxy_trusted_networks\n", conf->path,
+			    sec->line);
+			return -1;
+		}
 		if (conf->listeners[i].tls && conf->tls_cert[0] == '\0') {
 			fprintf(stderr, "%s:%d: a listen section with tls = "
 			    "true needs tls_cert and tls_key\n", conf->path,
@@ -386,6 +488,71 @@ fill_tls(cfg_t *cfg, struct conf *conf)
 	}
 	if (conf->tls_ciphers[0] == '\0') {
 		fprintf(stderr, "%s: tls_ciphers is empty\n", conf->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* fill_proxy: the PROXY protocol's settings (checked as read). */
+static int
+fill_proxy(cfg_t *cfg, struct conf *conf)
+{
+	char	 err[160];
+
+	conf->proxy_timeout = (int)cfg_getint(cfg, "proxy_timeout");
+	conf->proxy_trusted_networks = xstrdup(cfg_getstr(cfg,
+	    "proxy_trusted_networks"));
+	if (proxy_networks(conf->proxy_trusted_networks, &conf->proxy_nets,
+	    &conf->nproxy_nets, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: proxy_trusted_networks: %s\n", conf->path,
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * fill_pool: the worker pools and the limits.  max_workers defaults to
+ * MAX_WORKERS_DEFAULT or workers, whichever is larger, so that a file
+ * written for a fixed pool of workers keeps working; set, it must hold
+ * workers and min_spare.
+ */
+static int
+fill_pool(cfg_t *cfg, struct conf *conf)
+{
+	conf->min_spare = (int)cfg_getint(cfg, "min_spare");
+	conf->max_spare = (int)cfg_getint(cfg, "max_spare");
+	conf->max_workers = (int)cfg_getint(cfg, "max_workers");
+	conf->max_local_workers = (int)cfg_getint(cfg, "max_local_workers");
+	conf->max_sessions_per_worker = (int)cfg_getint(cfg,
+	    "max_sessions_per_worker");
+	conf->max_connections = (int)cfg_getint(cfg, "max_connections");
+	conf->max_connections_per_ip = (int)cfg_getint(cfg,
+	    "max_connections_per_ip");
+	conf->max_sessions_per_user = (int)cfg_getint(cfg,
+	    "max_sessions_per_user");
+	conf->max_session_time = (int)cfg_getint(cfg, "max_session_time");
+	conf->lmtp_idle_timeout = (int)cfg_getint(cfg, "lmtp_idle_timeout");
+	if (conf->max_session_time != 0 &&
+	    conf->max_session_time < SESSION_TIME_MIN) {
+		fprintf(stderr, "%s: max_session_time must be 0 or from %d to "
+		    "%d, not %d\n", conf->path, SESSION_TIME_MIN,
+		    SESSION_TIME_MAX, conf->max_session_time);
+		return -1;
+	}
+	if (conf->max_workers == 0)
+		conf->max_workers = conf->workers > MAX_WORKERS_DEFAULT ?
+		    conf->workers : MAX_WORKERS_DEFAULT;
+	if (conf->workers > conf->max_workers ||
+	    conf->min_spare > conf->max_workers) {
+		fprintf(stderr, "%s: workers (%d) and min_spare (%d) must not "
+		    "exceed max_workers (%d)\n", conf->path, conf->workers,
+		    conf->min_spare, conf->max_workers);
+		return -1;
+	}
+	if (conf->max_spare < conf->min_spare) {
+		fprintf(stderr, "%s: max_spare (%d) must be at least min_spare "
+		    "(%d)\n", conf->path, conf->max_spare, conf->min_spare);
 		return -1;
 	}
 	return 0;
@@ -437,9 +604,25 @@ fill(cfg_t *cfg, struct conf *conf)
 		fprintf(stderr, "%s: lmtp_temp_dir is empty\n", conf->path);
 		return -1;
 	}
+	conf->mrp_create = cfg_getbool(cfg, "mrp_create");
+	conf->mrp_create_home = xstrdup(cfg_getstr(cfg, "mrp_create_home"));
+	conf->mrp_create_rate = (int)cfg_getint(cfg, "mrp_create_rate");
+	conf->mrp_auth_ecb = cfg_getbool(cfg, "mrp_auth_ecb");
+	if (conf->mrp_create && conf->mrp_create_home[0] != '/') {
+		fprintf(stderr, "%s: mrp_create needs mrp_create_home, an "
+		    "absolute path\n", conf->path);
+		return -1;
+	}
+	conf->papm_max_message_size = cfg_getint(cfg,
+	    "papm_max_message_size");
+	conf->papm_helo_domains = xstrdup(cfg_getstr(cfg,
+	    "papm_helo_domains"));
+	conf->papm_relay_command = xstrdup(cfg_getstr(cfg,
+	    "papm_relay_command"));
 	conf->user = xstrdup(cfg_getstr(cfg, "user"));
 	conf->chroot = xstrdup(cfg_getstr(cfg, "chroot"));
 	conf->mail_user = xstrdup(cfg_getstr(cfg, "mail_user"));
+	conf->mail_workers = (int)cfg_getint(cfg, "mail_workers");
 	if (conf->user[0] == '\0' || conf->chroot[0] != '/') {
 		fprintf(stderr, "%s: user must be set and chroot absolute\n",
 		    conf->path);
@@ -450,7 +633,8 @@ fill(cfg_t *cfg, struct conf *conf)
 		fprintf(stderr, "%s: passwd_file is empty\n", conf->path);
 		return -1;
 	}
-	if (fill_tls(cfg, conf) == -1)
+	if (fill_tls(cfg, conf) == -1 || fill_proxy(cfg, conf) == -1 ||
+	    fill_pool(cfg, conf) == -1)
 		return -1;
 	return fill_listeners(cfg, conf);
 }
@@ -481,9 +665,12 @@ validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "apop_secrets", check_path);
 	cfg_set_validate_func(cfg, "rpop_trust_file", check_path);
 	cfg_set_validate_func(cfg, "lmtp_temp_dir", check_path);
+	cfg_set_validate_func(cfg, "papm_helo_domains", check_domains);
+	cfg_set_validate_func(cfg, "papm_relay_command", check_command);
 	cfg_set_validate_func(cfg, "listen|path", check_path);
 	cfg_set_validate_func(cfg, "tls_cert", check_path);
 	cfg_set_validate_func(cfg, "tls_key", check_path);
+	cfg_set_validate_func(cfg, "proxy_trusted_networks", check_networks);
 }
 
 /* blank_block: blanks a comment from its opening to its closing mark,
@@ -643,6 +830,18 @@ conf_print(const struct conf *c, FILE *fp)
 
 	fprintf(fp, "# %s\n", c->path);
 	fprintf(fp, "workers = %d\n", c->workers);
+	fprintf(fp, "min_spare = %d\n", c->min_spare);
+	fprintf(fp, "max_spare = %d\n", c->max_spare);
+	fprintf(fp, "max_workers = %d\n", c->max_workers);
+	fprintf(fp, "max_local_workers = %d\n", c->max_local_workers);
+	fprintf(fp, "max_sessions_per_worker = %d\n",
+	    c->max_sessions_per_worker);
+	fprintf(fp, "max_connections = %d\n", c->max_connections);
+	fprintf(fp, "max_connections_per_ip = %d\n",
+	    c->max_connections_per_ip);
+	fprintf(fp, "max_sessions_per_user = %d\n", c->max_sessions_per_user);
+	fprintf(fp, "max_session_time = %d\n", c->max_session_time);
+	fprintf(fp, "lmtp_idle_timeout = %d\n", c->lmtp_idle_timeout);
 	print_str(fp, "", "pidfile", c->pidfile);
 	fprintf(fp, "shutdown_grace = %d\n", c->shutdown_grace);
 	print_str(fp, "", "hostname", c->hostname);
@@ -669,19 +868,34 @@ conf_print(const struct conf *c, FILE *fp)
 	print_str(fp, "", "user", c->user);
 	print_str(fp, "", "chroot", c->chroot);
 	print_str(fp, "", "mail_user", c->mail_user);
+	fprintf(fp, "mail_workers = %d\n", c->mail_workers);
 	fprintf(fp, "lmtp_max_message_size = %ld\n",
 	    c->lmtp_max_message_size);
 	print_str(fp, "", "lmtp_temp_dir", c->lmtp_temp_dir);
+	fprintf(fp, "mrp_create = %s\n", c->mrp_create ? "true" : "false");
+	print_str(fp, "", "mrp_create_home", c->mrp_create_home);
+	fprintf(fp, "mrp_create_rate = %d\n", c->mrp_create_rate);
+	fprintf(fp, "mrp_auth_ecb = %s\n", c->mrp_auth_ecb ? "true" :
+	    "false");
+	fprintf(fp, "papm_max_message_size = %ld\n",
+	    c->papm_max_message_size);
+	print_str(fp, "", "papm_helo_domains", c->papm_helo_domains);
+	print_str(fp, "", "papm_relay_command", c->papm_relay_command);
 	print_str(fp, "", "tls_cert", c->tls_cert);
 	print_str(fp, "", "tls_key", c->tls_key);
 	print_str(fp, "", "tls_ciphers", c->tls_ciphers);
 	fprintf(fp, "tls_prefer_client_ciphers = %s\n",
 	    c->tls_prefer_client_ciphers ? "true" : "false");
+	fprintf(fp, "proxy_timeout = %d\n", c->proxy_timeout);
+	print_str(fp, "", "proxy_trusted_networks",
+	    c->proxy_trusted_networks);
 	for (i = 0; i < c->nlisteners; i++) {
 		fputs("listen {\n", fp);
 		print_str(fp, "\t", "protocol", c->listeners[i].protocol);
 		if (c->listeners[i].tls)
 			fputs("\ttls = true\n", fp);
+		if (c->listeners[i].proxy)
+			fputs("\tproxy = true\n", fp);
 		if (c->listeners[i].path != NULL) {
 			print_str(fp, "\t", "path", c->listeners[i].path);
 			fputs("}\n", fp);
@@ -718,8 +932,13 @@ conf_free(struct conf *c)
 	free(c->chroot);
 	free(c->mail_user);
 	free(c->lmtp_temp_dir);
+	free(c->mrp_create_home);
+	free(c->papm_helo_domains);
+	free(c->papm_relay_command);
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->tls_ciphers);
+	free(c->proxy_trusted_networks);
+	free(c->proxy_nets);
 	memset(c, 0, sizeof(*c));
 }

@@ -28,11 +28,26 @@ struct listener_conf {
 	int	 port;		/* 0: let the kernel choose (tests) */
 	char	*path;		/* a UNIX socket instead; NULL for TCP */
 	bool	 tls;		/* TLS from the first byte (pop3s) */
+	bool	 proxy;		/* a PROXY protocol header first (proxy.h) */
 };
+
+struct proxy_net;
 
 struct conf {
 	char		*path;		/* the file it was read from */
-	int		 workers;
+	int		 workers;	/* started, and never fewer */
+	/* The worker pools and the limits (master.c, worker.c, authd.c);
+	 * 0 in a limit means none. */
+	int		 min_spare;	/* idle pre-login workers kept */
+	int		 max_spare;	/* ... and retired above */
+	int		 max_workers;	/* pre-login workers at most */
+	int		 max_local_workers;	/* LMTP's unsandboxed pool */
+	int		 max_sessions_per_worker;
+	int		 max_connections;
+	int		 max_connections_per_ip;	/* IPv6 by /64 */
+	int		 max_sessions_per_user;
+	int		 max_session_time;	/* seconds */
+	int		 lmtp_idle_timeout;	/* seconds */
 	char		*pidfile;	/* "" for none */
 	int		 shutdown_grace;
 	char		*hostname;	/* in greetings */
@@ -59,13 +74,33 @@ struct conf {
 	char		*pop3_implementation;	/* CAPA IMPLEMENTATION */
 	long		 lmtp_max_message_size;	/* octets */
 	char		*lmtp_temp_dir;	/* LMTP spools messages here */
+	/* MRP CREATE (server/account.c): off by default. */
+	bool		 mrp_create;	/* anonymous clients may create
+					   accounts */
+	char		*mrp_create_home;	/* their homes go under it */
+	int		 mrp_create_rate;	/* accounts per client address
+						   per hour */
+	bool		 mrp_auth_ecb;	/* AUTH may use the ECB modes */
+	/* PAPM push (protocols/papm.c); NULL strings read as "". */
+	long		 papm_max_message_size;	/* octets */
+	char		*papm_helo_domains;	/* HELO's accepted domains,
+						   "": any */
+	char		*papm_relay_command;	/* sendmail-compatible
+						   program; "": no relay */
 	char		*user;		/* pre-login workers run as it */
 	char		*chroot;	/* ... chrooted here */
 	char		*mail_user;	/* accounts naming no uid run as it */
+	int		 mail_workers;	/* processes serving them in turn */
 	char		*tls_cert;	/* PEM chain file; "" for no TLS */
 	char		*tls_key;	/* PEM private key file */
 	char		*tls_ciphers;	/* libtls cipher list: "secure" */
 	bool		 tls_prefer_client_ciphers;
+	/* The PROXY protocol (proxy.c): its wait, and the networks whose
+	 * peers may send it, parsed from proxy_trusted_networks. */
+	int		 proxy_timeout;
+	char		*proxy_trusted_networks;
+	struct proxy_net *proxy_nets;
+	int		 nproxy_nets;
 
 	/* Resolved at start-up by privsep_init(), not read from the file. */
 	bool		 privsep;	/* started as root: separate */

@@ -54,9 +54,39 @@
  * skipped and logged. */
 #define AUTH_FILE_LINE_MAX	4096
 
-/* Workers pre-forked by the master. */
+/* Workers pre-forked by the master (the pool's floor, `workers`), the
+ * idle ones it keeps ready and retires (Apache's MinSpareServers and
+ * MaxSpareServers are 5 and 10), and the most it runs (Apache's
+ * MaxRequestWorkers: 256).  A worker starts afresh after this many
+ * connections, bounding what a leak can cost (0: never). */
 #define WORKERS_DEFAULT		4
 #define WORKERS_MAX		1024
+#define MIN_SPARE_DEFAULT	2
+#define MAX_SPARE_DEFAULT	10
+#define MAX_WORKERS_DEFAULT	256
+#define SESSIONS_PER_WORKER_DEFAULT 1000
+
+/* Unsandboxed workers for LMTP: Postfix delivers over at most 20
+ * connections to one destination by default. */
+#define LOCAL_WORKERS_DEFAULT	20
+#define LOCAL_WORKERS_MAX	256
+
+/* Connections at once (popa3d: 100 in all, 10 per source; Dovecot: 10
+ * per user and address), and sessions of one user at once.  Each
+ * logged-in session is a process, hence the cap. */
+#define CONNECTIONS_DEFAULT	1000
+#define CONNECTIONS_MAX		65536
+#define CONNECTIONS_PER_IP_DEFAULT 10
+#define SESSIONS_PER_USER_DEFAULT 10
+
+/* The longest session, in seconds: 4 hours fetch 2 GB at 1 Mbit/s. */
+#define SESSION_TIME_DEFAULT	14400
+#define SESSION_TIME_MIN	60
+#define SESSION_TIME_MAX	604800
+
+/* LMTP waits this long for a line (RFC 5321 section 4.5.3.2.7: a
+ * server waits at least 5 minutes for the next command). */
+#define LMTP_IDLE_TIMEOUT_DEFAULT 300
 
 /* Seconds busy workers get to finish after SIGTERM. */
 #define SHUTDOWN_GRACE_DEFAULT	10

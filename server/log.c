@@ -33,6 +33,9 @@ log_verbose(int on)
 }
 
 /* vlog: one line at priority pri, with strerror(err) appended if err. */
+static void vlog(int, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(int pri, int err, const char *fmt, va_list ap)
 {
@@ -67,7 +70,7 @@ name(const char *fmt, ...)				\
 	va_list	 ap;					\
 							\
 	va_start(ap, fmt);				\
-	vlog(pri, with_errno ? saved : 0, fmt, ap);	\
+	vlog(pri, (with_errno) ? saved : 0, fmt, ap);	\
 	va_end(ap);					\
 	errno = saved;					\
 }

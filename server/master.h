@@ -1,7 +1,9 @@
 /*
- * master.h: the master process.  It binds every listener, pre-forks the
- * workers, replaces any that dies, and on SIGTERM or SIGINT stops them,
- * giving busy ones shutdown_grace seconds to finish.
+ * master.h: the master process.  It binds every listener, runs the
+ * pre-login and local worker pools and the auth process, sizes the pools
+ * to the load, reloads the configuration on SIGHUP, and on SIGTERM or
+ * SIGINT stops them, giving busy sessions shutdown_grace seconds to
+ * finish.
  */
 #ifndef POSTERN_MASTER_H
 #define POSTERN_MASTER_H
@@ -13,11 +15,13 @@
  * after logging why one could not be bound. */
 int	master_listen(const struct conf *conf, struct listener *l);
 /*
- * Runs the worker pool on the bound listeners until told to stop.
- * child_init, when not NULL, runs in each new worker first (closing
- * what only the master may hold).  Returns the exit status.
+ * Runs the worker pools on the bound listeners until told to stop.
+ * child_init, when not NULL, runs in each new child first (closing
+ * what only the master may hold).  On SIGHUP *conf is replaced by the
+ * configuration read again from conf->path, when it is valid, and l by
+ * the listeners it names.  Returns the exit status.
  */
-int	master_run(const struct conf *conf, struct listener *l, int nl,
+int	master_run(struct conf *conf, struct listener *l, int nl,
 	    void (*child_init)(void));
 
 #endif

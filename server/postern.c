@@ -1,7 +1,8 @@
 /*
  * postern.c: the admin tool: hashes passwords for the passwd-file, checks
  * and prints the configuration, delivers a message into a user's Maildir,
- * tells its version.  It never starts the server, never writes a file but
+ * prints the running server's scoreboard, tells its version.  It never
+ * starts or signals the server, never writes a file but
  * the message deliver is given, and never prints or logs a password.
  */
 #include <sys/types.h>
@@ -25,6 +26,7 @@
 #include "server/passwd.h"
 #include "server/password.h"
 #include "server/privsep.h"
+#include "server/scoreboard.h"
 #include "server/session.h"
 #include "storage/deliver.h"
 
@@ -53,12 +55,14 @@ static int	cmd_hash(int, char **);
 static int	cmd_check(int, char **);
 static int	cmd_deliver(int, char **);
 static int	cmd_version(int, char **);
+static int	cmd_status(int, char **);
 
 static const struct command commands[] = {
 	{ "hash",	cmd_hash },
 	{ "check",	cmd_check },
 	{ "deliver",	cmd_deliver },
 	{ "version",	cmd_version },
+	{ "status",	cmd_status },
 };
 
 /* Prints the usage to stderr and returns EX_USAGE. */
@@ -70,7 +74,8 @@ usage(void)
 	    "       postern check [-c file]\n"
 	    "       postern deliver [-d] [-c file] [-f sender] [-m folder] "
 	    "user\n"
-	    "       postern version\n");
+	    "       postern version\n"
+	    "       postern status [-c file]\n");
 	return EX_USAGE;
 }
 
@@ -512,6 +517,82 @@ cmd_version(int argc, char **argv)
 	if (argc != 1)
 		return usage();
 	printf("postern %s\n", PACKAGE_VERSION);
+	return finish_stdout();
+}
+
+/* master_pid: the pid in posternd's pidfile, or -1 after saying why. */
+static pid_t
+master_pid(const struct conf *conf)
+{
+	FILE	*fp;
+	long	 pid;
+	int	 n;
+
+	if (conf->pidfile[0] == '\0') {
+		complain("status: %s sets no pidfile: posternd cannot be found",
+		    conf->path);
+		return -1;
+	}
+	if ((fp = fopen(conf->pidfile, "re")) == NULL) {
+		complain("status: %s: %s (is posternd running?)",
+		    conf->pidfile, strerror(errno));
+		return -1;
+	}
+	n = fscanf(fp, "%ld", &pid);
+	fclose(fp);
+	if (n != 1 || pid <= 1) {
+		complain("status: %s holds no process id", conf->pidfile);
+		return -1;
+	}
+	return (pid_t)pid;
+}
+
+/* Prints the scoreboard of the posternd the configuration names: its
+ * processes, what each does, for whom and since when.  Root only. */
+static int
+cmd_status(int argc, char **argv)
+{
+	struct conf	 conf;
+	const char	*path = POSTERN_CONF;
+	pid_t		 pid;
+	int		 ch, rc;
+
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		default:
+			if (optopt == 'c')
+				complain("option -c needs a file name");
+			else
+				complain("unknown option -%c", optopt);
+			return usage();
+		}
+	}
+	if (optind != argc)
+		return usage();
+	memset(&conf, 0, sizeof(conf));
+	if (conf_load(path, &conf) == -1)
+		return 1;
+	pid = master_pid(&conf);
+	conf_free(&conf);
+	if (pid == -1)
+		return 1;
+	if ((rc = sb_show(pid, stdout)) == -1) {
+		if (errno == ENOENT)
+			complain("status: no scoreboard for posternd %ld (not "
+			    "running?)", (long)pid);
+		else if (errno == EACCES)
+			complain("status: the scoreboard of posternd %ld is "
+			    "root's: %s", (long)pid, strerror(errno));
+		else
+			complain("status: the scoreboard of posternd %ld: %s",
+			    (long)pid, errno == EINVAL ? "not of this version" :
+			    strerror(errno));
+		return 1;
+	}
 	return finish_stdout();
 }
 

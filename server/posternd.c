@@ -16,6 +16,7 @@
 #include "server/log.h"
 #include "server/master.h"
 #include "server/privsep.h"
+#include "storage/msgid.h"
 #include "server/tls.h"
 
 #ifndef SYSCONFDIR
@@ -42,6 +43,24 @@ close_pidfile(void)
 	if (pfh != NULL)
 		pidfile_close(pfh);
 	pfh = NULL;
+}
+
+/*
+ * prepare_state: as root, makes the global message-ID counter writable by
+ * the users sessions run as: mail_user alone, or every account (0666,
+ * see postern-storage(7) CAVEATS) when accounts have uids of their own.
+ */
+static void
+prepare_state(const struct conf *conf)
+{
+	bool	 one = conf->mail_user[0] != '\0';
+
+	if (!conf->privsep)
+		return;
+	if (msgid_prepare(conf->state_dir, one ? conf->mail_uid : 0,
+	    one ? conf->mail_gid : 0, one ? 0600 : 0666) == -1)
+		log_warnx("%s: sessions will not allocate global message IDs",
+		    conf->state_dir);
 }
 
 /* open_pidfile: creates and locks the pidfile, or exits if in use. */
@@ -109,6 +128,7 @@ main(int argc, char *argv[])
 	log_verbose(verbose);
 	if (privsep_init(&conf) == -1)
 		exit(1);
+	prepare_state(&conf);
 	open_pidfile(conf.pidfile);
 	if ((nl = master_listen(&conf, l)) == -1) {
 		if (pfh != NULL)

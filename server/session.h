@@ -9,6 +9,7 @@
 #define POSTERN_SESSION_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "server/auth.h"
 #include "server/conf.h"
@@ -43,7 +44,16 @@ struct session {
 						   worker relays the stream
 						   to this socket; -1 none */
 	struct auth_user	 account;	/* once logged in */
+	enum auth_mech		 login_mech;	/* resumed: how the login
+						   was proven (MRP answers
+						   LOGIN with a token) */
+	char			 login_state[256];	/* resumed: the
+						   protocol's state sent
+						   with the login request
+						   (MRP's AUTH channel) */
 	int			 auth_failures;	/* failed logins so far */
+	time_t			 since;		/* the connection's start, for
+						   max_session_time */
 };
 
 /*

@@ -1,12 +1,16 @@
 /*
- * worker.c: one pre-forked worker: waits on the listeners, accepts a
- * connection, fills in the session and hands it to the protocol module.
- * It knows no protocol beyond the module table, and parses no client
- * bytes itself.
+ * worker.c: one pre-forked worker: takes its pool's accept lock, waits
+ * on the pool's listeners, accepts a connection, checks the connection
+ * limits, fills in the session and hands it to the protocol module,
+ * keeping its scoreboard slot up to date; and the signals that end a
+ * session early, with the protocol's closing reply, in workers and
+ * session processes alike.  It knows no protocol beyond the module
+ * table, and parses no client bytes itself.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,58 +19,169 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "protocols/protocol.h"
 #include "server/io.h"
 #include "server/log.h"
 #include "server/privsep.h"
+#include "server/proxy.h"
+#include "server/scoreboard.h"
 #include "server/session.h"
 #include "server/worker.h"
 
-/* Set by SIGTERM; the pipe wakes a worker waiting in poll(), so that a
- * signal arriving just before the wait is not lost. */
-static volatile sig_atomic_t stopping;
-static int wake[2] = { -1, -1 };
+/* What a signal may do, by what the process is doing. */
+enum phase {
+	PHASE_IDLE,		/* between connections, signals blocked
+				   but in ppoll() */
+	PHASE_LOCK,		/* waiting for the accept lock */
+	PHASE_BUSY,		/* serving a connection */
+	PHASE_RELAY,		/* relaying a TLS session */
+	PHASE_SESSION,		/* a session process */
+};
 
-/* on_term: the master asks this worker to stop after its session. */
+/*
+ * The signal handlers' view of the process: set before the signals that
+ * read them are unblocked.  The replies are made before the session
+ * starts, as snprintf is no business of a handler.
+ */
+static volatile sig_atomic_t	 stopping;	/* SIGTERM: no new session */
+static volatile sig_atomic_t	 phase = PHASE_IDLE;
+static const struct session *volatile current;
+static int			 lfd[LISTENERS_MAX];	/* the pool's
+							   listeners */
+static volatile sig_atomic_t	 nlfd;
+static char			 closing[256], timeup[256];
+static volatile size_t		 closing_len, timeup_len;
+
+/* say: in a handler, sends a prepared reply, where the stream is in the
+ * clear (a TLS stream's state is the interrupted code's). */
+static void
+say(const char *buf, size_t len)
+{
+	const struct session *s = current;
+
+	if (s == NULL || len == 0)
+		return;
+	if (phase == PHASE_SESSION || (phase == PHASE_BUSY && !s->tls &&
+	    !s->tls_listener && !s->handed_off))
+		(void)send(s->fd, buf, len, MSG_DONTWAIT);
+}
+
+/* on_term: SIGTERM and SIGINT: stop; at once while waiting for the lock,
+ * after the session while busy, letting the listeners go now. */
 static void
 on_term(int sig)
 {
-	int	 saved = errno;
+	int	 i;
 
 	stopping = 1;
-	if (wake[1] != -1) {
-		ssize_t n = write(wake[1], "", 1);	/* full: awake anyway */
-		(void)n;
+	if (phase == PHASE_LOCK)
+		_exit(0);
+	if (phase == PHASE_BUSY || phase == PHASE_RELAY) {
+		for (i = 0; i < nlfd; i++)
+			(void)close(lfd[i]);
+		nlfd = 0;
 	}
-	errno = saved;
 }
 
-/* signals: the worker's dispositions; blocking calls see EINTR. */
+/* on_close: SIGUSR2, the end of a shutdown's grace: the closing reply,
+ * then the end; a TLS relay waits for its session process's. */
 static void
-signals(void)
+on_close(int sig)
+{
+	say(closing, closing_len);
+	if (phase != PHASE_RELAY)
+		_exit(0);
+}
+
+/* on_alarm: SIGALRM, max_session_time is up; a relay's session process
+ * has its own alarm. */
+static void
+on_alarm(int sig)
+{
+	if (phase == PHASE_RELAY)
+		return;
+	say(timeup, timeup_len);
+	_exit(SESSION_EXIT_TIMEUP);
+}
+
+/* handlers: the worker's and session process's dispositions; calls are
+ * restarted (ppoll is not: it sees EINTR). */
+static void
+handlers(bool session)
 {
 	struct sigaction sa;
-	sigset_t	 none;
 
-	if (pipe(wake) == -1 ||
-	    fcntl(wake[0], F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(wake[1], F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(wake[1], F_SETFL, O_NONBLOCK) == -1)
-		fatal("worker: pipe");
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_close;
+	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	/* A session process finishes, or is closed at the end of the
+	 * grace (SIGUSR2). */
+	sa.sa_handler = session ? SIG_IGN : on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* prepare: the session's closing replies, for the handlers. */
+static void
+prepare(const struct session *s)
+{
+	size_t	 n;
+
+	closing_len = timeup_len = 0;
+	if (s->proto->refuse == NULL)
+		return;
+	n = s->proto->refuse(s, REFUSE_SHUTDOWN, closing, sizeof(closing));
+	closing_len = n;
+	n = s->proto->refuse(s, REFUSE_TIMEUP, timeup, sizeof(timeup));
+	timeup_len = n;
+}
+
+/* arm: max_session_time for a connection that started at since. */
+static void
+arm(const struct conf *conf, time_t since)
+{
+	time_t	 left;
+
+	if (conf->max_session_time <= 0)
+		return;
+	left = since + conf->max_session_time - time(NULL);
+	alarm(left > 0 ? (unsigned)left : 1);
+}
+
+void
+worker_session_signals(const struct session *s, long since)
+{
+	sigset_t	 none;
+
+	handlers(true);
+	current = s;
+	prepare(s);
+	phase = PHASE_SESSION;
+	arm(s->conf, (time_t)since);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void
+worker_session_end(void)
+{
+	alarm(0);
+	phase = PHASE_IDLE;
+	current = NULL;
+	closing_len = timeup_len = 0;
 }
 
 /* is_loopback: whether a peer address is 127/8 or ::1 (or v4-mapped). */
@@ -103,23 +218,126 @@ name_of(const struct sockaddr_storage *ss, socklen_t len, char *host,
 	*port = atoi(serv);
 }
 
-/* serve: runs one session on fd accepted from l. */
+/* over_limit: the refusal a new connection earns, or NULL.  Its own
+ * slot is busy already, so it counts itself.  Local listeners (the
+ * MTA's), loopback and UNIX peers have no per-address limit. */
+static const char *
+over_limit(const struct worker_args *w, const struct session *s,
+    const struct sb_addr *a)
+{
+	const struct conf *c = w->conf;
+
+	if (c->max_connections > 0 && sb_connections() > c->max_connections)
+		return REFUSE_CONNECTIONS;
+	if (c->max_connections_per_ip > 0 && !w->local && !s->loopback &&
+	    a->set && sb_connections_from(a) > c->max_connections_per_ip)
+		return REFUSE_PER_IP;
+	return NULL;
+}
+
+/* refuse: turns a connection away with the protocol's reply (not on a
+ * TLS listener: no handshake is spent on it), logging it once a minute
+ * per address for max_connections_per_ip, once a minute in all for
+ * max_connections. */
 static void
-serve(const struct conf *conf, const struct listener *l, int fd,
-    const struct sockaddr_storage *peer, socklen_t plen, int authq)
+refuse(const struct worker_args *w, const struct listener *l,
+    const struct session *s, const struct sb_addr *a, const char *why)
+{
+	char		 buf[512], drain[512];
+	size_t		 n = 0;
+	unsigned	 more;
+	bool		 per_ip = strcmp(why, REFUSE_PER_IP) == 0;
+
+	if (!l->tls && l->proto->refuse != NULL)
+		n = l->proto->refuse(s, why, buf, sizeof(buf));
+	if (n > 0)
+		(void)send(s->fd, buf, n, MSG_DONTWAIT);
+	/* What the client sent already is read, so that closing does not
+	 * reset the connection under the reply. */
+	(void)shutdown(s->fd, SHUT_WR);
+	while (recv(s->fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+		;
+	if (!sb_log_now(why, per_ip ? a->b : NULL, per_ip ? sizeof(a->b) : 0,
+	    &more))
+		return;
+	log_warnx("refused: rip=%s proto=%s reason=%s (%s = %d)%s%u%s",
+	    s->rip, l->proto->name, why, per_ip ? "max_connections_per_ip" :
+	    "max_connections", per_ip ? w->conf->max_connections_per_ip :
+	    w->conf->max_connections, more > 0 ? "; " : "", more,
+	    more > 0 ? " more not logged in the last minute" : "");
+}
+
+/* nodelay: replies go out as the io layer writes them (it writes each
+ * burst at once): no Nagle wait when the process that answers a
+ * pipelined login is not the one that answered the command before. */
+static void
+nodelay(int fd, const struct sockaddr_storage *peer)
+{
+	int	 on = 1;
+
+	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
+}
+
+/* run: the session on an accepted connection, checked against the
+ * limits; signals are open while it runs. */
+static void
+run(const struct worker_args *w, const struct listener *l,
+    struct session *s)
+{
+	struct sb_addr	 a;
+	const char	*why;
+
+	sb_addr_of(s->rip, &a);
+	sb_busy(w->slot, l->proto->name, s->rip, &a, l->tls, s->since);
+	if (l->proxy) {
+		if (proxy_accept(s, l) == -1)
+			return;	/* untrusted or no valid header: logged */
+		sb_addr_of(s->rip, &a);
+		sb_busy(w->slot, l->proto->name, s->rip, &a, l->tls,
+		    s->since);
+	}
+	if ((why = over_limit(w, s, &a)) != NULL) {
+		refuse(w, l, s, &a, why);
+		return;
+	}
+	prepare(s);
+	session_title(s, "pre-auth");
+	l->proto->serve(s);
+	if (s->handed_off && s->relay != -1) {
+		/* A TLS session lives on in the session process, through
+		 * this one (see session_login()), which times it out
+		 * itself: this bound is only a backstop. */
+		sb_relay(w->slot, s->user);
+		phase = PHASE_RELAY;
+		io_set_timeout(s->io, w->conf->idle_timeout + 30);
+		session_title(s, "tls relay");
+		(void)io_relay(s->io, s->relay);
+		close(s->relay);
+	}
+}
+
+/* serve: one connection accepted from l. */
+static void
+serve(const struct worker_args *w, const struct listener *l, int fd,
+    const struct sockaddr_storage *peer, socklen_t plen,
+    const sigset_t *blocked)
 {
 	struct session		 s;
 	struct sockaddr_storage	 local;
 	socklen_t		 llen = sizeof(local);
+	sigset_t		 none;
 	int			 flags;
 
 	memset(&s, 0, sizeof(s));
-	s.conf = conf;
+	s.conf = w->conf;
 	s.proto = l->proto;
 	s.fd = fd;
 	s.tls_listener = l->tls;
 	s.relay = -1;
-	s.authq = authq;
+	s.authq = w->authq;
+	s.since = time(NULL);
 	name_of(peer, plen, s.rip, sizeof(s.rip), &s.rport);
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
 		name_of(&local, llen, s.lip, sizeof(s.lip), &s.lport);
@@ -127,18 +345,19 @@ serve(const struct conf *conf, const struct listener *l, int fd,
 	/* Accepted sockets inherit O_NONBLOCK on the BSDs; sessions block. */
 	if ((flags = fcntl(fd, F_GETFL)) != -1)
 		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	nodelay(fd, peer);
 	log_debug("%s: connection from %s:%d", l->name, s.rip, s.rport);
-	session_title(&s, "pre-auth");
-	l->proto->serve(&s);
-	if (s.handed_off && s.relay != -1) {
-		/* A TLS session lives on in the session process, through
-		 * this one (see session_login()), which times it out
-		 * itself: this bound is only a backstop. */
-		io_set_timeout(s.io, conf->idle_timeout + 30);
-		session_title(&s, "tls relay");
-		(void)io_relay(s.io, s.relay);
-		close(s.relay);
-	}
+	closing_len = timeup_len = 0;
+	current = &s;
+	phase = PHASE_BUSY;
+	arm(w->conf, s.since);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	run(w, l, &s);
+	alarm(0);
+	sigprocmask(SIG_SETMASK, blocked, NULL);
+	phase = PHASE_IDLE;
+	current = NULL;
 	io_free(&s.io);
 	if (s.dropped) {
 		/* This process now belongs to the mail user: it ends here
@@ -148,52 +367,141 @@ serve(const struct conf *conf, const struct listener *l, int fd,
 	}
 }
 
-/* accept_one: accepts from a ready listener and serves the connection. */
+/* lock: takes (F_WRLCK) or lets go of (F_UNLCK) the pool's accept lock,
+ * a byte of the lock file; waiting for it, SIGTERM ends the worker. */
 static void
-accept_one(const struct conf *conf, const struct listener *l, int authq)
+lock(const struct worker_args *w, short type, const sigset_t *blocked)
 {
-	struct sockaddr_storage	 peer;
-	socklen_t		 plen = sizeof(peer);
-	int			 fd;
+	struct flock	 fl;
+	sigset_t	 none;
+	int		 rc;
 
-	fd = accept(l->fd, (struct sockaddr *)&peer, &plen);
-	if (fd == -1) {
-		/* Another worker took it, or the client gave up. */
-		if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR && errno != ECONNABORTED)
-			log_warn("%s: accept", l->name);
+	if (w->lockfd == -1)
 		return;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = w->local ? 1 : 0;
+	fl.l_len = 1;
+	if (type == F_UNLCK) {
+		rc = fcntl(w->lockfd, F_SETLK, &fl);
+	} else {
+		sigemptyset(&none);
+		phase = PHASE_LOCK;
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		while ((rc = fcntl(w->lockfd, F_SETLKW, &fl)) == -1 &&
+		    errno == EINTR)
+			;
+		sigprocmask(SIG_SETMASK, blocked, NULL);
+		phase = PHASE_IDLE;
 	}
-	serve(conf, l, fd, &peer, plen, authq);
-	close(fd);
+	if (rc == -1)
+		fatal("worker: accept lock");
+}
+
+/* wait_accept: waits on the pool's listeners (holding the lock) and
+ * accepts one connection; -1 when told to stop or the client went. */
+static int
+wait_accept(const struct worker_args *w, struct pollfd *pfd,
+    const struct listener **mine, int n, const struct listener **l_r,
+    struct sockaddr_storage *peer, socklen_t *plen)
+{
+	struct timespec	 pause = { 0, 100 * 1000 * 1000 };
+	sigset_t	 none;
+	int		 i, fd;
+
+	sigemptyset(&none);
+	while (!stopping) {
+		if (ppoll(pfd, (nfds_t)n, NULL, &none) == -1) {
+			if (errno != EINTR)
+				fatal("worker: ppoll");
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			*plen = sizeof(*peer);
+			fd = accept(pfd[i].fd, (struct sockaddr *)peer, plen);
+			if (fd != -1) {
+				*l_r = mine[i];
+				return fd;
+			}
+			/* The client gave up, or another pool's worker
+			 * (no lock) took it; anything else is logged and
+			 * waited out a little, not spun on. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED) {
+				log_warn("%s: accept", mine[i]->name);
+				nanosleep(&pause, NULL);
+			}
+		}
+		return -1;
+	}
+	return -1;
+}
+
+/* become_local: a local worker takes mail_user when it is set, as it
+ * can then deliver only for accounts that run as mail_user; otherwise
+ * it stays root, to take each recipient's uid (as Dovecot's lmtp). */
+static void
+become_local(const struct conf *conf)
+{
+	struct auth_user u;
+
+	if (!conf->privsep || conf->mail_user[0] == '\0')
+		return;
+	memset(&u, 0, sizeof(u));
+	strlcpy(u.name, "lmtp", sizeof(u.name));
+	u.uid = u.gid = -1;
+	if (privsep_become(conf, &u) == -1)
+		exit(1);
 }
 
 void
-worker_main(const struct conf *conf, const struct listener *l, int nl,
-    int authq)
+worker_main(const struct worker_args *w)
 {
-	struct pollfd	 pfd[LISTENERS_MAX + 1];
-	int		 i, n;
+	struct pollfd		 pfd[LISTENERS_MAX];
+	const struct listener	*mine[LISTENERS_MAX], *l;
+	struct sockaddr_storage	 peer;
+	socklen_t		 plen;
+	sigset_t		 blocked;
+	int			 i, n = 0, fd, served = 0;
 
-	signals();
-	privsep_sandbox(conf);
-	for (i = 0; i < nl; i++) {
-		pfd[i].fd = l[i].fd;
-		pfd[i].events = POLLIN;
-	}
-	pfd[nl].fd = wake[0];
-	pfd[nl].events = POLLIN;
-	while (!stopping) {
-		setproctitle("worker idle");
-		n = poll(pfd, (nfds_t)nl + 1, -1);
-		if (n == -1) {
-			if (errno != EINTR)
-				fatal("worker: poll");
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGUSR2);
+	sigaddset(&blocked, SIGALRM);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	handlers(false);
+	if (w->local)
+		become_local(w->conf);
+	else
+		privsep_sandbox(w->conf);
+	for (i = 0; i < w->nl; i++) {
+		if (w->l[i].proto->local != w->local) {
+			close(w->l[i].fd);
 			continue;
 		}
-		for (i = 0; i < nl && !stopping; i++)
-			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-				accept_one(conf, &l[i], authq);
+		pfd[n].fd = w->l[i].fd;
+		pfd[n].events = POLLIN;
+		lfd[n] = w->l[i].fd;
+		mine[n++] = &w->l[i];
+	}
+	nlfd = n;
+	while (!stopping) {
+		sb_idle(w->slot);
+		setproctitle(w->local ? "local idle" : "worker idle");
+		lock(w, F_WRLCK, &blocked);
+		fd = wait_accept(w, pfd, mine, n, &l, &peer, &plen);
+		lock(w, F_UNLCK, &blocked);
+		if (fd == -1)
+			continue;
+		serve(w, l, fd, &peer, plen, &blocked);
+		close(fd);
+		if (w->conf->max_sessions_per_worker > 0 &&
+		    ++served >= w->conf->max_sessions_per_worker)
+			break;
 	}
 	exit(0);
 }

@@ -1,7 +1,8 @@
 /*
- * worker.h: a pre-forked worker.  It waits on every listener, accepts one
- * connection at a time and runs its protocol's session on it, then goes
- * back to waiting, until the master tells it to stop.
+ * worker.h: a pre-forked worker.  It takes the accept lock of its pool,
+ * waits on that pool's listeners, accepts one connection, lets the lock
+ * go and runs the connection's protocol to its end, then waits again,
+ * until the master tells it to stop or it has served its share.
  */
 #ifndef POSTERN_WORKER_H
 #define POSTERN_WORKER_H
@@ -9,18 +10,60 @@
 #include "server/conf.h"
 
 struct protocol;
+struct session;
 
 struct listener {
 	int			 fd;	/* listening, non-blocking */
 	const struct protocol	*proto;
 	char			 name[96];	/* "127.0.0.1:110 (pop3)" */
 	bool			 tls;	/* TLS from the first byte */
+	bool			 proxy;	/* a PROXY protocol header first */
 };
 
-/* Serves connections until SIGTERM, sending logins to the auth process
- * at queue authq (-1: checks them itself); never returns.  With privilege
- * separation it first chroots and drops to the unprivileged user. */
-void	worker_main(const struct conf *conf, const struct listener *l,
-	    int nl, int authq) __attribute__((noreturn));
+/* How a worker ends when max_session_time cuts its session (or a
+ * session process's) short: the master or the auth process logs it. */
+#define SESSION_EXIT_TIMEUP	3
+
+/* Texts of the refusals and closings, for the protocols' refuse hook. */
+#define REFUSE_CONNECTIONS	"too many connections"
+#define REFUSE_PER_IP		"too many connections from your address"
+#define REFUSE_PER_USER		"too many sessions for this user"
+#define REFUSE_SHUTDOWN		"server shutting down"
+#define REFUSE_TIMEUP		"session time limit reached"
+
+struct worker_args {
+	const struct conf	*conf;
+	const struct listener	*l;	/* every listener */
+	int			 nl;
+	bool			 local;	/* the local pool: serves the
+					   listeners whose protocol is local,
+					   unsandboxed; else the others,
+					   chrooted */
+	int			 authq;	/* the auth process's queue, -1:
+					   logins are checked here */
+	int			 lockfd;	/* the accept lock file */
+	int			 slot;	/* in the scoreboard */
+};
+
+/*
+ * Serves connections until SIGTERM, or max_sessions_per_worker of them.
+ * A pre-login worker first chroots and takes the unprivileged user; a
+ * local one takes mail_user when set (root stays root otherwise).
+ * Signals: SIGTERM ends it at once when idle, after its session when
+ * busy; SIGUSR2 (the end of a shutdown's grace) sends the client the
+ * protocol's closing reply, where the stream is in the clear, and ends
+ * it at once.  Never returns.
+ */
+void	worker_main(const struct worker_args *w) __attribute__((noreturn));
+
+/*
+ * In the session process after a login: arms SIGUSR2 and SIGALRM (the
+ * time left of max_session_time from since) to send the client the
+ * protocol's closing reply on fd and end the process.
+ */
+void	worker_session_signals(const struct session *s, long since);
+/* ... and disarms them when the session is over (a mail worker goes on
+ * to another). */
+void	worker_session_end(void);
 
 #endif

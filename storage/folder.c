@@ -251,14 +251,13 @@ folder_rename(const char *root, const char *from, const char *to)
 	char		 fdir[FOLDER_NAME_MAX + 2], tdir[FOLDER_NAME_MAX + 2];
 	char		 target[NAME_MAX + 1];
 	char		**names = NULL;
-	size_t		 count = 0, i, flen, tlen;
+	size_t		 count = 0, i, flen;
 	int		 rootfd, rc = -1, saved = 0, n;
 
 	if (other_folder(from, fdir, sizeof(fdir)) == -1 ||
 	    other_folder(to, tdir, sizeof(tdir)) == -1)
 		return -1;
 	flen = strlen(fdir);
-	tlen = strlen(tdir);
 	/* Not into itself: "a" to "a.b". */
 	if (strncmp(tdir, fdir, flen) == 0 &&
 	    (tdir[flen] == '\0' || tdir[flen] == '.')) {
@@ -302,7 +301,6 @@ folder_rename(const char *root, const char *from, const char *to)
 		}
 		log_debug("%s: %s renamed to %s", root, names[i], target);
 	}
-	(void)tlen;
 	rc = 0;
 done:
 	folder_list_free(names, count);
@@ -508,15 +506,12 @@ folder_sync(struct folder *f)
 	int	 rc, locked;
 
 	/* Without the lock the listing still works; its UIDs may not
-	 * last, which need_ids turns into a failure. */
+	 * last, which need_uids turns into a failure. */
 	locked = folder_lock(f);
 	rc = relist(f);
 	if (locked == 0)
 		folder_unlock(f);
-	if (rc == 0 && f->opts.need_ids && !f->opts.no_index &&
-	    (!f->idx.saved || !f->idx.ids_saved)) {
-		log_warnx("%s: UIDs or global IDs could not be saved",
-		    f->path);
+	if (rc == 0 && index_lacks(&f->idx, &f->opts)) {
 		errno = EAGAIN;
 		return -1;
 	}
@@ -703,6 +698,11 @@ folder_keyword(struct folder *f, const char *name, bool create)
 	if ((i = keywords_find(&f->kw, name)) != -1)
 		return i;
 	if (!create) {
+		/* Another session may have added it since. */
+		keywords_free(&f->kw);
+		(void)keywords_read(f->dirfd, f->path, &f->kw);
+		if ((i = keywords_find(&f->kw, name)) != -1)
+			return i;
 		errno = ENOENT;
 		return -1;
 	}

@@ -21,13 +21,16 @@
  *    added - happens under that folder's index lock, held only for that
  *    change (and waited for up to INDEX_LOCK_WAIT ms), so that no listing
  *    misses a message being renamed.  A caller may hold the lock across
- *    several changes with folder_lock().
+ *    several changes with folder_lock().  The lock is an fcntl lock,
+ *    which belongs to the process: a process keeps one open folder per
+ *    folder, or the second's release ends the first's lock.
  *  - Creating, renaming and deleting folders take no lock: each step is
  *    one atomic rename or mkdir; a session that has a deleted folder open
  *    finds its messages gone.
  *
- * Every function that fails logs the reason; errno then says what kind
- * of failure it was.
+ * A function that fails returns -1 with errno saying why; failures of
+ * the system are logged, refusals of what a client asked (EINVAL,
+ * EEXIST, ENOENT) are left to the protocol to answer.
  */
 #ifndef POSTERN_FOLDER_H
 #define POSTERN_FOLDER_H
@@ -101,8 +104,8 @@ struct folder {
  * maildrop_open(); NULL for defaults).  A folder missing one of new/,
  * cur/ and tmp/ (a crash while it was created) gets it back; the INBOX
  * must have them all.  Returns 0, or -1 with errno (ENOENT: no such
- * folder; EINVAL: an invalid name; EAGAIN: opts->need_ids could not be
- * met).
+ * folder; EINVAL: an invalid name; EAGAIN: opts->need_uids or
+ * need_gids could not be met).
  */
 int	 folder_open(const char *root, const char *name,
 	    const struct mail_opts *opts, struct folder **f_r);

@@ -982,6 +982,9 @@ take_known(struct mail_index *idx, struct table *t, struct mail *l,
 
 	*dropped_r = 0;
 	for (i = 0; i < t->count; i++) {
+		/* The listing is in readdir order, the table in UID order. */
+		if (i + BATCH < t->count && t->k[i + BATCH].match != 0)
+			PREFETCH(&l[t->k[i + BATCH].match - 1]);
 		k = &t->k[i];
 		if (k->match == 0) {
 			log_debug("%s: %.*s is gone", idx->path,
@@ -1212,9 +1215,8 @@ index_sync(struct mail_index *idx, const struct mail_opts *opts)
 		idx->saved = true;
 		return 0;
 	}
-	if (idx->lockfd == -1)
-		return 0;	/* listed, but the UIDs may not last */
-	if (write_index(idx) == 0) {
+	/* Without the lock: listed, but new UIDs and IDs may not last. */
+	if (idx->lockfd != -1 && write_index(idx) == 0) {
 		idx->saved = true;
 		record_file(idx);
 	} else
@@ -1227,6 +1229,23 @@ fail:
 	table_free(&t);
 	index_free(idx);
 	return -1;
+}
+
+/* Whether the listing lacks the lasting IDs opts asks for. */
+bool
+index_lacks(const struct mail_index *idx, const struct mail_opts *opts)
+{
+	if (opts->need_uids && (opts->no_index || !idx->saved)) {
+		log_warnx("%s: UIDs could not be saved, and they are needed",
+		    idx->path);
+		return true;
+	}
+	if (opts->need_gids && (opts->no_index || !idx->ids_saved)) {
+		log_warnx("%s: some messages have no global ID, and it is "
+		    "needed", idx->path);
+		return true;
+	}
+	return false;
 }
 
 /* Writes idx less the messages gone, or syncs afresh when another

@@ -58,8 +58,8 @@ struct mail_index {
 	int		 lockfd;	/* the index lock while held, or -1 */
 	bool		 saved;		/* mail[] is what the index on disk
 					   says: its UIDs last */
-	bool		 ids_saved;	/* ... and every message has a
-					   global ID */
+	bool		 ids_saved;	/* every message has a global ID,
+					   and the index on disk has it */
 	bool		 have_file;	/* dev and ino are the index file's
 					   that was read or written last */
 	dev_t		 dev;
@@ -93,6 +93,13 @@ int	 index_sync(struct mail_index *idx, const struct mail_opts *opts);
  * idx read or wrote it, syncs afresh instead.  Returns 0 or -1 (logged).
  */
 int	 index_commit(struct mail_index *idx, const struct mail_opts *opts);
+/*
+ * Whether the listing lacks what opts asks for: UIDs that last
+ * (need_uids: the index was written or read as it is) or a global ID for
+ * every message (need_gids).  Logs what is missing.
+ */
+bool	 index_lacks(const struct mail_index *idx,
+	    const struct mail_opts *opts);
 /* Frees idx's messages (not the lock). */
 void	 index_free(struct mail_index *idx);
 

@@ -578,9 +578,7 @@ maildrop_list(struct maildrop *md, const struct mail_opts *opts)
 		return -1;
 	}
 	index_unlock(&md->idx);
-	if (opts->need_ids && (!md->idx.saved || !md->idx.ids_saved)) {
-		log_warnx("%s: UIDs or global IDs could not be saved, and "
-		    "the UIDL format needs them", md->path);
+	if (index_lacks(&md->idx, opts)) {
 		errno = EAGAIN;
 		return -1;
 	}

@@ -51,10 +51,12 @@ struct mail_opts {
 	struct msgid	*msgid;		/* an open counter, used instead */
 	bool		 no_index;	/* list without the index: no UIDs,
 					   no global IDs, every size counted */
-	bool		 need_ids;	/* fail rather than list messages
-					   whose UID or global ID will not
-					   last (the index not written, the
-					   counter unusable) */
+	bool		 need_uids;	/* fail rather than list messages
+					   whose UIDs may not last (the
+					   index could not be written) */
+	bool		 need_gids;	/* fail rather than list messages
+					   without a global ID (the counter
+					   unusable) */
 };
 
 #include "storage/index.h"
@@ -80,7 +82,7 @@ struct maildrop {
  * error (errno set, reason logged).  A Maildir with no new/, cur/ or
  * tmp/ is an error, not created.  An index that cannot be read is
  * rebuilt, one that cannot be written only logged, unless
- * opts->need_ids.
+ * opts->need_uids or need_gids cannot be met (errno EAGAIN).
  */
 int	 maildrop_open(const char *path, const struct mail_opts *opts,
 	    struct maildrop **md_r);

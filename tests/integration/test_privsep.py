@@ -123,6 +123,21 @@ def main():
              "the pre-auth worker let go of the connection")
         c.cmd("QUIT")
 
+        # Accounts that run as mail_user are served by mail workers, one
+        # session after another: logins start no new process.
+        before = set(srv.sessions())
+        for _ in range(10):
+            c = srv.client()
+            c.login()
+            c.cmd("QUIT")
+            c.closed()
+        after = set(srv.sessions())
+        t.ok(len(before) == 4 and before == after,
+             "ten logins were served by the same 4 mail workers",
+             (sorted(before), sorted(after)))
+        t.ok(all(status(p)["Uid"] == [nobody.pw_uid] * 4 for p in after),
+             "the mail workers run as mail_user, for good")
+
         # An account naming uid 0 is never served.
         with open(srv.passwd, "a") as f:
             home = os.path.join(srv.dir, "home", "alice")

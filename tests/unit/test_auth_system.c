@@ -126,8 +126,7 @@ test_lookup(void **state)
 	    &why), AUTH_FAILED);
 	assert_string_equal(why, "invalid user name");
 	if ((pw = getpwnam("nobody")) == NULL || pw->pw_uid < 1000) {
-		skip();
-		return;
+		{ skip(); return; }
 	}
 	nobody = pw->pw_uid;
 	assert_int_equal(auth_lookup(&c, "nobody", &u, &why), AUTH_OK);
@@ -292,8 +291,7 @@ test_pam_check(void **state)
 
 	if (p == NULL || (pw = getpwnam("nobody")) == NULL ||
 	    pw->pw_uid < 1000) {
-		skip();
-		return;
+		{ skip(); return; }
 	}
 	nobody = pw->pw_uid;
 	pam_exec_service(p, body, sizeof(body));

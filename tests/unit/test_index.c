@@ -452,11 +452,16 @@ test_rebuilt(void **state)
 	assert_int_equal(md->count, 2);
 	assert_false(md->idx.saved);
 	maildrop_close(&md);
-	fx->opts.need_ids = true;
+	/* neither the UIDs nor the global IDs given in memory last */
+	fx->opts.need_uids = true;
 	md = NULL;
 	assert_int_equal(maildrop_open(fx->md, &fx->opts, &md), -1);
 	assert_int_equal(errno, EAGAIN);
 	assert_null(md);
+	fx->opts.need_uids = false;
+	fx->opts.need_gids = true;
+	assert_int_equal(maildrop_open(fx->md, &fx->opts, &md), -1);
+	assert_int_equal(errno, EAGAIN);
 }
 
 /* A crash mid-write leaves a temporary file: it is never read, and the
@@ -525,7 +530,7 @@ test_no_index(void **state)
 
 /* Global IDs need the counter: without a usable state_dir the messages
  * get none (logged), and a later listing gives them theirs in UID
- * order; need_ids refuses to list without them. */
+ * order; need_gids refuses to list without them, need_uids does not. */
 static void
 test_gid_later(void **state)
 {
@@ -543,9 +548,13 @@ test_gid_later(void **state)
 	assert_int_equal(md->mail[0].gid, 0);
 	assert_int_equal(md->mail[0].uid, 1);
 	maildrop_close(&md);
-	fx->opts.need_ids = true;
+	fx->opts.need_uids = true;
+	md = md_open(fx);
+	maildrop_close(&md);
+	fx->opts.need_gids = true;
 	assert_int_equal(maildrop_open(fx->md, &fx->opts, &md), -1);
 	assert_int_equal(errno, EAGAIN);
+	fx->opts.need_uids = fx->opts.need_gids = false;
 
 	fx->opts.state_dir = fx->state;
 	put(fx, "new/3.c", "c\n");

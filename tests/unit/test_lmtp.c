@@ -724,20 +724,29 @@ test_uid(void **state)
 
 extern char **environ;
 
-/* A sandboxed worker (privilege separation) turns LMTP clients away
- * with 421, so that they try again later, rather than failing every
- * recipient. */
+/* LMTP is local (the master serves it from unsandboxed workers), and
+ * its refusals are 421 with the host name, so that the client keeps the
+ * mail and tries again later. */
 static void
 test_sandboxed(void **state)
 {
 	struct fixture	*f = *state;
+	struct session	 s;
+	char		 buf[128];
+	size_t		 n;
 
-	f->conf.privsep = true;
-	f->sandbox = true;
-	start(f);
-	assert_string_equal(line(f), "421 4.3.5 test.example LMTP not "
-	    "available, try again later");
-	assert_string_equal(line(f), "");
+	assert_true(lmtp_protocol.local);
+	assert_false(pop3_protocol.local);
+	memset(&s, 0, sizeof(s));
+	s.conf = &f->conf;
+	s.proto = &lmtp_protocol;
+	n = lmtp_protocol.refuse(&s, "server shutting down", buf,
+	    sizeof(buf));
+	assert_int_equal(n, strlen(buf));
+	assert_string_equal(buf, "421 4.3.2 test.example server shutting "
+	    "down\r\n");
+	assert_int_equal(lmtp_protocol.refuse(&s, "server shutting down",
+	    buf, 20), 0);
 }
 
 int

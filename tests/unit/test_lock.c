@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/lock.h"
@@ -170,6 +171,72 @@ test_lock_not_regular(void **state)
 	assert_int_equal(unlinkat(fx->dirfd, LOCK_FILE, AT_REMOVEDIR), 0);
 }
 
+/* Milliseconds since a. */
+static long
+ms_since(const struct timespec *a)
+{
+	struct timespec	 b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (long)((b.tv_sec - a->tv_sec) * 1000 +
+	    (b.tv_nsec - a->tv_nsec) / 1000000);
+}
+
+/* lock_wait() waits for a holder that lets go, and gives up on one that
+ * does not, after its time; lock_fd() the same on an open file. */
+static void
+test_lock_wait(void **state)
+{
+	struct fixture	*fx = *state;
+	struct timespec	 a;
+	pid_t		 pid;
+	int		 p[2], status, fd;
+	char		 c;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		(void)close(p[0]);
+		c = lock_take(fx->dirfd, LOCK_FILE) >= 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		usleep(400000);
+		_exit(0);
+	}
+	(void)close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	(void)close(p[0]);
+	assert_int_equal(c, 'y');
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	errno = 0;
+	assert_int_equal(lock_wait(fx->dirfd, LOCK_FILE, 50), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(ms_since(&a) >= 50);
+	fd = openat(fx->dirfd, LOCK_FILE, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(lock_fd(fd, 20), -1);
+	assert_int_equal(errno, EAGAIN);
+	(void)close(fd);
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	fd = lock_wait(fx->dirfd, LOCK_FILE, 10000);
+	assert_true(fd >= 0);
+	assert_true(ms_since(&a) < 5000);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(child_try(fx->dirfd), CHILD_HELD);
+	lock_release(fd);
+	/* not a regular file: refused at once */
+	assert_int_equal(unlinkat(fx->dirfd, LOCK_FILE, 0), 0);
+	assert_int_equal(mkdirat(fx->dirfd, LOCK_FILE, 0700), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(lock_wait(fx->dirfd, LOCK_FILE, 10000), -1);
+	assert_true(errno != EAGAIN);
+	assert_true(ms_since(&a) < 5000);
+	assert_int_equal(unlinkat(fx->dirfd, LOCK_FILE, AT_REMOVEDIR), 0);
+}
+
 int
 main(void)
 {
@@ -181,6 +248,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock_symlink, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lock_not_regular, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_wait, setup,
 		    teardown),
 	};
 

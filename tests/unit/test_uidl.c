@@ -87,9 +87,11 @@ test_check(void **state)
 		assert_non_null(err);
 	}
 	assert_int_equal(uidl_check("%f", &err), 0);
-	assert_int_equal(uidl_check("%08Xu%08Xv", &err), UIDL_NEEDS_IDS);
-	assert_int_equal(uidl_check("%g", &err), UIDL_NEEDS_IDS);
-	assert_int_equal(uidl_check("x%v%f", &err), UIDL_NEEDS_IDS);
+	assert_int_equal(uidl_check("%08Xu%08Xv", &err), UIDL_NEEDS_UIDS);
+	assert_int_equal(uidl_check("%g", &err), UIDL_NEEDS_GIDS);
+	assert_int_equal(uidl_check("x%v%f", &err), UIDL_NEEDS_UIDS);
+	assert_int_equal(uidl_check("%u-%g", &err), UIDL_NEEDS_UIDS |
+	    UIDL_NEEDS_GIDS);
 	memset(longfmt, 'a', sizeof(longfmt));
 	memcpy(longfmt, "%f", 2);
 	longfmt[UIDL_FORMAT_MAX + 1] = '\0';

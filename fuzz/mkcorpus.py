@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""mkcorpus.py: writes the seed corpora in fuzz/corpus/NAME/ from the
+specs' examples (RFC 1939 section 10, the POP3 lecture notes in
+shared/specs) and the sessions of tests/unit/test_pop3.c and
+tests/integration/test_pop3.py.  Each seed starts with the octets the
+harness reads as its set-up (see the comment at the top of each
+fuzz_NAME.c).  Run it from the top of the tree after changing a harness's
+input layout; the files it writes are committed.
+"""
+import base64
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def crlf(*lines):
+    return "".join(l + "\r\n" for l in lines).encode()
+
+
+# fuzz_pop3: one set-up octet (FLAG_LOGIN 1, FLAG_LOOPBACK 2, FLAG_NEVER 4,
+# FLAG_SHORTLINE 8, FLAG_FEWBAD 16), then what the client sends.
+LOGIN, LOOP, NEVER, SHORT, FEWBAD = 1, 2, 4, 8, 16
+POP3 = {
+    # RFC 1939 section 10, as in the POP3 lecture notes.
+    "rfc1939-example": (LOOP, crlf("APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+                                   "STAT", "LIST", "RETR 1", "DELE 1",
+                                   "RETR 2", "DELE 2", "QUIT")),
+    "rfc1939-example-login": (LOGIN | LOOP, crlf(
+        "STAT", "LIST", "RETR 1", "DELE 1", "RETR 2", "DELE 2", "QUIT")),
+    # tests/unit/test_pop3.c test_authorization.
+    "authorization": (LOOP, crlf(
+        "PASS x", "USER", "STAT", "RETR 1", "APOP alice 0123",
+        "USER alice", "PASS secret", "USER mallory", "PASS secret pass",
+        "USER fuzz", "PASS fuzz pass", "PASS x", "QUIT")),
+    # test_plaintext_refused_off_loopback.
+    "plaintext-refused": (0, crlf("USER fuzz", "CAPA", "PASS fuzz pass",
+                                  "QUIT")),
+    "plaintext-never": (LOOP | NEVER, crlf("CAPA", "USER fuzz",
+                                           "PASS fuzz pass")),
+    # test_stat_list_uidl.
+    "stat-list-uidl": (LOGIN | LOOP, crlf(
+        "STAT", "STAT x", "LIST", "LIST 2", "LIST 3", "LIST 0", "LIST +1",
+        "LIST 1x", "LIST 4294967297", "LIST 1 2", "UIDL", "UIDL 2",
+        "UIDL 5", "UIDL 9", "NOOP", "QUIT")),
+    # test_retr_top.
+    "retr-top": (LOGIN, crlf(
+        "RETR 1", "RETR 2", "TOP 2 0", "TOP 2 1", "TOP 2 100", "TOP 2",
+        "TOP 2 x", "TOP 3 1", "TOP 1 1 1", "RETR", "RETR 1 2", "TOP 6 1",
+        "RETR 4", "TOP 4 0", "RETR 5", "RETR 3")),
+    # test_dele_rset_quit.
+    "dele-rset-quit": (LOGIN, crlf(
+        "DELE 1", "DELE 1", "RETR 1", "LIST 1", "STAT", "LIST", "RSET",
+        "DELE 2", "DELE 6", "QUIT")),
+    "delete-all": (LOGIN, crlf(*["DELE %d" % i for i in range(1, 7)],
+                               "QUIT")),
+    "read-all": (LOGIN, crlf(*["RETR %d" % i for i in range(1, 7)],
+                             "QUIT")),
+    "disconnect-without-quit": (LOGIN, crlf("DELE 1", "RETR 2")),
+    # tests/integration/test_pop3.py limits and pipelining.
+    "bad-commands": (LOOP | FEWBAD, crlf("BOGUS", "BOGUS", "BOGUS", "CAPA")),
+    "pipelined": (LOOP, b"CAPA\r\nNOOP\r\nQUIT\r\n"),
+    "lowercase-bare-lf": (LOOP, b"user fuzz\npass fuzz pass\nlist 1\n"
+                                b"uidl\nquit\n"),
+    "long-lines": (LOOP | SHORT, b"USER " + b"x" * 100 + b"\r\nNOOP\r\n"
+                   b"USER fuzz\r\nPASS " + b"y" * 70 + b"\r\n"),
+    "empty-and-spaces": (LOGIN, b"\r\n \r\nLIST  1 \r\nTOP 1  0\r\n"
+                         b"UIDL \r\nQUIT\r\n"),
+    "nul-in-line": (LOOP, b"USER fu\x00zz\r\nPASS fuzz pass\r\nQUIT\r\n"),
+    "capa-after-login": (LOGIN | LOOP, crlf("CAPA", "USER fuzz", "QUIT")),
+    # RFC 5034 AUTH (SASL PLAIN and LOGIN), APOP, RPOP and STLS.
+    "auth-plain": (LOOP, crlf("AUTH", "AUTH PLAIN " + b64("\0fuzz\0fuzz pass"),
+                              "STAT", "QUIT")),
+    "auth-plain-continued": (LOOP, crlf("AUTH PLAIN", b64("fuzz\0fuzz\0"
+                                        "fuzz pass"), "LIST", "QUIT")),
+    "auth-login": (LOOP, crlf("AUTH LOGIN", b64("fuzz"), b64("fuzz pass"),
+                              "UIDL", "QUIT")),
+    "auth-errors": (LOOP, crlf("AUTH PLAIN", "*", "AUTH LOGIN =", "=",
+                               "AUTH CRAM-MD5", "AUTH PLAIN !!!!",
+                               "AUTH PLAIN " + b64("\0fuzz\0wrong"),
+                               "AUTH PLAIN =", "QUIT")),
+    "apop-rpop-stls": (LOOP, crlf("APOP fuzz c4c9334bac560ecc979e58001b3e22fb",
+                                  "RPOP fuzz", "STLS", "CAPA", "QUIT")),
+}
+
+# fuzz_io: octet 0 even = line reader, then octet 1 = max_line - 1 and the
+# stream; octet 0 odd = message writer, then the TOP line count (255 for
+# RETR), the padding octet and the message.
+MSG1 = (b"From: mrose@dbc.mtview.ca.us\nTo: mrose@dbc.mtview.ca.us\n"
+        b"Subject: one\n\n" + b"x" * 40 + b"\n")
+MSG2 = b"Subject: two\n\n.\n..x\nlast line without newline"
+IO = {
+    "lines-pop3": b"\x00\x3f" + crlf("USER alice", "PASS wonderland",
+                                     "STAT", "QUIT"),
+    "lines-bare-lf-nul": b"\x00\x1f" + b"USER a\nPASS b\x00c\r\n\r\n\n",
+    "lines-too-long": b"\x00\x07" + b"12345678\r\n123456789\r\n1234567\r\r\n"
+                      b"0123456789abcdef\nok\n",
+    "lines-partial-last": b"\x00\x0f" + b"one\r\ntwo\r\nthree without end",
+    "lines-long-partial-last": b"\x00\x03" + b"one\r\n" + b"z" * 30,
+    "lines-cr-at-limit": b"\x00\x04" + b"12345\r\n1234\r\r\n",
+    "retr-msg1": b"\x01\xff\x00" + MSG1,
+    "retr-msg2": b"\x01\xff\x00" + MSG2,
+    "retr-crlf": b"\x01\xff\x00" + b"A: b\r\n\r\n.\r\n..\r\nend\r\n",
+    "retr-empty": b"\x01\xff\x00",
+    "top-0": b"\x01\x00\x00" + MSG2,
+    "top-1": b"\x01\x01\x00" + MSG2,
+    "top-100": b"\x01\x64\x00" + MSG2,
+    "top-cr-blank-line": b"\x01\x01\x00" + b"A: b\r\r\n\r\nbody\r\n.x\n",
+    "top-no-header-end": b"\x01\x02\x00" + b"A: b\nC: d\n",
+    "retr-chunk-boundary": b"\x01\xff\x81" + b"\n.dot at the boundary\n",
+    "top-chunk-boundary-cr": b"\x01\x01\x8f" + b"\n\nbody\n",
+    "top-chunk-boundary-dot": b"\x01\x00\x02" + b"x\n\n.",
+}
+
+# fuzz_maildir_name: octet 0 = in cur/ (bits 0-3) and seen (bits 4-7) for
+# names 1-4, octet 1 = deleted (bits 0-3), then names separated by "/".
+MAILDIR = {
+    "dovecot-sizes": b"\x11\x00" + b"1035478339.27041_118.foo.org,S=1000,"
+                     b"W=1030:2,S",
+    "new-seen": b"\x10\x00" + b"1000000001.M1P1.test",
+    "cur-flags": b"\x11\x00" + b"1000000002.M2P2.test:2,TRDF",
+    "unknown-info": b"\x31\x00" + b"1000000003.x:1,abc/1000000004.y:2,",
+    "order": b"\x00\x00" + b"20.a/3.b/0003.c/abc",
+    "same-base": b"\x32\x00" + b"1000000005.z/1000000005.z:2,FS",
+    "delete": b"\x00\x0f" + b"1.a/2.b,S=3/3.c,W=20",
+    "sizes-malformed": b"\x00\x00" + b"1.a,S=,W=x/2.b,S=99999999999999999999"
+                       b"/3.c,W=1,W=2,S=3,S=4/4.d,=5,S/5.e:2,,W=7",
+    "dot-and-colon": b"\xff\x00" + b".hidden/:2,S/x:2,SSS/y:2,S,a",
+}
+
+# fuzz_passwd: one line, and the same octets as a whole file.
+PASSWD = {
+    "plain": b"alice:{PLAIN}wonderland::::/home/alice::",
+    "full": b"bob:{SHA512-CRYPT}$6$salt$hash:1000:1000:Bob Builder:"
+            b"/home/bob:/bin/sh:userdb_quota_rule=*:storage=1G",
+    "comment": b"# a comment: with: colons",
+    "blank": b"   \t",
+    "user-only": b"nopassword",
+    "bad-uid": b"carol:{PLAIN}x:12a:::/home/carol",
+    "huge-uid": b"dave:{PLAIN}x:2147483648::::",
+    "relative-home": b"erin:{PLAIN}x::::home/erin::",
+    "file": b"# users\nalice:{PLAIN}a::::/home/alice::\n\nbob:{PLAIN}b:"
+            b"1001:1001::/home/bob::\r\nbad line\nfrank:x\n",
+    "long-user": b"u" * 300 + b":{PLAIN}x",
+}
+
+# fuzz_conf: a whole postern.conf.
+CONF = {
+    "example": open(os.path.join(HERE, "..", "contrib", "postern.conf"),
+                    "rb").read(),
+    "minimal": b'passwd_file = "/etc/postern/passwd"\n'
+               b'listen { protocol = "pop3" }\n',
+    "all-settings": b'workers = 4\npidfile = ""\nshutdown_grace = 10\n'
+                    b'hostname = "mail.example.org"\n'
+                    b'passwd_file = "/etc/postern/passwd"\n'
+                    b'maildir = "/var/mail/%d/%n/Maildir"\n'
+                    b'login_timeout = 60\nidle_timeout = 600\n'
+                    b'max_line_length = 512\nmax_bad_commands = 20\n'
+                    b'auth_fail_delay = 2\nplaintext_auth = never\n'
+                    b'listen { protocol = "pop3" address = "127.0.0.1" '
+                    b'port = 0 }\n',
+    "comments": b'/* block\n comment */ workers = 2 // line\n# hash\n'
+                b'hostname = "a # not a comment"\n'
+                b"listen { protocol = 'pop3' port = 1110 }\n",
+    "errors": b'workers = 0\nmax_line_length = 10\nplaintext_auth = maybe\n'
+              b'listen { protocol = "gopher" }\n',
+    "no-listen": b'workers = 1\n',
+    "escapes": b'hostname = "q\\"uote\\\\"\nmaildir = "%h/\\tMail"\n'
+               b'listen { protocol = "pop3" }\n',
+}
+
+
+def write(name, seeds):
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    for f, data in seeds.items():
+        with open(os.path.join(d, f), "wb") as fp:
+            fp.write(data)
+
+
+def main():
+    write("pop3", {k: bytes([f]) + v for k, (f, v) in POP3.items()})
+    write("io", IO)
+    write("maildir_name", MAILDIR)
+    write("passwd", PASSWD)
+    write("conf", CONF)
+
+
+if __name__ == "__main__":
+    main()
