@@ -1170,7 +1170,9 @@ fetch_args(struct mrp *m, char *args, uint32_t *lo, uint32_t *hi,
 	while ((w = word(&args)) != NULL) {
 		if (*w == '\0')
 			return syntax(m, "empty argument (two spaces?)"), -1;
-		if (isdigit((unsigned char)*w)) {
+		if (isdigit((unsigned char)*w) || *w == ':') {
+			if (*ranged)
+				return syntax(m, "only one UID or range"), -1;
 			if (any)
 				return syntax(m, "the UID or range comes "
 				    "first, before any flag"), -1;

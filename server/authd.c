@@ -555,8 +555,11 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 			break;
 	if (i == n)
 		return -1;
+	memset(&j, 0, sizeof(j));
 	j.rq = *rq;
 	j.u = *u;
+	/* A mail worker serves many accounts: it never sees a password. */
+	explicit_bzero(j.rq.secret, sizeof(j.rq.secret));
 	memset(&msg, 0, sizeof(msg));
 	memset(&cm, 0, sizeof(cm));
 	iov[0].iov_base = &j;

@@ -15,6 +15,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import postern  # noqa: E402
 from postern import Server, Tap, put  # noqa: E402
 
 t = Tap()
@@ -434,8 +435,9 @@ try:
         ("FETCH 99999999999999999999", "BAD Syntax error: number past "
          "4294967295"),
         ("FETCH 1:", "BAD Syntax error: missing number"),
-        ("FETCH :3", "BAD Syntax error: unknown flag (ALL, RECENT, SENT, "
-         "DRAFT, SEEN or DELETED)"),
+        ("FETCH :3", "BAD Syntax error: missing number"),
+        ("FETCH 1 2", "BAD Syntax error: only one UID or range"),
+        ("FETCH 1:2:3", "BAD Syntax error: not a number"),
         ("FETCH 1:x", "BAD Syntax error: not a number"),
         ("FETCH 1-3", "BAD Syntax error: not a number"),
         ("FETCH SEEN 1", "BAD Syntax error: the UID or range comes first, "
@@ -530,9 +532,13 @@ try:
             with open(f"/proc/{pid}/status") as f:
                 m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
             hwm = int(m.group(1)) if m else None
-    t.ok(hwm is not None and hwm < 24 * 1024,
-         "the session's peak memory stays far below the 50 MB searched",
-         f"VmHWM {hwm} kB")
+    name = "the session's peak memory stays far below the 50 MB searched"
+    with open(postern.POSTERND, "rb") as f:
+        asan = b"__asan_init" in f.read()
+    if asan:
+        t.skip(name, "AddressSanitizer's quarantine keeps freed memory")
+    else:
+        t.ok(hwm is not None and hwm < 24 * 1024, name, f"VmHWM {hwm} kB")
     c.cmd("QUIT")
     c.close()
 finally:

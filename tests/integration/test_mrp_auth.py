@@ -278,6 +278,17 @@ try:
 finally:
     srv.cleanup()
 
+# A session process forked for the login (no mail workers) carries the
+# channel on as well.
+srv = MrpServer(settings={"mail_workers": 0})
+put(srv.maildir("alice"), "1000.M1.host", "Subject: one\n\nfirst\n")
+put(srv.maildir("alice"), "1001.M2.host", "Subject: two\n\nsecond body\n")
+srv.start()
+try:
+    session(srv, "AES/CBC")
+finally:
+    srv.cleanup()
+
 # Without privilege separation (posternd as nobody, when run as root):
 # the channel stays in the process that set it up.
 if os.geteuid() == 0:
