@@ -96,6 +96,11 @@ FUZZ_ARGS_maildir_name = -max_len=1100
 FUZZ_ARGS_passwd       = -max_len=5000 -dict=fuzz/passwd.dict
 FUZZ_ARGS_conf         = -max_len=4096 -dict=fuzz/conf.dict
 FUZZ_ARGS_pop3         = -max_len=4096 -dict=fuzz/pop3.dict
+FUZZ_ARGS_base64       = -max_len=4096 -dict=fuzz/base64.dict
+FUZZ_ARGS_index        = -max_len=2048 -dict=fuzz/index.dict
+FUZZ_ARGS_pop1         = -max_len=4096 -dict=fuzz/pop1.dict
+FUZZ_ARGS_papm         = -max_len=4096 -dict=fuzz/papm.dict
+FUZZ_ARGS_lmtp         = -max_len=4096 -dict=fuzz/lmtp.dict
 FUZZ_ARGS = -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 \
             -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
 

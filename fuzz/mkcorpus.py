@@ -173,6 +173,168 @@ CONF = {
 }
 
 
+# fuzz_base64: one mode octet (0 decode, 1 encode, 2 PLAIN, 3 LOGIN; 4:
+# the first line is the initial response; 8: decode into just enough
+# room), then the text, the octets, or the responses one a line.
+B64_DECODE, B64_ENCODE, B64_PLAIN, B64_LOGIN, B64_IR, B64_TIGHT = \
+    0, 1, 2, 3, 4, 8
+BASE64 = {
+    "decode-rfc4648": (B64_DECODE | B64_TIGHT, b"Zm9vYmFy"),
+    "decode-pad1": (B64_DECODE | B64_TIGHT, b"Zm9vYg=="),
+    "decode-pad2": (B64_DECODE, b"Zm9vYmE="),
+    "decode-nonzero-pad-bits": (B64_DECODE, b"Zm9vYh=="),
+    "decode-space": (B64_DECODE, b"Zm9v YmFy"),
+    "decode-empty": (B64_DECODE, b""),
+    "decode-misplaced-pad": (B64_DECODE, b"Zg==Zg=="),
+    "encode-binary": (B64_ENCODE, bytes(range(256))),
+    "encode-one": (B64_ENCODE, b"\xff"),
+    "plain-ir": (B64_PLAIN | B64_IR, (b64("\0fuzz\0fuzz pass") +
+                                      "\r\n").encode()),
+    "plain-authzid": (B64_PLAIN | B64_IR,
+                      (b64("other\0fuzz\0fuzz pass") + "\n").encode()),
+    "plain-same-authzid": (B64_PLAIN | B64_IR,
+                           (b64("fuzz\0fuzz\0pw") + "\n").encode()),
+    "plain-challenge": (B64_PLAIN, (b64("\0fuzz\0fuzz pass") +
+                                    "\r\n").encode()),
+    "plain-empty-ir": (B64_PLAIN | B64_IR, b"=\r\n"),
+    "plain-cancel": (B64_PLAIN, b"*\r\n"),
+    "plain-no-nul": (B64_PLAIN, (b64("fuzz") + "\n").encode()),
+    "login": (B64_LOGIN, (b64("fuzz") + "\r\n" + b64("fuzz pass") +
+                          "\r\n").encode()),
+    "login-ir": (B64_LOGIN | B64_IR, (b64("fuzz") + "\r\n" +
+                                      b64("fuzz pass") + "\r\n").encode()),
+    "login-cancel": (B64_LOGIN, (b64("fuzz") + "\r\n*\r\n").encode()),
+    "login-long-password": (B64_LOGIN, (b64("fuzz") + "\n" + b64("x" * 1025)
+                                        + "\n").encode()),
+    "login-bad": (B64_LOGIN, b"not base64!\r\n"),
+}
+
+# fuzz_index: octet 0 bits 0-4 leave fixture messages out; the rest is the
+# postern-index file (postern-storage(7)).
+INDEX_BASES = ["1700000000.M1P2.fuzz", "1700000007.M3P4.fuzz,S=19,W=23",
+               "1700000099.M5P6.fuzz,W=999", "1700000050.x.fuzz",
+               "1600000000.old.fuzz"]
+
+
+def index(header, entries, end=True):
+    text = header + "\n" + "".join(e + "\n" for e in entries)
+    return (text + ("end\n" if end else "")).encode()
+
+
+INDEX = {
+    "valid": bytes([0]) + index("postern-index 1 1795310312 6 5", [
+        "1 0 19 1600000000 " + INDEX_BASES[4],
+        "2 0 19 1700000000 " + INDEX_BASES[0],
+        "3 17 23 1700000007 " + INDEX_BASES[1],
+        "4 0 0 1700000050 " + INDEX_BASES[3],
+        "5 0 999 1700000099 " + INDEX_BASES[2]]),
+    "some-missing": bytes([0x05]) + index("postern-index 1 17 9 2", [
+        "3 0 19 1700000000 " + INDEX_BASES[0],
+        "8 9 12 1600000000 " + INDEX_BASES[4]]),
+    "unknown-entries": bytes([0]) + index("postern-index 1 17 4 3", [
+        "1 0 5 1 gone.fuzz", "2 0 19 1700000000 " + INDEX_BASES[0],
+        "3 0 7 2 also-gone"]),
+    "uid-past-next": bytes([0]) + index("postern-index 1 17 2 2", [
+        "5 0 19 1700000000 " + INDEX_BASES[0],
+        "9 0 12 1600000000 " + INDEX_BASES[4]]),
+    "descending": bytes([0]) + index("postern-index 1 17 10 2", [
+        "5 0 19 1700000000 " + INDEX_BASES[0],
+        "4 0 12 1600000000 " + INDEX_BASES[4]]),
+    "duplicate": bytes([0]) + index("postern-index 1 17 10 2", [
+        "4 0 19 1700000000 " + INDEX_BASES[0],
+        "5 0 19 1700000000 " + INDEX_BASES[0]]),
+    "truncated": bytes([0]) + index("postern-index 1 17 10 3", [
+        "4 0 19 1700000000 " + INDEX_BASES[0]], end=False),
+    "corrupt-line": bytes([0]) + index("postern-index 1 17 10 2", [
+        "4 0 19 1700000000 " + INDEX_BASES[0], "5 x 1 1 a:b"]),
+    "count-lies": bytes([0]) + index("postern-index 1 17 10 99", [
+        "4 0 19 1700000000 " + INDEX_BASES[0]]),
+    "wrong-version": bytes([0]) + index("postern-index 2 17 10 0", []),
+    "huge-numbers": bytes([0]) + index(
+        "postern-index 1 4294967295 4294967295 1",
+        ["4294967294 4294967295 999999999999 9223372036854775807 "
+         + INDEX_BASES[0]]),
+    "zero-uidvalidity": bytes([0]) + index("postern-index 1 0 0 0", []),
+    "empty": bytes([0x1f]),
+    "no-newline-at-end": bytes([0]) + b"postern-index 1 17 2 1\n"
+                                      b"1 0 19 1 1700000000.M1P2.fuzz\nend",
+    "crlf": bytes([0]) + b"postern-index 1 17 2 1\r\n"
+                         b"1 0 19 1 1700000000.M1P2.fuzz\r\nend\r\n",
+}
+
+# fuzz_pop1, fuzz_papm, fuzz_lmtp: one set-up octet, then what the client
+# sends.  pop1 and papm: FLAG_LOGIN 1 (USER fuzz, PASS fuzz pass first),
+# LOOP 2, NEVER 4, SHORT 8, FEWBAD 16, as fuzz_pop3.  lmtp: 1 sends
+# "LHLO fuzz.example" first, 2 loopback, 4 lmtp_max_message_size = 1024,
+# 8 and 16 as above.
+LMTP_SMALL = 4
+MSG = ["Subject: hi", "", "body", ".dot", "..two", "From me", "."]
+POP1 = {
+    "rfc918": (LOOP, crlf("USER fuzz", "PASS fuzz pass", "RETR INBOX",
+                          "RCEV", "RCVD", "QUIT")),
+    "rdel": (LOGIN | LOOP, crlf("RDEL INBOX", "RCEV", "RCVD", "RETR INBOX",
+                                "RCEV", "RCVD", "QUIT")),
+    "folders": (LOGIN | LOOP, crlf("RETR box", "RCEV", "RCVD",
+                                   "RETR INBOX.box", "RCEV", "RSET",
+                                   "RETR fuzz", "RETR ../x", "RETR .box",
+                                   "RETR nonexistent", "QUIT")),
+    "errors": (LOOP, crlf("RCEV", "RCVD", "RETR INBOX", "PASS x", "USER",
+                          "USER fuzz", "PASS wrong", "USER other",
+                          "PASS x", "NOOP", "BOGUS", "QUIT")),
+    "refused": (0, crlf("USER fuzz", "PASS fuzz pass", "QUIT")),
+    "short-lines": (LOGIN | SHORT | FEWBAD, crlf(
+        "RETR " + "x" * 100, "NOOP", "RETR INBOX", "RCEV", "RCVD")),
+    "no-quit": (LOGIN, crlf("RETR INBOX", "RCEV")),
+}
+PAPM = {
+    "pull": (LOGIN, crlf("STAT", "LIST", "LIST 1", "READ 1", "READ 2",
+                         "DELE 1", "LIST 1", "RSET", "DELE 3", "STAT",
+                         "QUIT")),
+    "push": (LOGIN, crlf("HELO fuzz.example", "MAIL FROM: fuzz",
+                         "RCPT TO: fuzz", "RCPT TO: fuzz@fuzz.example",
+                         "DATA", *MSG, "STAT", "READ 7", "QUTI")),
+    "push-errors": (LOGIN, crlf("MAIL FROM: fuzz", "HELO", "HELO -x",
+                                "HELO fuzz.example", "MAIL FROM: other",
+                                "MAIL FROM: <fuzz@fuzz.example>",
+                                "RCPT TO: nobody@elsewhere.example",
+                                "RCPT TO: other", "RCPT TO: <fuzz>",
+                                "RSTE", "DATA", "NOPO", "QUTI")),
+    "login": (LOOP, crlf("STAT", "HELO a", "USER fuzz", "PASS x",
+                         "USER fuzz", "PASS fuzz pass", "STAT", "QUIT")),
+    "refused": (0, crlf("USER fuzz", "PASS fuzz pass", "QUIT")),
+    "pull-errors": (LOGIN | FEWBAD, crlf("READ", "READ 0", "READ 99",
+                                         "LIST x", "DELE 1 2", "BOGUS",
+                                         "QUIT")),
+    "unterminated-data": (LOGIN, crlf("HELO fuzz.example",
+                                      "MAIL FROM: fuzz", "RCPT TO: fuzz",
+                                      "DATA", "Subject: cut")),
+}
+LMTP = {
+    "rfc2033": (LOOP, crlf("LHLO fuzz.example", "MAIL FROM:<a@b.example>",
+                           "RCPT TO:<fuzz>", "RCPT TO:<fuzz@fuzz.example>",
+                           "RCPT TO:<nobody>", "DATA", *MSG, "QUIT")),
+    "pipelined": (LOGIN, crlf("MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME",
+                              "RCPT TO:<fuzz>", "DATA", *MSG, "RSET",
+                              "MAIL FROM:<>", "RCPT TO:<fuzz>", "DATA",
+                              "x", ".", "NOOP", "VRFY fuzz", "HELP",
+                              "QUIT")),
+    "errors": (0, crlf("HELO x", "EHLO x", "MAIL FROM:<a>", "LHLO",
+                       "LHLO x", "RCPT TO:<fuzz>", "DATA x", "DATA",
+                       "MAIL FROM:<a> SIZE=x", "MAIL FROM:<a> FOO=1",
+                       "MAIL FROM:<a>", "MAIL FROM:<b>",
+                       "RCPT TO:<fuzz> NOTIFY=NEVER", "RCPT TO:<other>",
+                       "BOGUS", "QUIT")),
+    "too-big": (LOGIN | LMTP_SMALL, crlf(
+        "MAIL FROM:<a@b.example> SIZE=2000", "MAIL FROM:<a@b.example>",
+        "RCPT TO:<fuzz>", "DATA", *(["x" * 60] * 40), ".", "QUIT")),
+    "long-line": (LOGIN | SHORT, crlf("MAIL FROM:<a@b.example>",
+                                      "RCPT TO:<fuzz>", "DATA", "y" * 2000,
+                                      ".", "QUIT")),
+    "unterminated-data": (LOGIN, crlf("MAIL FROM:<a@b.example>",
+                                      "RCPT TO:<fuzz>", "DATA", "cut")),
+}
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -187,6 +349,10 @@ def main():
     write("maildir_name", MAILDIR)
     write("passwd", PASSWD)
     write("conf", CONF)
+    write("base64", {k: bytes([f]) + v for k, (f, v) in BASE64.items()})
+    write("index", INDEX)
+    for name, seeds in (("pop1", POP1), ("papm", PAPM), ("lmtp", LMTP)):
+        write(name, {k: bytes([f]) + v for k, (f, v) in seeds.items()})
 
 
 if __name__ == "__main__":

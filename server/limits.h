@@ -6,6 +6,8 @@
 #ifndef POSTERN_LIMITS_H
 #define POSTERN_LIMITS_H
 
+#include <sys/types.h>
+
 /* A user name: RFC 1939 asks for nothing; Dovecot allows 255. */
 #define USER_MAX		255
 
@@ -81,7 +83,6 @@
 
 /* The longest session, in seconds: 4 hours fetch 2 GB at 1 Mbit/s. */
 #define SESSION_TIME_DEFAULT	14400
-#define SESSION_TIME_MIN	60
 #define SESSION_TIME_MAX	604800
 
 /* LMTP waits this long for a line (RFC 5321 section 4.5.3.2.7: a
@@ -94,6 +95,11 @@
 /* Messages in one maildrop (popa3d: 200000); more are not listed and
  * the login says so in the log. */
 #define MAILDROP_MESSAGES_MAX	1000000
+
+/* The largest message size believed from a name's ,W= or ,S= or from the
+ * index (1 TiB): larger claims are ignored and the file counted, so that
+ * the sum over MAILDROP_MESSAGES_MAX messages can never overflow. */
+#define MAIL_SIZE_MAX		((off_t)1 << 40)
 
 /* Files in tmp/ untouched this long are removed (maildir(5): 36 hours). */
 #define MAILDIR_TMP_STALE	(36 * 60 * 60)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/limits.h"
 #include "server/log.h"
 #include "storage/index.h"
 #include "storage/lock.h"
@@ -396,7 +397,7 @@ parse_entry(struct table *t, char *line, const char *end)
 	    uid >= t->nextuid ||
 	    (t->count > 0 && uid <= t->k[t->count - 1].uid) ||
 	    field(&p, MSGID_MAX, &gid) == -1 ||
-	    field(&p, (unsigned long long)INT64_MAX, &size) == -1 ||
+	    field(&p, (unsigned long long)MAIL_SIZE_MAX, &size) == -1 ||
 	    field(&p, (unsigned long long)INT64_MAX, &tm) == -1)
 		return -1;
 	len = (size_t)(end - p);

@@ -131,7 +131,7 @@ parse_size(const char *s, size_t len)
 			return -1;
 		v = v * 10 + (s[i] - '0');
 	}
-	return v;
+	return v > MAIL_SIZE_MAX ? -1 : v;
 }
 
 /* Reads the ,S= and ,W= fields of a base name. */
