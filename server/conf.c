@@ -50,7 +50,7 @@ static const struct bound {
 	{ "max_connections_per_ip", 0, CONNECTIONS_MAX },
 	{ "max_sessions_per_user", 0, CONNECTIONS_MAX },
 	{ "max_session_time",	0, SESSION_TIME_MAX },
-	{ "lmtp_idle_timeout",	10, TIMEOUT_MAX },
+	{ "lmtp_idle_timeout",	1, TIMEOUT_MAX },
 	{ "shutdown_grace",	0, 3600 },
 	{ "login_timeout",	1, TIMEOUT_MAX },
 	{ "idle_timeout",	IDLE_TIMEOUT_MIN, TIMEOUT_MAX },
@@ -533,13 +533,6 @@ fill_pool(cfg_t *cfg, struct conf *conf)
 	    "max_sessions_per_user");
 	conf->max_session_time = (int)cfg_getint(cfg, "max_session_time");
 	conf->lmtp_idle_timeout = (int)cfg_getint(cfg, "lmtp_idle_timeout");
-	if (conf->max_session_time != 0 &&
-	    conf->max_session_time < SESSION_TIME_MIN) {
-		fprintf(stderr, "%s: max_session_time must be 0 or from %d to "
-		    "%d, not %d\n", conf->path, SESSION_TIME_MIN,
-		    SESSION_TIME_MAX, conf->max_session_time);
-		return -1;
-	}
 	if (conf->max_workers == 0)
 		conf->max_workers = conf->workers > MAX_WORKERS_DEFAULT ?
 		    conf->workers : MAX_WORKERS_DEFAULT;

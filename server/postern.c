@@ -525,8 +525,8 @@ static pid_t
 master_pid(const struct conf *conf)
 {
 	FILE	*fp;
+	char	 line[32], *end;
 	long	 pid;
-	int	 n;
 
 	if (conf->pidfile[0] == '\0') {
 		complain("status: %s sets no pidfile: posternd cannot be found",
@@ -538,9 +538,13 @@ master_pid(const struct conf *conf)
 		    conf->pidfile, strerror(errno));
 		return -1;
 	}
-	n = fscanf(fp, "%ld", &pid);
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
 	fclose(fp);
-	if (n != 1 || pid <= 1) {
+	errno = 0;
+	pid = strtol(line, &end, 10);
+	if (errno != 0 || end == line || (*end != '\n' && *end != '\0') ||
+	    pid <= 1 || pid > INT_MAX) {
 		complain("status: %s holds no process id", conf->pidfile);
 		return -1;
 	}
@@ -555,7 +559,7 @@ cmd_status(int argc, char **argv)
 	struct conf	 conf;
 	const char	*path = POSTERN_CONF;
 	pid_t		 pid;
-	int		 ch, rc;
+	int		 ch;
 
 	opterr = 0;
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
@@ -580,7 +584,7 @@ cmd_status(int argc, char **argv)
 	conf_free(&conf);
 	if (pid == -1)
 		return 1;
-	if ((rc = sb_show(pid, stdout)) == -1) {
+	if (sb_show(pid, stdout) == -1) {
 		if (errno == ENOENT)
 			complain("status: no scoreboard for posternd %ld (not "
 			    "running?)", (long)pid);

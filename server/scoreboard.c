@@ -534,9 +534,15 @@ tally(const struct sb_header *h, const struct sb_slot *sl, time_t now,
 			busy[sl[i].kind - 1]++;
 	}
 	age(h->started, now, up, sizeof(up));
-	snprintf(line, sizeof(line), "posternd %ld, up %s, configuration "
-	    "generation %u, auth process %ld", (long)h->master, up,
-	    (unsigned)h->generation, (long)h->authd);
+	if (h->authd > 0)
+		snprintf(line, sizeof(line), "posternd %ld, up %s, "
+		    "configuration generation %u, auth process %ld",
+		    (long)h->master, up, (unsigned)h->generation,
+		    (long)h->authd);
+	else
+		snprintf(line, sizeof(line), "posternd %ld, up %s, "
+		    "configuration generation %u, no privilege separation",
+		    (long)h->master, up, (unsigned)h->generation);
 	out(arg, line);
 	snprintf(line, sizeof(line), "workers: %d busy, %d idle (at most "
 	    "%d); local workers: %d busy, %d idle (at most %d); sessions: %d; "

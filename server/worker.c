@@ -215,7 +215,7 @@ name_of(const struct sockaddr_storage *ss, socklen_t len, char *host,
 		*port = 0;
 		return;
 	}
-	*port = atoi(serv);
+	*port = (int)strtol(serv, NULL, 10);	/* numeric, from the kernel */
 }
 
 /* over_limit: the refusal a new connection earns, or NULL.  Its own
@@ -243,7 +243,7 @@ static void
 refuse(const struct worker_args *w, const struct listener *l,
     const struct session *s, const struct sb_addr *a, const char *why)
 {
-	char		 buf[512], drain[512];
+	char		 buf[512], drain[512], tail[64] = "";
 	size_t		 n = 0;
 	unsigned	 more;
 	bool		 per_ip = strcmp(why, REFUSE_PER_IP) == 0;
@@ -260,11 +260,13 @@ refuse(const struct worker_args *w, const struct listener *l,
 	if (!sb_log_now(why, per_ip ? a->b : NULL, per_ip ? sizeof(a->b) : 0,
 	    &more))
 		return;
-	log_warnx("refused: rip=%s proto=%s reason=%s (%s = %d)%s%u%s",
-	    s->rip, l->proto->name, why, per_ip ? "max_connections_per_ip" :
+	if (more > 0)
+		snprintf(tail, sizeof(tail), "; %u more since the last such "
+		    "line", more);
+	log_warnx("refused: rip=%s proto=%s reason=%s (%s = %d)%s", s->rip,
+	    l->proto->name, why, per_ip ? "max_connections_per_ip" :
 	    "max_connections", per_ip ? w->conf->max_connections_per_ip :
-	    w->conf->max_connections, more > 0 ? "; " : "", more,
-	    more > 0 ? " more not logged in the last minute" : "");
+	    w->conf->max_connections, tail);
 }
 
 /* nodelay: replies go out as the io layer writes them (it writes each
@@ -421,6 +423,7 @@ wait_accept(const struct worker_args *w, struct pollfd *pfd,
 			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
 				continue;
 			*plen = sizeof(*peer);
+			memset(peer, 0, sizeof(*peer));
 			fd = accept(pfd[i].fd, (struct sockaddr *)peer, plen);
 			if (fd != -1) {
 				*l_r = mine[i];

@@ -5,10 +5,9 @@ Python's smtplib.LMTP delivers over a TCP listener and over a UNIX socket
 listener; POP3 then returns each message byte for byte, with the
 Return-Path: and Delivered-To: lines the LMTP module adds.
 
-Sandboxed workers (privilege separation, posternd started as root) do not
-serve LMTP in this version: when run as root, these tests start posternd
-as nobody, without privilege separation, and check that a root posternd
-turns LMTP clients away with 421.
+Started as root, posternd serves LMTP from its local workers, which are
+not chrooted and run as mail_user (nobody here), with privilege
+separation on for POP3.
 """
 import os
 import re
@@ -19,37 +18,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-import postern  # noqa: E402
 from postern import POSTERN, Server, Tap, crlf  # noqa: E402
 
 t = Tap()
 NOBODY = 65534
-
-
-def unprivileged(srv):
-    """As root, makes srv start posternd as nobody: no privilege
-    separation, every session and delivery as nobody."""
-    if os.geteuid() != 0:
-        return
-    wrap = os.path.join(srv.dir, "posternd-as-nobody")
-    with open(wrap, "w") as f:
-        f.write(f"#!/bin/sh\nexec setpriv --reuid={NOBODY} "
-                f"--regid={NOBODY} --clear-groups {postern.POSTERND} "
-                f'"$@"\n')
-    os.chmod(wrap, 0o755)
-    os.chown(srv.dir, NOBODY, NOBODY)
-    os.chmod(srv.passwd, 0o644)
-    srv.posternd = wrap
-
-
-def start(srv):
-    """srv.start() with srv.posternd, if set, as the daemon."""
-    saved = postern.POSTERND
-    postern.POSTERND = getattr(srv, "posternd", saved)
-    try:
-        srv.start()
-    finally:
-        postern.POSTERND = saved
 
 
 def lmtp_server():
@@ -59,8 +31,7 @@ def lmtp_server():
     srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
                    'port = 0 }\n'
                    f'listen {{ protocol = "lmtp" path = "{sock}" }}\n')
-    unprivileged(srv)
-    start(srv)
+    srv.start()
     line = srv.wait_log(r"listening on 127\.0\.0\.1:\d+ \(lmtp\)")
     srv.lmtp_port = int(re.search(r":(\d+) \(lmtp\)", line).group(1))
     srv.lmtp_sock = sock
@@ -174,23 +145,31 @@ def conf_check():
         srv.cleanup()
 
 
-def sandboxed():
-    """posternd started as root: sandboxed workers answer 421."""
+def local_worker():
+    """posternd started as root: a local worker serves LMTP, as
+    mail_user and not chrooted; the pre-login workers stay sandboxed."""
     if os.geteuid() != 0:
-        t.skip("a root posternd turns LMTP away with 421", "needs root")
+        t.skip("a root posternd serves LMTP from a local worker",
+               "needs root")
         return
-    srv = Server()
+    srv = lmtp_server()
     try:
-        srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
-                       'port = 0 }\n')
-        srv.start()
-        line = srv.wait_log(r"listening on 127\.0\.0\.1:\d+ \(lmtp\)")
-        port = int(re.search(r":(\d+) \(lmtp\)", line).group(1))
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            greeting = s.recv(200)
-        t.eq(greeting, b"421 4.3.5 test.example LMTP not available, try "
-             b"again later\r\n",
-             "a root posternd turns LMTP away with 421 (sandboxed workers)")
+        local = [p for p in srv.workers()
+                 if "posternd: local idle" in Server.title(p)]
+        t.eq(len(local), 1, "one local worker waits for LMTP clients")
+        if local:
+            with open(f"/proc/{local[0]}/status") as f:
+                uids = [line.split()[1:] for line in f
+                        if line.startswith("Uid:")][0]
+            t.eq(uids, [str(NOBODY)] * 4, "it runs as mail_user (nobody)")
+            t.eq(os.readlink(f"/proc/{local[0]}/root"), "/",
+                 "and is not chrooted")
+        lm = smtplib.LMTP("127.0.0.1", srv.lmtp_port, timeout=10)
+        code, _ = lm.ehlo("client.example")
+        t.eq(code, 250, "it greets and answers LHLO (no 421)")
+        t.eq(lm.sendmail("a@x", ["alice"], b"Subject: s\r\n\r\nx\r\n"),
+             {}, "and delivers")
+        lm.quit()
     finally:
         srv.cleanup()
 
@@ -198,5 +177,5 @@ def sandboxed():
 tcp_and_unix()
 size_limit()
 conf_check()
-sandboxed()
+local_worker()
 t.done()

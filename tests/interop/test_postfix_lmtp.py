@@ -11,9 +11,9 @@ An unknown recipient makes Postfix bounce with the LMTP 550 reply.
 Postfix and swaks are installed with apt when missing and this runs as
 root (Postfix's package is preseeded not to configure the system's mail);
 otherwise every check is SKIPped with the reason.  See "A private Postfix
-for LMTP tests" in the project's testing notes.  Sandboxed workers do not
-serve LMTP in this version, so as root posternd is started as nobody,
-without privilege separation.
+for LMTP tests" in the project's testing notes.  As root, posternd runs
+with privilege separation, and its local workers serve LMTP as mail_user
+(nobody).
 """
 import os
 import re
@@ -26,7 +26,6 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-import postern  # noqa: E402
 from postern import Server, Tap, crlf  # noqa: E402
 
 t = Tap()
@@ -95,25 +94,6 @@ def install():
         return "apt-get install postfix swaks failed: " + \
             out.strip().splitlines()[-1:][0] if out.strip() else "failed"
     return None
-
-
-def start_unprivileged(srv):
-    """Starts srv; as root, its posternd as nobody (no privilege
-    separation), the way LMTP is served in this version."""
-    saved = postern.POSTERND
-    if os.geteuid() == 0:
-        wrap = os.path.join(srv.dir, "posternd-as-nobody")
-        with open(wrap, "w") as f:
-            f.write(f"#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 "
-                    f'--clear-groups {saved} "$@"\n')
-        os.chmod(wrap, 0o755)
-        os.chown(srv.dir, 65534, 65534)
-        os.chmod(srv.passwd, 0o644)
-        postern.POSTERND = wrap
-    try:
-        srv.start()
-    finally:
-        postern.POSTERND = saved
 
 
 def free_port():
@@ -233,7 +213,7 @@ def main():
     srv = Server()
     srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
                    'port = 0 }\n')
-    start_unprivileged(srv)
+    srv.start()
     d = None
     try:
         line = srv.wait_log(r"listening on 127\.0\.0\.1:\d+ \(lmtp\)")

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""test_pool.py: the master's adaptive pool and its scoreboard.
+
+Ten clients at once make the pool grow from workers = 2, and it shrinks
+back to 2 when they leave; at max_workers further clients wait in the
+listen queue, which is logged once; a worker serves at most
+max_sessions_per_worker connections; `postern status` (root only) and
+SIGUSR1 show a logged-in session's user and address; posternd -n
+checks the pool's settings.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postern import POSTERN, POSTERND, Server, Tap  # noqa: E402
+
+t = Tap()
+
+
+def wait_for(pred, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def pool(srv):
+    """The pre-login workers' pids."""
+    return [p for p in srv.workers() if "local" not in Server.title(p)]
+
+
+def greeting(sock, timeout):
+    """The first line a raw socket receives, "" if none in time."""
+    sock.settimeout(timeout)
+    buf = b""
+    try:
+        while b"\r\n" not in buf:
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    return buf.decode("latin-1").split("\r\n")[0]
+
+
+def status(srv, as_nobody=False):
+    argv = [POSTERN, "status", "-c", srv.conf]
+    if as_nobody:
+        argv = ["setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups"] + argv
+    return subprocess.run(argv, capture_output=True, text=True, timeout=10)
+
+
+def grow_and_shrink():
+    settings = dict(min_spare=1, max_spare=2, max_workers=16)
+    with Server(workers=2, settings=settings) as srv:
+        t.ok(wait_for(lambda: len(pool(srv)) == 2),
+             "the pool starts with workers = 2", pool(srv))
+        socks = [socket.create_connection(("127.0.0.1", srv.port),
+                                          timeout=10) for _ in range(10)]
+        got = [greeting(s, 15) for s in socks]
+        t.ok(all(g.startswith("+OK") for g in got),
+             "10 clients at once are all greeted as the pool grows", got)
+        t.ok(wait_for(lambda: len(pool(srv)) >= 11),
+             "the pool holds 10 busy workers and a spare", pool(srv))
+        st = status(srv)
+        busy = [x for x in st.stdout.splitlines()
+                if re.match(r"\d+ +worker +busy +pop3 .* 127\.0\.0\.1 ", x)]
+        t.eq(len(busy), 10, "postern status shows the 10 busy workers")
+        for s in socks:
+            s.close()
+        t.ok(wait_for(lambda: len(pool(srv)) == 2, 20),
+             "when they leave, idle workers beyond max_spare are retired "
+             "down to workers", pool(srv))
+        t.ok(srv.wait_log("reached", 0) is None,
+             "max_workers was not reached: nothing logged")
+
+
+def at_max_workers():
+    settings = dict(min_spare=1, max_spare=2, max_workers=2)
+    with Server(workers=2, settings=settings) as srv:
+        a = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        b = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        t.ok(greeting(a, 10).startswith("+OK") and
+             greeting(b, 10).startswith("+OK"), "two clients, two workers")
+        c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        t.eq(greeting(c, 1.5), "", "a third waits in the listen queue")
+        line = srv.wait_log(r"max_workers \(2\) reached: clients wait in "
+                            r"the listen queue", 5)
+        t.ok(line is not None, "and that is logged", "\n".join(srv.log))
+        t.eq(len(pool(srv)), 2, "no worker beyond max_workers")
+        a.close()
+        t.ok(greeting(c, 10).startswith("+OK"),
+             "the queued client is served when a worker is free")
+        time.sleep(2.2)
+        n = len([x for x in srv.log if "reached: clients wait" in x])
+        t.eq(n, 1, "the line is logged once a minute at most")
+        b.close()
+        c.close()
+
+
+def recycled():
+    settings = dict(min_spare=1, max_spare=2, max_workers=4,
+                    max_sessions_per_worker=2)
+    with Server(workers=1, settings=settings) as srv:
+        served = []
+        for _ in range(6):
+            c = srv.client()
+            port = c.sock.getsockname()[1]
+            c.cmd("QUIT")
+            c.closed()
+            line = srv.wait_log(r"posternd\[\d+\]: .*connection from "
+                                rf"127\.0\.0\.1:{port}$")
+            m = re.search(r"posternd\[(\d+)\]", line or "")
+            served.append(int(m.group(1)) if m else None)
+        counts = {p: served.count(p) for p in served}
+        t.ok(None not in served and max(counts.values()) <= 2,
+             "no worker serves more than max_sessions_per_worker = 2",
+             served)
+        t.ok(len(counts) >= 3, "spent workers are replaced", served)
+
+
+def scoreboard():
+    with Server() as srv:
+        c = srv.client()
+        r = c.login()
+        t.ok(r[1].startswith("+OK"), "alice logs in")
+        d = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        greeting(d, 10)
+        st = status(srv)
+        t.ok(st.returncode == 0, "postern status exits 0", st.stderr)
+        t.ok(re.search(r"^posternd \d+, up \d+:\d\d:\d\d, configuration "
+                       r"generation 1, (auth process \d+|no privilege "
+                       r"separation)$", st.stdout, re.M),
+             "it names the master and the configuration", st.stdout)
+        kind = "session +session" if os.geteuid() == 0 else "worker +busy"
+        t.ok(re.search(rf"^\d+ +{kind} +pop3 +- +\d+:\d\d:\d\d +"
+                       r"127\.0\.0\.1 +alice$", st.stdout, re.M),
+             "a logged-in session shows its user, address and age",
+             st.stdout)
+        t.ok(re.search(r"^\d+ +worker +busy +pop3 +- +\d+:\d\d:\d\d +"
+                       r"127\.0\.0\.1 +-$", st.stdout, re.M),
+             "a client at the greeting shows as a busy worker", st.stdout)
+        srv.proc.send_signal(signal.SIGUSR1)
+        t.ok(srv.wait_log(r"scoreboard: \d+ +\w+ +\w+ +pop3 .*127\.0\.0\.1 "
+                          r"+alice$") is not None,
+             "SIGUSR1 writes the scoreboard to the log")
+        if os.geteuid() == 0:
+            st = status(srv, as_nobody=True)
+            t.ok(st.returncode == 1 and "root's" in st.stderr,
+                 "status is refused to other users", st.stderr)
+        else:
+            t.skip("status is refused to other users", "needs root")
+        c.cmd("QUIT")
+        c.close()
+        d.close()
+        t.ok(wait_for(lambda: "alice" not in status(srv).stdout),
+             "the session leaves the scoreboard when it ends")
+        srv.stop()
+        st = status(srv)
+        t.ok(st.returncode == 1 and "posternd" in st.stderr,
+             "status without a running posternd says so", st.stderr)
+
+
+def config():
+    d = tempfile.mkdtemp(prefix="postern-pool-conf-")
+    path = os.path.join(d, "postern.conf")
+
+    def check(text):
+        with open(path, "w") as f:
+            f.write(text + 'listen { protocol = "pop3" port = 0 }\n')
+        return subprocess.run([POSTERND, "-n", "-c", path],
+                              capture_output=True, text=True, timeout=10)
+
+    p = check("")
+    t.ok(p.returncode == 0 and "workers = 4\n" in p.stdout and
+         "min_spare = 2\n" in p.stdout and "max_spare = 10\n" in p.stdout and
+         "max_workers = 256\n" in p.stdout and
+         "max_sessions_per_worker = 1000\n" in p.stdout and
+         "max_local_workers = 20\n" in p.stdout,
+         "-n prints the pool's defaults", p.stdout + p.stderr)
+    p = check("workers = 300\n")
+    t.ok(p.returncode == 0 and "max_workers = 300\n" in p.stdout,
+         "an old file's workers = 300 raises max_workers with it", p.stdout)
+    p = check("workers = 8\nmax_workers = 4\n")
+    t.ok(p.returncode == 1 and re.search(r"workers \(8\) and min_spare "
+                                         r"\(2\) must not exceed max_workers "
+                                         r"\(4\)", p.stderr),
+         "workers above max_workers is refused", p.stderr)
+    p = check("min_spare = 5\nmax_spare = 3\n")
+    t.ok(p.returncode == 1 and "max_spare (3) must be at least min_spare "
+         "(5)" in p.stderr, "max_spare below min_spare is refused", p.stderr)
+    p = check("max_workers = 2000\n")
+    t.ok(p.returncode == 1 and "max_workers must be from 1 to 1024" in
+         p.stderr, "max_workers is bounded", p.stderr)
+    os.unlink(path)
+    os.rmdir(d)
+
+
+grow_and_shrink()
+at_max_workers()
+recycled()
+scoreboard()
+config()
+t.done()

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""test_reload.py: SIGHUP and SIGTERM in the life of posternd.
+
+SIGHUP with a changed max_bad_commands and a new listener: new
+connections get both, a session opened before goes on under the old
+settings, the idle workers are new processes; a listener dropped from
+the file stops listening; a broken file, or one naming a listener that
+cannot be bound, is refused with the reason and the old configuration
+keeps serving.  SIGTERM: idle workers end at once, busy clients get the
+protocol's closing reply when shutdown_grace runs out, and the master
+exits 0 without its pidfile.
+"""
+import os
+import re
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postern import Client, Server, Tap  # noqa: E402
+
+t = Tap()
+
+
+def wait_for(pred, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def ports(srv, proto="pop3"):
+    out = []
+    for line in srv.log:
+        m = re.search(rf"listening on 127\.0\.0\.1:(\d+) \({proto}\)", line)
+        if m:
+            out.append(int(m.group(1)))
+    return out
+
+
+def idle_workers(srv):
+    return [p for p in srv.workers()
+            if re.search(r"posternd: (worker|local) idle", Server.title(p))]
+
+
+def bad_commands(c, n):
+    """The replies to n unknown commands, and the line after them when
+    the server closes (or "")."""
+    got = [c.cmd("BOGUS") for _ in range(n)]
+    c.sock.settimeout(0.5)
+    try:
+        return got + [c.line()]
+    except OSError:
+        return got + [""]
+
+
+def hup(srv, pattern):
+    """SIGHUP, then the log line matching pattern that it caused."""
+    mark = len(srv.log)
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in srv.log[mark:]:
+            if re.search(pattern, line):
+                return line
+        time.sleep(0.05)
+    return None
+
+
+def reload_changes():
+    srv = Server(settings=dict(max_bad_commands=20))
+    with srv:
+        old = srv.client()
+        t.ok(old.login()[1].startswith("+OK"), "a session before SIGHUP")
+        idle = [p for p in srv.workers()
+                if "worker idle" in Server.title(p)]
+
+        srv.settings["max_bad_commands"] = 2
+        srv.write_conf('listen { protocol = "pop3" address = "127.0.0.1" '
+                       'port = 0 }\n')
+        line = hup(srv, r"SIGHUP: configuration reloaded \(generation 2\)")
+        t.ok(line is not None, "SIGHUP reloads the configuration",
+             "\n".join(srv.log[-10:]))
+        t.eq(len(ports(srv)), 2, "the new listener is bound and logged")
+        t.ok(wait_for(lambda: not set(idle) & set(srv.workers())),
+             "the idle workers are replaced", (idle, srv.workers()))
+
+        new = Client(ports(srv)[1])
+        t.ok(new.greeting.startswith("+OK"), "the new listener serves")
+        got = bad_commands(new, 2)
+        t.eq(got[2], "-ERR too many bad commands, closing",
+             "a new connection has the new max_bad_commands = 2")
+        t.ok(new.closed(), "and is closed after 2")
+        again = srv.client()
+        t.ok(again.greeting.startswith("+OK"),
+             "the kept listener still serves")
+        again.close()
+        got = bad_commands(old, 3)
+        t.ok(all(r.startswith("-ERR") and "closing" not in r
+                 for r in got[:3]) and got[3] == "",
+             "the session from before goes on under the old limit", got)
+        old.sock.settimeout(10)
+        t.eq(old.cmd("STAT"), "+OK 0 0", "and still works")
+        old.cmd("QUIT")
+
+        srv.write_conf()
+        line = hup(srv, r"SIGHUP: configuration reloaded \(generation 3\)")
+        t.ok(line is not None and srv.wait_log(
+             rf"no longer listening on 127\.0\.0\.1:{ports(srv)[1]} "
+             r"\(pop3\)") is not None,
+             "a listener dropped from the file is closed")
+        try:
+            s = socket.create_connection(("127.0.0.1", ports(srv)[1]),
+                                         timeout=2)
+            s.settimeout(2)
+            refused = s.recv(100) == b""
+            s.close()
+        except OSError:
+            refused = True
+        t.ok(refused, "nothing answers on its port any more")
+
+
+def reload_refused():
+    srv = Server(settings=dict(max_bad_commands=2))
+    with srv:
+        srv.settings["max_bad_commands"] = 0
+        srv.write_conf()
+        line = hup(srv, r"not reloaded; the configuration in use stays")
+        t.ok(line is not None, "a broken file is refused")
+        t.ok(srv.wait_log(r"SIGHUP: .*postern\.conf:\d+: max_bad_commands "
+                          r"must be from 1 to 1000, not 0") is not None,
+             "with the reason, in the log", "\n".join(srv.log[-6:]))
+        c = srv.client()
+        got = bad_commands(c, 2)
+        t.eq(got[2], "-ERR too many bad commands, closing",
+             "the configuration in use keeps serving")
+
+        srv.settings["max_bad_commands"] = 5
+        srv.write_conf('listen { protocol = "pop3" address = "192.0.2.1" '
+                       'port = 0 }\n')
+        mark = len(srv.log)
+        line = hup(srv, r"not reloaded; the configuration in use stays")
+        t.ok(line is not None and any(re.search(r"listen 192\.0\.2\.1 port "
+                                                r"0: ", x)
+                                      for x in srv.log[mark:]),
+             "a listener that cannot be bound is refused with the reason",
+             "\n".join(srv.log[mark:]))
+        c = srv.client()
+        got = bad_commands(c, 2)
+        t.eq(got[2], "-ERR too many bad commands, closing",
+             "and the old configuration stays")
+        t.ok(srv.proc.poll() is None, "posternd still runs")
+
+
+def shutdown():
+    extra = 'listen { protocol = "lmtp" address = "127.0.0.1" port = 0 }\n'
+    srv = Server(workers=3, settings=dict(shutdown_grace=2))
+    srv.write_conf(extra)
+    with srv:
+        a = srv.client()
+        t.ok(a.login()[1].startswith("+OK"), "a logged-in client")
+        b = srv.client()
+        lm = socket.create_connection(("127.0.0.1", ports(srv, "lmtp")[0]),
+                                      timeout=10)
+        lm.settimeout(10)
+        lmf = lm.makefile("rb")
+        lmf.readline()
+        t.ok(wait_for(lambda: len(idle_workers(srv)) >= 2),
+             "idle workers wait")
+        idle = idle_workers(srv)
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        t.ok(wait_for(lambda: not [p for p in srv.workers() if p in idle
+                                   and Server.title(p) != ""], 1),
+             "SIGTERM: idle workers end at once",
+             [(p, Server.title(p)) for p in srv.workers()])
+        t.eq(a.cmd("NOOP"), "+OK", "a busy session goes on in the grace")
+        t.eq(a.line(), "-ERR [SYS/TEMP] server shutting down",
+             "then gets POP3's closing reply")
+        took = time.monotonic() - start
+        t.ok(a.closed() and 1.8 < took < 6, "and is closed after "
+             "shutdown_grace = 2", took)
+        t.eq(b.line(), "-ERR [SYS/TEMP] server shutting down",
+             "a client at the greeting gets it too")
+        t.eq(lmf.readline(), b"421 4.3.2 test.example server shutting "
+             b"down\r\n", "an LMTP client gets LMTP's")
+        try:
+            rc = srv.proc.wait(10)
+        except Exception:
+            rc = None
+        t.eq(rc, 0, "the master exits 0")
+        t.ok(not os.path.exists(srv.pidfile), "and removes the pidfile")
+        t.ok(srv.wait_log(r"\d+ sessions still running after 2 s; closing "
+                          r"them") is not None, "the closing is logged")
+
+
+reload_changes()
+reload_refused()
+shutdown()
+t.done()
