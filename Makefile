@@ -101,7 +101,11 @@ FUZZ_ARGS_index        = -max_len=2048 -dict=fuzz/index.dict
 FUZZ_ARGS_pop1         = -max_len=4096 -dict=fuzz/pop1.dict
 FUZZ_ARGS_papm         = -max_len=4096 -dict=fuzz/papm.dict
 FUZZ_ARGS_lmtp         = -max_len=4096 -dict=fuzz/lmtp.dict
+# A fixed seed keeps CI's one-minute smoke run the same from run to run;
+# FUZZ_SEED=0 lets libFuzzer pick one, for longer hunts.
+FUZZ_SEED ?= 1
 FUZZ_ARGS = -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 \
+            -seed=$(FUZZ_SEED) \
             -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
 
 $(FUZZ_DIR)/obj/%.o: %.c $(HDRS) fuzz/common.h config.mk

@@ -809,7 +809,8 @@ print_str(FILE *fp, const char *indent, const char *name, const char *v)
 {
 	fprintf(fp, "%s%s = \"", indent, name);
 	for (; *v != '\0'; v++) {
-		if (*v == '"' || *v == '\\')
+		/* libconfuse expands ${NAME} in strings: keep '$' literal. */
+		if (*v == '"' || *v == '\\' || *v == '$')
 			fputc('\\', fp);
 		fputc(*v, fp);
 	}
