@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fuzz/common.h"
+#include "server/limits.h"
 #include "storage/flags.h"
 #include "storage/maildir.h"
 
@@ -68,7 +69,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* model_size: a size field's value worked out another way: 1 to 19
- * digits after leading zeros, no larger than the largest off_t, else -1. */
+ * digits after leading zeros, no larger than the largest off_t nor than
+ * MAIL_SIZE_MAX (server/limits.h), else -1. */
 static off_t
 model_size(const char *s, size_t len)
 {
@@ -90,7 +92,7 @@ model_size(const char *s, size_t len)
 		return -1;
 	for (i = 0; i < len; i++)
 		v = v * 10 + (s[i] - '0');
-	return v;
+	return v > MAIL_SIZE_MAX ? -1 : v;
 }
 
 /* check_sizes: maildir_name_sizes() against the rule of maildir.h: the
