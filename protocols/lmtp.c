@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "protocols/command.h"
 #include "protocols/protocol.h"
 #include "server/auth.h"
 #include "server/io.h"
@@ -47,11 +48,6 @@
 /* Recipients in one transaction (RFC 5321 4.5.3.1.8: at least 100). */
 #define LMTP_RCPT_MAX		1000
 
-/* What a handler tells the command loop. */
-#define CMD_OK		0	/* done, whatever the reply */
-#define CMD_BAD		1	/* a bad command: counts toward the limit */
-#define CMD_CLOSE	2	/* end the session */
-
 struct rcpt {
 	char	*addr;		/* as given, without < > */
 	char	*user;		/* the passwd-file entry it found */
@@ -73,6 +69,7 @@ struct lmtp {
 	size_t		 slen;
 	int		 serr;		/* errno of a spool write failure */
 	unsigned	 ok_n, fail_n;	/* deliveries, for the last log line */
+	struct cmdloop	 cl;		/* the command loop; why it ended */
 };
 
 /* What a delivery child tells the worker. */
@@ -737,6 +734,7 @@ cmd_data(struct lmtp *l, char *args)
 			    l->s->conf->hostname);
 		log_info("lmtp: rip=%s from=<%s>: %s, nothing delivered",
 		    l->s->rip, l->from, why);
+		l->cl.why = why;
 		return CMD_CLOSE;
 	}
 	if (!toolong && size <= l->s->conf->lmtp_max_message_size)
@@ -772,6 +770,7 @@ static int
 cmd_quit(struct lmtp *l, char *args)
 {
 	reply(l, "221 2.0.0 %s closing connection", l->s->conf->hostname);
+	l->cl.why = "quit";
 	return CMD_CLOSE;
 }
 
@@ -793,70 +792,43 @@ cmd_help(struct lmtp *l, char *args)
 	return CMD_OK;
 }
 
-/* find: the command called name (any case), or NULL. */
-static const struct cmd *
-find(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcasecmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
-
-/* dispatch: runs one command line. */
+/* dispatch: runs one command line; lines over max_line are too long
+ * (the reader takes longer ones, for DATA). */
 static int
-dispatch(struct lmtp *l, char *line)
+dispatch(void *ctx, char *line, size_t len)
 {
+	struct lmtp	*l = ctx;
 	const struct cmd *c;
-	char		*name = line;
+	const char	*name;
 
-	while (*line != '\0' && *line != ' ')
-		line++;
-	if (*line == ' ')
-		*line++ = '\0';
-	if ((c = find(name)) == NULL) {
+	if (len > (size_t)l->s->conf->max_line) {
+		reply(l, "500 5.5.2 line too long");
+		return CMD_BAD;
+	}
+	name = command_name(&line);
+	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
 		reply(l, "500 5.5.1 unknown command");
 		return CMD_BAD;
 	}
 	return c->fn(l, line);
 }
 
-/* loop: reads and runs commands until the session ends; says why. */
-static const char *
-loop(struct lmtp *l)
+/* event: the replies to the command loop's events. */
+static void
+event(void *ctx, enum cmd_event ev)
 {
-	const struct conf *conf = l->s->conf;
-	char		*line;
-	ssize_t		 n;
-	int		 bad = 0, rc;
+	struct lmtp	*l = ctx;
 
-	for (;;) {
-		n = io_getline(l->io, &line);
-		if (n == IO_EOF)
-			return "disconnected";
-		if (n == IO_TIMEOUT) {
-			reply(l, "421 4.4.2 %s timeout, closing",
-			    conf->hostname);
-			return "timeout";
-		}
-		if (n == IO_ERROR)
-			return "connection error";
-		if (n == IO_TOOLONG || n > conf->max_line) {
-			reply(l, "500 5.5.2 line too long");
-			rc = CMD_BAD;
-		} else
-			rc = dispatch(l, line);
-		if (rc == CMD_CLOSE)
-			return "quit";
-		if (rc == CMD_BAD && ++bad >= conf->max_bad_commands) {
-			reply(l, "421 4.7.0 %s too many errors, closing",
-			    conf->hostname);
-			return "too many bad commands";
-		}
-	}
+	if (ev == CMD_TOOLONG)
+		reply(l, "500 5.5.2 line too long");
+	else if (ev == CMD_TIMEOUT)
+		reply(l, "421 4.4.2 %s timeout, closing", l->s->conf->hostname);
+	else
+		reply(l, "421 4.7.0 %s too many errors, closing",
+		    l->s->conf->hostname);
 }
+
+static const struct command_ops lmtp_ops = { dispatch, event, NULL };
 
 /* lmtp_serve: one LMTP session on s->fd. */
 static void
@@ -873,10 +845,11 @@ lmtp_serve(struct session *s)
 		max = (size_t)s->conf->max_line;
 	if ((l.io = session_io(s, max)) == NULL)
 		return;
-	io_set_timeout(l.io, s->conf->lmtp_idle_timeout);
+	command_init(&l.cl, s, l.io, &l, &lmtp_ops);
+	command_logged_in(&l.cl, s->conf->lmtp_idle_timeout);
 	session_title(s, "idle");
 	reply(&l, "220 %s LMTP Postern ready", s->conf->hostname);
-	why = loop(&l);
+	why = command_loop(&l.cl);
 	io_flush(l.io);
 	reset(&l);
 	log_debug("lmtp: rip=%s delivered=%u failed=%u reason=%s", s->rip,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "protocols/mrpcrypt.h"
+#include "protocols/command.h"
 #include "protocols/protocol.h"
 #include "server/account.h"
 #include "server/io.h"
@@ -37,11 +38,6 @@
 #define ST_AUTHED	0x02
 #define ST_CONTROL	0x04
 #define ST_ANY		(ST_LOGIN | ST_AUTHED | ST_CONTROL)
-
-/* What a handler tells the command loop. */
-#define CMD_OK		0	/* done, whatever the reply */
-#define CMD_BAD		1	/* a bad command: counts toward the limit */
-#define CMD_CLOSE	2	/* end the session */
 
 /* MRP's flags; every message has exactly one (postern-mrp(7)). */
 #define MF_RECENT	0x01
@@ -66,8 +62,7 @@ struct mrp {
 	struct folder	*f;
 	struct mail_opts opts;		/* f's listing options */
 	int		 state;
-	const char	*why;		/* why the session ends */
-	struct timespec	 login_by;	/* the login state ends then */
+	struct cmdloop	 cl;		/* the command loop; why it ended */
 	unsigned	 nfetch, nsearch, nchange, nexpunge;
 	struct mrpc	*crypt;		/* after AUTH: the channel */
 	char		 plain[MRPC_CHUNK];	/* output not sealed yet */
@@ -98,7 +93,6 @@ static int	cmd_search(struct mrp *, char *);
 static int	cmd_change(struct mrp *, char *);
 static int	cmd_expunge(struct mrp *, char *);
 static int	cmd_logout(struct mrp *, char *);
-static ssize_t	next_line(struct mrp *, char **);
 
 static const struct cmd cmds[] = {
 	{ "NOOP", ST_ANY, cmd_noop, "NOOP",
@@ -232,7 +226,7 @@ flush(struct mrp *m)
 static int
 lost(struct mrp *m)
 {
-	m->why = "connection error";
+	m->cl.why = "connection error";
 	return CMD_CLOSE;
 }
 
@@ -610,8 +604,8 @@ logged_in(struct mrp *m, enum auth_mech mech)
 	char		 tok[TOKEN_LEN + 1];
 
 	m->state = ST_AUTHED;
-	io_set_timeout(m->io, m->s->conf->idle_timeout < MRP_AUTOLOGOUT_MIN ?
-	    MRP_AUTOLOGOUT_MIN : m->s->conf->idle_timeout);
+	command_logged_in(&m->cl, m->s->conf->idle_timeout <
+	    MRP_AUTOLOGOUT_MIN ? MRP_AUTOLOGOUT_MIN : m->s->conf->idle_timeout);
 	session_title(m->s, m->s->user);
 	if (mech != AUTH_MECH_TOKEN) {
 		if (token_issue(m->s->account.maildir, tok) == 0)
@@ -632,7 +626,7 @@ refused(struct mrp *m, const char *msg)
 	reply(m, "BAD %s", msg);
 	if (session_auth_exhausted(m->s)) {
 		reply(m, "OK Closing: too many failed logins");
-		m->why = "too many auth failures";
+		m->cl.why = "too many auth failures";
 		return CMD_CLOSE;
 	}
 	return CMD_BAD;
@@ -647,7 +641,7 @@ login_done(struct mrp *m, enum auth_result r, enum auth_mech mech,
 		/* A half-taken identity: this process must not go on. */
 		reply(m, "BAD Login failed, try again later");
 		reply(m, "OK Closing: internal error");
-		m->why = "identity change failed";
+		m->cl.why = "identity change failed";
 		return CMD_CLOSE;
 	}
 	if (r == AUTH_TEMPFAIL) {
@@ -658,7 +652,7 @@ login_done(struct mrp *m, enum auth_result r, enum auth_mech mech,
 		return refused(m, fail);
 	if (m->s->handed_off) {
 		/* The session process answers the login and carries on. */
-		m->why = "handed off";
+		m->cl.why = "handed off";
 		return CMD_CLOSE;
 	}
 	return logged_in(m, mech);
@@ -847,10 +841,10 @@ cmd_auth(struct mrp *m, char *args)
 		return CMD_OK;
 	}
 	reply(m, "* %s", offer);
-	n = next_line(m, &line);
+	n = command_getline(&m->cl, &line);
 	if (n < 0 && n != IO_TOOLONG) {
 		mrpc_free(&c);
-		m->why = n == IO_EOF ? "disconnected" : n == IO_TIMEOUT ?
+		m->cl.why = n == IO_EOF ? "disconnected" : n == IO_TIMEOUT ?
 		    "timeout" : "connection error";
 		return CMD_CLOSE;
 	}
@@ -895,18 +889,6 @@ cmd_noop(struct mrp *m, char *args)
 	return completed(m, "NOOP");
 }
 
-/* find: the command called name (any case), or NULL. */
-static const struct cmd *
-find(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcasecmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
-
 /* cmd_help: HELP [command]. */
 static int
 cmd_help(struct mrp *m, char *args)
@@ -914,7 +896,7 @@ cmd_help(struct mrp *m, char *args)
 	const struct cmd *c;
 
 	if (args != NULL) {
-		if ((c = find(args)) == NULL)
+		if ((c = COMMAND_FIND(cmds, args)) == NULL)
 			return syntax(m, "HELP takes a command name");
 		reply(m, "* %s", c->usage);
 		reply(m, "* %s", c->help);
@@ -939,7 +921,7 @@ cmd_quit(struct mrp *m, char *args)
 {
 	if (!no_args(m, "QUIT", args))
 		return CMD_BAD;
-	m->why = "quit";
+	m->cl.why = "quit";
 	reply(m, "OK QUIT Completed");
 	return CMD_CLOSE;
 }
@@ -1440,18 +1422,32 @@ wrong_state(struct mrp *m, const struct cmd *c)
 	return CMD_BAD;
 }
 
-/* dispatch: runs one command line of len octets. */
+/* dispatch: runs one command line of len octets; inside an encrypted
+ * channel, the line is a record to open first. */
 static int
-dispatch(struct mrp *m, char *line, size_t len)
+dispatch(void *ctx, char *line, size_t len)
 {
+	struct mrp	*m = ctx;
 	const struct cmd *c;
-	char		*name = line, *args = NULL, *p;
+	char		*name, *args = NULL, *p;
+	ssize_t		 n;
 
+	if (m->crypt != NULL) {
+		if ((n = unseal(m, &line)) < 0) {
+			/* Tampered, replayed or garbled: not one more word. */
+			log_warnx("mrp: rip=%s: a record failed its check, "
+			    "closing", m->s->rip);
+			m->cl.why = "bad record";
+			return CMD_CLOSE;
+		}
+		len = (size_t)n;
+	}
 	if (strlen(line) != len)
 		return syntax(m, "NUL in the command line");
 	for (p = line; *p != '\0'; p++)
 		if ((unsigned char)*p > 0x7f)
 			return syntax(m, "8-bit octet in the command line");
+	name = line;
 	if ((p = strchr(line, ' ')) != NULL) {
 		*p = '\0';
 		args = p + 1;
@@ -1461,72 +1457,35 @@ dispatch(struct mrp *m, char *line, size_t len)
 	for (p = name; *p != '\0'; p++)
 		if (!isalpha((unsigned char)*p))
 			return syntax(m, "unknown command");
-	if ((c = find(name)) == NULL)
+	if ((c = COMMAND_FIND(cmds, name)) == NULL)
 		return syntax(m, "unknown command");
 	if (!(c->states & m->state))
 		return wrong_state(m, c);
 	return c->fn(m, args);
 }
 
-/* next_line: the next command line.  Before login the whole dialogue has
- * login_timeout seconds; after it each wait has the autologout time. */
-static ssize_t
-next_line(struct mrp *m, char **line)
+/* event: the replies to the command loop's events. */
+static void
+event(void *ctx, enum cmd_event ev)
 {
-	struct timespec	 now;
-	long long	 ms;
+	struct mrp	*m = ctx;
 
-	if (m->state == ST_LOGIN) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (m->login_by.tv_sec - now.tv_sec) * 1000LL +
-		    (m->login_by.tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return IO_TIMEOUT;
-		io_set_timeout(m->io, (int)((ms + 999) / 1000));
-	}
-	return io_getline(m->io, line);
+	if (ev == CMD_TOOLONG)
+		(void)syntax(m, "line too long");
+	else if (ev == CMD_TIMEOUT)
+		reply(m, "OK Autologout: idle for too long");
+	else
+		reply(m, "OK Closing: too many bad commands");
 }
 
-/* loop: reads and runs commands until the session ends; says why. */
-static const char *
-loop(struct mrp *m)
+/* flush_ops: flush() for the command loop. */
+static int
+flush_ops(void *ctx)
 {
-	char	*line;
-	ssize_t	 n;
-	int	 bad = 0, rc;
-
-	for (;;) {
-		n = next_line(m, &line);
-		if (n == IO_EOF)
-			return "disconnected";
-		if (n == IO_TIMEOUT) {
-			reply(m, "OK Autologout: idle for too long");
-			flush(m);
-			return "timeout";
-		}
-		if (n == IO_ERROR)
-			return "connection error";
-		if (n >= 0 && m->crypt != NULL && (n = unseal(m, &line)) < 0) {
-			/* Tampered, replayed or garbled: not one more word. */
-			log_warnx("mrp: rip=%s: a record failed its check, "
-			    "closing", m->s->rip);
-			return "bad record";
-		}
-		if (n == IO_TOOLONG)
-			rc = syntax(m, "line too long");
-		else
-			rc = dispatch(m, line, (size_t)n);
-		if (rc == CMD_CLOSE) {
-			flush(m);
-			return m->why != NULL ? m->why : "closed";
-		}
-		if (rc == CMD_BAD && ++bad >= m->s->conf->max_bad_commands) {
-			reply(m, "OK Closing: too many bad commands");
-			flush(m);
-			return "too many bad commands";
-		}
-	}
+	return flush(ctx);
 }
+
+static const struct command_ops mrp_ops = { dispatch, event, flush_ops };
 
 /* logout_line: the counts for the logout log line. */
 static void
@@ -1552,8 +1511,7 @@ mrp_serve(struct session *s)
 	m.state = ST_LOGIN;
 	if ((m.io = session_io(s, (size_t)s->conf->max_line)) == NULL)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &m.login_by);
-	m.login_by.tv_sec += s->conf->login_timeout;
+	command_init(&m.cl, s, m.io, &m, &mrp_ops);
 	if (s->resumed && s->login_state[0] != '\0') {
 		/* The login came through an AUTH channel: carry it on. */
 		m.crypt = mrpc_import(s->login_state);
@@ -1569,12 +1527,12 @@ mrp_serve(struct session *s)
 	if (s->resumed) {
 		/* A session process: the login was checked; answer it. */
 		if (logged_in(&m, s->login_mech) == CMD_OK)
-			why = loop(&m);
+			why = command_loop(&m.cl);
 		else
-			why = m.why;
+			why = m.cl.why;
 	} else {
 		reply(&m, "OK Postern MRP server ready");
-		why = loop(&m);
+		why = command_loop(&m.cl);
 	}
 	mrpc_free(&m.crypt);
 	free(m.cmdbuf);
@@ -1585,8 +1543,20 @@ mrp_serve(struct session *s)
 		logout_line(&m, why);
 }
 
+/* mrp_refuse: a refusal as "OK Closing: text": the draft's section 4.4
+ * wants an OK line before the server closes. */
+static size_t
+mrp_refuse(const struct session *s, const char *text, char *buf, size_t len)
+{
+	int	 n = snprintf(buf, len, "OK Closing: %s\r\n", text);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
 const struct protocol mrp_protocol = {
 	.name = "mrp",
 	.default_port = 5000,
 	.serve = mrp_serve,
+	.local = false,
+	.refuse = mrp_refuse,
 };

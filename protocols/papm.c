@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocols/command.h"
 #include "protocols/protocol.h"
 #include "server/auth.h"
 #include "server/io.h"
@@ -40,11 +41,6 @@
 #define AUTH		0x01
 #define TRANS		0x02
 #define ANY		(AUTH | TRANS)
-
-/* What a handler tells the command loop. */
-#define CMD_OK		0	/* done, whatever the reply */
-#define CMD_BAD		1	/* a bad command: counts toward the limit */
-#define CMD_CLOSE	2	/* end the session */
 
 /* An address of MAIL or RCPT (RFC 5321 4.5.3.1.3: a path is 256). */
 #define PAPM_ADDR_MAX	256
@@ -85,7 +81,7 @@ struct papm {
 	off_t		 read_b;
 	const char	*why;
 	bool		 logged_out;
-	struct timespec	 login_by;
+	struct cmdloop	 cl;		/* the command loop; why it ended */
 };
 
 struct cmd {
@@ -148,7 +144,7 @@ reply(struct papm *pa, const char *fmt, ...)
 static int
 lost(struct papm *pa)
 {
-	pa->why = "connection error";
+	pa->cl.why = "connection error";
 	return CMD_CLOSE;
 }
 
@@ -259,7 +255,7 @@ open_maildrop(struct papm *pa, const struct auth_user *u)
 	}
 	pa->state = TRANS;
 	pa->helo = false;	/* the push side starts after the login */
-	io_set_timeout(pa->io, pa->s->conf->idle_timeout);
+	command_logged_in(&pa->cl, pa->s->conf->idle_timeout);
 	session_title(pa->s, pa->s->user);
 	return reply(pa, "+OK mail drop ready") == 0 ? CMD_OK : lost(pa);
 }
@@ -293,7 +289,7 @@ cmd_pass(struct papm *pa, char *args)
 	explicit_bzero(args, strlen(args));
 	if (r != AUTH_OK && pa->s->dropped) {
 		reply(pa, "-ERR login failed, try again later");
-		pa->why = "identity change failed";
+		pa->cl.why = "identity change failed";
 		return CMD_CLOSE;
 	}
 	if (r == AUTH_TEMPFAIL) {
@@ -305,18 +301,18 @@ cmd_pass(struct papm *pa, char *args)
 		reply(pa, "-ERR invalid username/password combination");
 		if (session_auth_exhausted(pa->s)) {
 			reply(pa, "-ERR too many failures, closing");
-			pa->why = "too many auth failures";
+			pa->cl.why = "too many auth failures";
 			return CMD_CLOSE;
 		}
 		return CMD_BAD;
 	}
 	if (pa->s->handed_off) {
-		pa->why = "handed off";
+		pa->cl.why = "handed off";
 		return CMD_CLOSE;
 	}
 	rc = open_maildrop(pa, &u);
 	if (pa->state != TRANS && pa->s->dropped) {
-		pa->why = "maildrop unavailable";
+		pa->cl.why = "maildrop unavailable";
 		return CMD_CLOSE;
 	}
 	return rc;
@@ -345,14 +341,14 @@ quit(struct papm *pa, const char *ok)
 {
 	size_t	 failed = 0;
 
-	pa->why = "quit";
+	pa->cl.why = "quit";
 	if (pa->state != TRANS) {
 		reply(pa, "%s", ok);
 		return CMD_CLOSE;
 	}
 	if (maildrop_commit(pa->md, &failed) != 0)
-		pa->why = "quit-with-errors";
-	logout_line(pa, pa->why);
+		pa->cl.why = "quit-with-errors";
+	logout_line(pa, pa->cl.why);
 	maildrop_close(&pa->md);
 	if (failed > 0)
 		reply(pa, "-ERR some deleted messages not removed (%zu)",
@@ -1188,7 +1184,7 @@ cmd_data(struct papm *pa, char *args)
 	if ((size = read_data(pa, &toolong, &why)) == -1) {
 		log_info("papm: user=<%s> rip=%s from=<%s>: %s, nothing "
 		    "delivered", pa->s->user, pa->s->rip, pa->from, why);
-		pa->why = why;
+		pa->cl.why = why;
 		return CMD_CLOSE;
 	}
 	if (!toolong && size <= max)
@@ -1223,34 +1219,19 @@ cmd_rste(struct papm *pa, char *args)
 
 /* ---- the session ---- */
 
-/* find: the command called name (any case), or NULL. */
-static const struct cmd *
-find(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcasecmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
-
 /* dispatch: runs one command line. */
 static int
-dispatch(struct papm *pa, char *line)
+dispatch(void *ctx, char *line, size_t len)
 {
+	struct papm	*pa = ctx;
 	const struct cmd *c;
-	char		*name = line;
+	const char	*name = command_name(&line);
 
-	while (*line != '\0' && *line != ' ')
-		line++;
-	if (*line == ' ')
-		*line++ = '\0';
 	if (*name == '\0') {
 		reply(pa, "-ERR empty command");
 		return CMD_BAD;
 	}
-	if ((c = find(name)) == NULL) {
+	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
 		reply(pa, "-ERR unknown command");
 		return CMD_BAD;
 	}
@@ -1262,60 +1243,21 @@ dispatch(struct papm *pa, char *line)
 	return c->fn(pa, line);
 }
 
-/* next_line: the next command line; before login the whole dialogue has
- * login_timeout seconds, after it each wait has idle_timeout. */
-static ssize_t
-next_line(struct papm *pa, char **line)
+/* event: the replies to the command loop's events. */
+static void
+event(void *ctx, enum cmd_event ev)
 {
-	struct timespec	 now;
-	long long	 ms;
+	struct papm	*pa = ctx;
 
-	if (pa->state == AUTH) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (pa->login_by.tv_sec - now.tv_sec) * 1000LL +
-		    (pa->login_by.tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return IO_TIMEOUT;
-		io_set_timeout(pa->io, (int)((ms + 999) / 1000));
-	}
-	return io_getline(pa->io, line);
+	if (ev == CMD_TOOLONG)
+		reply(pa, "-ERR line too long");
+	else if (ev == CMD_TIMEOUT)
+		reply(pa, "-ERR autologout: idle for too long");
+	else
+		reply(pa, "-ERR too many bad commands, closing");
 }
 
-/* loop: reads and runs commands until the session ends; says why. */
-static const char *
-loop(struct papm *pa)
-{
-	char	*line;
-	ssize_t	 n;
-	int	 bad = 0, rc;
-
-	for (;;) {
-		n = next_line(pa, &line);
-		if (n == IO_EOF)
-			return "disconnected";
-		if (n == IO_TIMEOUT) {
-			reply(pa, "-ERR autologout: idle for too long");
-			io_flush(pa->io);
-			return "timeout";
-		}
-		if (n == IO_ERROR)
-			return "connection error";
-		if (n == IO_TOOLONG) {
-			reply(pa, "-ERR line too long");
-			rc = CMD_BAD;
-		} else
-			rc = dispatch(pa, line);
-		if (rc == CMD_CLOSE) {
-			io_flush(pa->io);
-			return pa->why != NULL ? pa->why : "closed";
-		}
-		if (rc == CMD_BAD && ++bad >= pa->s->conf->max_bad_commands) {
-			reply(pa, "-ERR too many bad commands, closing");
-			io_flush(pa->io);
-			return "too many bad commands";
-		}
-	}
-}
+static const struct command_ops papm_ops = { dispatch, event, NULL };
 
 /* papm_serve: one PAPM session on s->fd. */
 static void
@@ -1330,20 +1272,19 @@ papm_serve(struct session *s)
 	pa.spool = -1;
 	if ((pa.io = session_io(s, (size_t)s->conf->max_line)) == NULL)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &pa.login_by);
-	pa.login_by.tv_sec += s->conf->login_timeout;
+	command_init(&pa.cl, s, pa.io, &pa, &papm_ops);
 	if (s->resumed) {
 		/* A session process: the login was checked; answer it. */
 		open_maildrop(&pa, &s->account);
 		if (pa.state == TRANS)
-			why = loop(&pa);
+			why = command_loop(&pa.cl);
 		else {
 			io_flush(pa.io);
 			why = "maildrop unavailable";
 		}
 	} else {
 		reply(&pa, "+OK Postern PAPM server ready");
-		why = loop(&pa);
+		why = command_loop(&pa.cl);
 	}
 	reset(&pa);
 	if (s->handed_off)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocols/command.h"
 #include "protocols/protocol.h"
 #include "server/io.h"
 #include "server/limits.h"
@@ -35,11 +36,6 @@
 #define SENT		0x08
 #define LOGGED		(READY | OPENED | SENT)
 #define ANY		(AUTH | LOGGED)
-
-/* What a handler tells the command loop. */
-#define CMD_OK		0	/* done, whatever the reply */
-#define CMD_BAD		1	/* a bad command: counts toward the limit */
-#define CMD_CLOSE	2	/* end the session */
 
 /* The first line of a message is read this far for its Return-Path. */
 #define POP1_HEAD_MAX	1024
@@ -62,8 +58,7 @@ struct pop1 {
 	/* The session. */
 	unsigned	 sent_n, del_n;	/* for the logout line */
 	off_t		 sent_b;
-	const char	*why;		/* why the session ends */
-	struct timespec	 login_by;	/* AUTH ends then */
+	struct cmdloop	 cl;		/* the command loop; why it ended */
 };
 
 /*
@@ -130,7 +125,7 @@ reply(struct pop1 *p, const char *fmt, ...)
 static int
 lost(struct pop1 *p)
 {
-	p->why = "connection error";
+	p->cl.why = "connection error";
 	return CMD_CLOSE;
 }
 
@@ -200,7 +195,7 @@ static int
 logged_in(struct pop1 *p)
 {
 	p->state = READY;
-	io_set_timeout(p->io, p->s->conf->idle_timeout);
+	command_logged_in(&p->cl, p->s->conf->idle_timeout);
 	session_title(p->s, p->s->user);
 	return reply(p, "+OK logged in") == 0 ? CMD_OK : lost(p);
 }
@@ -235,7 +230,7 @@ cmd_pass(struct pop1 *p, char *args)
 	if (r != AUTH_OK && p->s->dropped) {
 		/* A half-taken identity: this process must not go on. */
 		reply(p, "-ERR login failed, try again later");
-		p->why = "identity change failed";
+		p->cl.why = "identity change failed";
 		return CMD_CLOSE;
 	}
 	if (r == AUTH_TEMPFAIL) {
@@ -246,14 +241,14 @@ cmd_pass(struct pop1 *p, char *args)
 		reply(p, "-ERR invalid user name or password");
 		if (session_auth_exhausted(p->s)) {
 			reply(p, "-ERR too many failures, closing");
-			p->why = "too many auth failures";
+			p->cl.why = "too many auth failures";
 			return CMD_CLOSE;
 		}
 		return CMD_BAD;
 	}
 	if (p->s->handed_off) {
 		/* The session process answers the login and carries on. */
-		p->why = "handed off";
+		p->cl.why = "handed off";
 		return CMD_CLOSE;
 	}
 	return logged_in(p);
@@ -630,7 +625,7 @@ cmd_rcev(struct pop1 *p, char *args)
 		log_warnx("pop1: user=<%s> rip=%s: mailbox %s changed while "
 		    "it was sent, connection aborted", p->s->user, p->s->rip,
 		    p->box);
-		p->why = "mailbox changed";
+		p->cl.why = "mailbox changed";
 		return CMD_CLOSE;
 	}
 	p->state = SENT;
@@ -708,7 +703,7 @@ cmd_quit(struct pop1 *p, char *args)
 {
 	end_transaction(p);
 	reply(p, "+OK Postern POP server signing off");
-	p->why = "quit";
+	p->cl.why = "quit";
 	return CMD_CLOSE;
 }
 
@@ -730,34 +725,19 @@ cmd_rset(struct pop1 *p, char *args)
 	return CMD_OK;
 }
 
-/* find: the command called name (any case), or NULL. */
-static const struct cmd *
-find(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcasecmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
-
 /* dispatch: runs one command line. */
 static int
-dispatch(struct pop1 *p, char *line)
+dispatch(void *ctx, char *line, size_t len)
 {
+	struct pop1	*p = ctx;
 	const struct cmd *c;
-	char		*name = line;
+	const char	*name = command_name(&line);
 
-	while (*line != '\0' && *line != ' ')
-		line++;
-	if (*line == ' ')
-		*line++ = '\0';
 	if (*name == '\0') {
 		reply(p, "-ERR empty command");
 		return CMD_BAD;
 	}
-	if ((c = find(name)) == NULL) {
+	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
 		reply(p, "-ERR unknown command");
 		return CMD_BAD;
 	}
@@ -769,60 +749,21 @@ dispatch(struct pop1 *p, char *line)
 	return c->fn(p, line);
 }
 
-/* next_line: the next command line; before login the whole dialogue has
- * login_timeout seconds, after it each wait has idle_timeout. */
-static ssize_t
-next_line(struct pop1 *p, char **line)
+/* event: the replies to the command loop's events. */
+static void
+event(void *ctx, enum cmd_event ev)
 {
-	struct timespec	 now;
-	long long	 ms;
+	struct pop1	*p = ctx;
 
-	if (p->state == AUTH) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (p->login_by.tv_sec - now.tv_sec) * 1000LL +
-		    (p->login_by.tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return IO_TIMEOUT;
-		io_set_timeout(p->io, (int)((ms + 999) / 1000));
-	}
-	return io_getline(p->io, line);
+	if (ev == CMD_TOOLONG)
+		reply(p, "-ERR line too long");
+	else if (ev == CMD_TIMEOUT)
+		reply(p, "-ERR autologout: idle for too long");
+	else
+		reply(p, "-ERR too many bad commands, closing");
 }
 
-/* loop: reads and runs commands until the session ends; says why. */
-static const char *
-loop(struct pop1 *p)
-{
-	char	*line;
-	ssize_t	 n;
-	int	 bad = 0, rc;
-
-	for (;;) {
-		n = next_line(p, &line);
-		if (n == IO_EOF)
-			return "disconnected";
-		if (n == IO_TIMEOUT) {
-			reply(p, "-ERR autologout: idle for too long");
-			io_flush(p->io);
-			return "timeout";
-		}
-		if (n == IO_ERROR)
-			return "connection error";
-		if (n == IO_TOOLONG) {
-			reply(p, "-ERR line too long");
-			rc = CMD_BAD;
-		} else
-			rc = dispatch(p, line);
-		if (rc == CMD_CLOSE) {
-			io_flush(p->io);
-			return p->why != NULL ? p->why : "closed";
-		}
-		if (rc == CMD_BAD && ++bad >= p->s->conf->max_bad_commands) {
-			reply(p, "-ERR too many bad commands, closing");
-			io_flush(p->io);
-			return "too many bad commands";
-		}
-	}
-}
+static const struct command_ops pop1_ops = { dispatch, event, NULL };
 
 /* pop1_serve: one RFC 918 session on s->fd. */
 static void
@@ -837,17 +778,16 @@ pop1_serve(struct session *s)
 	p.state = AUTH;
 	if ((p.io = session_io(s, (size_t)s->conf->max_line)) == NULL)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &p.login_by);
-	p.login_by.tv_sec += s->conf->login_timeout;
+	command_init(&p.cl, s, p.io, &p, &pop1_ops);
 	if (s->resumed) {
 		/* A session process: the login was checked; answer it. */
 		if (logged_in(&p) == CMD_OK)
-			why = loop(&p);
+			why = command_loop(&p.cl);
 		else
-			why = p.why;
+			why = p.cl.why;
 	} else {
 		reply(&p, "+OK Postern POP server ready");
-		why = loop(&p);
+		why = command_loop(&p.cl);
 	}
 	if (s->handed_off)
 		return;

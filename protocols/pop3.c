@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "server/io.h"
+#include "protocols/command.h"
 #include "protocols/protocol.h"
 #include "protocols/uidl.h"
 #include "server/limits.h"
@@ -33,11 +34,6 @@
 #define TRANSACTION	0x02
 #define ANY		(AUTHORIZATION | TRANSACTION)
 
-/* What a handler tells the command loop. */
-#define CMD_OK		0	/* done, whatever the reply */
-#define CMD_BAD		1	/* a bad command: counts toward the limit */
-#define CMD_CLOSE	2	/* end the session */
-
 struct pop3 {
 	struct session	*s;
 	struct io	*io;
@@ -47,9 +43,8 @@ struct pop3 {
 	char		 user[USER_MAX + 1];
 	unsigned	 top_n, retr_n;		/* for the logout line */
 	off_t		 top_b, retr_b;
-	const char	*why;		/* why the session ends */
 	bool		 logged_out;	/* the logout line is written */
-	struct timespec	 login_by;	/* AUTHORIZATION ends then */
+	struct cmdloop	 cl;		/* the command loop; why it ended */
 	char		 stamp[256];	/* the greeting's APOP timestamp;
 					   "" when APOP is off */
 };
@@ -65,7 +60,6 @@ static int	cmd_pass(struct pop3 *, char *);
 static int	cmd_apop(struct pop3 *, char *);
 static int	cmd_rpop(struct pop3 *, char *);
 static int	cmd_auth(struct pop3 *, char *);
-static ssize_t	next_line(struct pop3 *, char **);
 static int	cmd_quit(struct pop3 *, char *);
 static int	cmd_stat(struct pop3 *, char *);
 static int	cmd_list(struct pop3 *, char *);
@@ -117,7 +111,7 @@ reply(struct pop3 *p, const char *fmt, ...)
 static int
 lost(struct pop3 *p)
 {
-	p->why = "connection error";
+	p->cl.why = "connection error";
 	return CMD_CLOSE;
 }
 
@@ -312,7 +306,7 @@ open_maildrop(struct pop3 *p, const struct auth_user *u)
 		return CMD_OK;
 	}
 	p->state = TRANSACTION;
-	io_set_timeout(p->io, p->s->conf->idle_timeout);
+	command_logged_in(&p->cl, p->s->conf->idle_timeout);
 	session_title(p->s, p->s->user);
 	n = maildrop_live(p->md, &size);
 	reply(p, "+OK maildrop has %zu messages (%lld octets)", n,
@@ -328,7 +322,7 @@ refused(struct pop3 *p, const char *msg)
 	reply(p, "%s", msg);
 	if (session_auth_exhausted(p->s)) {
 		reply(p, "-ERR [AUTH] too many failures, closing");
-		p->why = "too many auth failures";
+		p->cl.why = "too many auth failures";
 		return CMD_CLOSE;
 	}
 	return CMD_BAD;
@@ -348,7 +342,7 @@ login_done(struct pop3 *p, enum auth_result r, const struct auth_user *u,
 	if (r != AUTH_OK && p->s->dropped) {
 		/* A half-taken identity: this process must not go on. */
 		reply(p, "-ERR [SYS/TEMP] login failed, try again later");
-		p->why = "identity change failed";
+		p->cl.why = "identity change failed";
 		return CMD_CLOSE;
 	}
 	if (r == AUTH_TEMPFAIL) {
@@ -360,13 +354,13 @@ login_done(struct pop3 *p, enum auth_result r, const struct auth_user *u,
 		return refused(p, fail);
 	if (p->s->handed_off) {
 		/* The session process answers the login and carries on. */
-		p->why = "handed off";
+		p->cl.why = "handed off";
 		return CMD_CLOSE;
 	}
 	rc = open_maildrop(p, u);
 	if (p->state != TRANSACTION && p->s->dropped) {
 		/* This worker took the user's identity: no second login. */
-		p->why = "maildrop unavailable";
+		p->cl.why = "maildrop unavailable";
 		return CMD_CLOSE;
 	}
 	return rc;
@@ -500,7 +494,7 @@ auth_exchange(struct pop3 *p, struct sasl *sa, enum sasl_status *st)
 
 	while (*st == SASL_CONTINUE) {
 		reply(p, "+ %s", sa->challenge);
-		n = next_line(p, &line);
+		n = command_getline(&p->cl, &line);
 		if (n == IO_TOOLONG) {
 			sasl_clear(sa);
 			reply(p, "-ERR line too long");
@@ -510,7 +504,7 @@ auth_exchange(struct pop3 *p, struct sasl *sa, enum sasl_status *st)
 			sasl_clear(sa);
 			if (n == IO_TIMEOUT)
 				reply(p, "-ERR autologout: idle for too long");
-			p->why = n == IO_EOF ? "disconnected" :
+			p->cl.why = n == IO_EOF ? "disconnected" :
 			    n == IO_TIMEOUT ? "timeout" : "connection error";
 			return CMD_CLOSE;
 		}
@@ -613,16 +607,16 @@ cmd_quit(struct pop3 *p, char *args)
 {
 	size_t	 failed = 0, left;
 
-	p->why = "quit";
+	p->cl.why = "quit";
 	if (p->state != TRANSACTION) {
 		reply(p, "+OK Postern POP3 server signing off");
 		return CMD_CLOSE;
 	}
 	/* UPDATE: delete, then release the lock, then answer. */
 	if (maildrop_commit(p->md, &failed) != 0)
-		p->why = "quit-with-errors";
+		p->cl.why = "quit-with-errors";
 	left = maildrop_live(p->md, NULL);
-	logout_line(p, p->why);
+	logout_line(p, p->cl.why);
 	maildrop_close(&p->md);
 	if (failed > 0) {
 		reply(p, "-ERR [SYS/TEMP] some deleted messages not removed "
@@ -885,7 +879,7 @@ cmd_stls(struct pop3 *p, char *args)
 	}
 	if (reply(p, "+OK Begin TLS negotiation") == -1 ||
 	    session_start_tls(p->s) == -1) {
-		p->why = "TLS handshake failed";
+		p->cl.why = "TLS handshake failed";
 		return CMD_CLOSE;
 	}
 	p->have_user = false;
@@ -893,34 +887,19 @@ cmd_stls(struct pop3 *p, char *args)
 	return CMD_OK;
 }
 
-/* find: the command called name (any case), or NULL. */
-static const struct cmd *
-find(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcasecmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
-
 /* dispatch: runs one command line. */
 static int
-dispatch(struct pop3 *p, char *line)
+dispatch(void *ctx, char *line, size_t len)
 {
+	struct pop3	*p = ctx;
 	const struct cmd *c;
-	char		*name = line;
+	const char	*name = command_name(&line);
 
-	while (*line != '\0' && *line != ' ')
-		line++;
-	if (*line == ' ')
-		*line++ = '\0';
 	if (*name == '\0') {
 		reply(p, "-ERR empty command");
 		return CMD_BAD;
 	}
-	if ((c = find(name)) == NULL) {
+	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
 		reply(p, "-ERR unknown command");
 		return CMD_BAD;
 	}
@@ -933,63 +912,21 @@ dispatch(struct pop3 *p, char *line)
 	return c->fn(p, line);
 }
 
-/*
- * next_line: the next command line.  Before login the whole dialogue has
- * login_timeout seconds, however the client paces its bytes; after it,
- * each wait has idle_timeout.
- */
-static ssize_t
-next_line(struct pop3 *p, char **line)
+/* event: the replies to the command loop's events. */
+static void
+event(void *ctx, enum cmd_event ev)
 {
-	struct timespec	 now;
-	long long	 ms;
+	struct pop3	*p = ctx;
 
-	if (p->state == AUTHORIZATION) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (p->login_by.tv_sec - now.tv_sec) * 1000LL +
-		    (p->login_by.tv_nsec - now.tv_nsec) / 1000000;
-		if (ms <= 0)
-			return IO_TIMEOUT;
-		io_set_timeout(p->io, (int)((ms + 999) / 1000));
-	}
-	return io_getline(p->io, line);
+	if (ev == CMD_TOOLONG)
+		reply(p, "-ERR line too long");
+	else if (ev == CMD_TIMEOUT)
+		reply(p, "-ERR autologout: idle for too long");
+	else
+		reply(p, "-ERR too many bad commands, closing");
 }
 
-/* loop: reads and runs commands until the session ends; says why. */
-static const char *
-loop(struct pop3 *p)
-{
-	char	*line;
-	ssize_t	 n;
-	int	 bad = 0, rc;
-
-	for (;;) {
-		n = next_line(p, &line);
-		if (n == IO_EOF)
-			return "disconnected";
-		if (n == IO_TIMEOUT) {
-			reply(p, "-ERR autologout: idle for too long");
-			io_flush(p->io);
-			return "timeout";
-		}
-		if (n == IO_ERROR)
-			return "connection error";
-		if (n == IO_TOOLONG) {
-			reply(p, "-ERR line too long");
-			rc = CMD_BAD;
-		} else
-			rc = dispatch(p, line);
-		if (rc == CMD_CLOSE) {
-			io_flush(p->io);
-			return p->why != NULL ? p->why : "closed";
-		}
-		if (rc == CMD_BAD && ++bad >= p->s->conf->max_bad_commands) {
-			reply(p, "-ERR too many bad commands, closing");
-			io_flush(p->io);
-			return "too many bad commands";
-		}
-	}
-}
+static const struct command_ops pop3_ops = { dispatch, event, NULL };
 
 /* apop_stamp: the greeting's timestamp "<pid.time.random@host>" (RFC
  * 1939 section 7), new for each session, when APOP is enabled. */
@@ -1024,13 +961,12 @@ pop3_serve(struct session *s)
 	p.state = AUTHORIZATION;
 	if ((p.io = session_io(s, (size_t)s->conf->max_line)) == NULL)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &p.login_by);
-	p.login_by.tv_sec += s->conf->login_timeout;
+	command_init(&p.cl, s, p.io, &p, &pop3_ops);
 	if (s->resumed) {
 		/* A session process: the login was checked; answer it. */
 		open_maildrop(&p, &s->account);
 		if (p.state == TRANSACTION)
-			why = loop(&p);
+			why = command_loop(&p.cl);
 		else {
 			io_flush(p.io);
 			why = "maildrop unavailable";
@@ -1039,7 +975,7 @@ pop3_serve(struct session *s)
 		apop_stamp(&p);
 		reply(&p, "+OK Postern POP3 server ready%s%s",
 		    p.stamp[0] != '\0' ? " " : "", p.stamp);
-		why = loop(&p);
+		why = command_loop(&p.cl);
 	}
 	if (s->handed_off)
 		return;

@@ -68,7 +68,11 @@ def count(srv, pattern):
 
 
 def max_connections():
-    with Server(workers=4, settings=dict(max_connections=2)) as srv:
+    extra = "".join(f'listen {{ protocol = "{p}" address = "127.0.0.1" '
+                    f'port = 0 }}\n' for p in ("pop1", "papm", "mrp"))
+    srv = Server(workers=4, settings=dict(max_connections=2))
+    srv.write_conf(extra)
+    with srv:
         a, b = srv.client(), srv.client()
         t.ok(a.greeting.startswith("+OK") and b.greeting.startswith("+OK"),
              "max_connections = 2: two clients are served")
@@ -85,6 +89,15 @@ def max_connections():
              "\n".join(srv.log))
         time.sleep(0.3)
         t.eq(count(srv, pat), 1, "two refusals, one line (once a minute)")
+        for proto, want in (("pop1", "-ERR too many connections"),
+                            ("papm", "-ERR too many connections"),
+                            ("mrp", "OK Closing: too many connections")):
+            s = socket.create_connection(
+                ("127.0.0.1", ports(srv, proto)[0]), timeout=10)
+            got, closed = lines(s, 1)
+            s.close()
+            t.eq(got, [want], f"{proto} refuses in its own form")
+            t.ok(closed, f"and {proto} closes")
         a.cmd("QUIT")
         a.close()
         time.sleep(0.3)

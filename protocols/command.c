@@ -1,0 +1,124 @@
+/*
+ * command.c: the command loop of every line protocol (command.h): line
+ * limits, the login deadline, the bad-command count.  It never writes a
+ * reply of its own: the module answers each event in its protocol's form.
+ */
+#include <sys/types.h>
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "protocols/command.h"
+#include "server/io.h"
+#include "server/session.h"
+
+void
+command_init(struct cmdloop *cl, struct session *s, struct io *io,
+    void *ctx, const struct command_ops *ops)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->io = io;
+	cl->ctx = ctx;
+	cl->ops = ops;
+	cl->max_bad = s->conf->max_bad_commands;
+	clock_gettime(CLOCK_MONOTONIC, &cl->login_by);
+	cl->login_by.tv_sec += s->conf->login_timeout;
+}
+
+void
+command_logged_in(struct cmdloop *cl, int idle_timeout)
+{
+	memset(&cl->login_by, 0, sizeof(cl->login_by));
+	io_set_timeout(cl->io, idle_timeout);
+}
+
+ssize_t
+command_getline(struct cmdloop *cl, char **line_r)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	if (cl->login_by.tv_sec != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (cl->login_by.tv_sec - now.tv_sec) * 1000LL +
+		    (cl->login_by.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return IO_TIMEOUT;
+		io_set_timeout(cl->io, (int)((ms + 999) / 1000));
+	}
+	return io_getline(cl->io, line_r);
+}
+
+/* flush: sends what the module buffered. */
+static void
+flush(struct cmdloop *cl)
+{
+	if (cl->ops->flush != NULL)
+		(void)cl->ops->flush(cl->ctx);
+	else
+		(void)io_flush(cl->io);
+}
+
+const char *
+command_loop(struct cmdloop *cl)
+{
+	char	*line;
+	ssize_t	 n;
+	int	 bad = 0, rc;
+
+	for (;;) {
+		n = command_getline(cl, &line);
+		if (n == IO_EOF)
+			return "disconnected";
+		if (n == IO_ERROR)
+			return "connection error";
+		if (n == IO_TIMEOUT) {
+			cl->ops->event(cl->ctx, CMD_TIMEOUT);
+			flush(cl);
+			return "timeout";
+		}
+		if (n == IO_TOOLONG) {
+			cl->ops->event(cl->ctx, CMD_TOOLONG);
+			rc = CMD_BAD;
+		} else
+			rc = cl->ops->dispatch(cl->ctx, line, (size_t)n);
+		if (rc == CMD_CLOSE) {
+			flush(cl);
+			return cl->why != NULL ? cl->why : "closed";
+		}
+		if (rc == CMD_BAD && ++bad >= cl->max_bad) {
+			cl->ops->event(cl->ctx, CMD_TOOMANY);
+			flush(cl);
+			return "too many bad commands";
+		}
+	}
+}
+
+char *
+command_name(char **line)
+{
+	char	*name = *line, *p = *line;
+
+	while (*p != '\0' && *p != ' ')
+		p++;
+	if (*p == ' ')
+		*p++ = '\0';
+	*line = p;
+	return name;
+}
+
+const void *
+command_find(const void *table, size_t n, size_t size, const char *name)
+{
+	const char	*entry = table;
+	const char	*entry_name;
+	size_t		 i;
+
+	for (i = 0; i < n; i++, entry += size) {
+		memcpy(&entry_name, entry, sizeof(entry_name));
+		if (strcasecmp(entry_name, name) == 0)
+			return entry;
+	}
+	return NULL;
+}

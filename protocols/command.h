@@ -1,0 +1,76 @@
+/*
+ * command.h: the command loop every line protocol shares.  It reads the
+ * next line (before login within the login deadline), hands it to the
+ * module, counts bad commands, and ends the session when told to; the
+ * module keeps its command table, its states and the form of its replies.
+ */
+#ifndef POSTERN_COMMAND_H
+#define POSTERN_COMMAND_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <time.h>
+
+struct io;
+struct session;
+
+/* What a command tells the loop. */
+#define CMD_OK		0	/* done, whatever the reply */
+#define CMD_BAD		1	/* a bad command: counts toward the limit */
+#define CMD_CLOSE	2	/* end the session */
+
+/* The events the module answers in its own form (command_ops.event). */
+enum cmd_event {
+	CMD_TOOLONG,		/* a line over the limit; counts as bad */
+	CMD_TIMEOUT,		/* the login deadline or the idle time passed */
+	CMD_TOOMANY,		/* max_bad_commands reached; the session ends */
+};
+
+struct command_ops {
+	/* Runs one command line of len octets (NUL-terminated, without
+	 * its line end): CMD_OK, CMD_BAD or CMD_CLOSE. */
+	int	(*dispatch)(void *ctx, char *line, size_t len);
+	/* Writes the reply to an event. */
+	void	(*event)(void *ctx, enum cmd_event ev);
+	/* Sends what the module buffered; NULL: io_flush. */
+	int	(*flush)(void *ctx);
+};
+
+struct cmdloop {
+	struct io		*io;
+	void			*ctx;		/* the module's session */
+	const struct command_ops *ops;
+	int			 max_bad;
+	struct timespec		 login_by;	/* zero once logged in */
+	const char		*why;		/* set by a command that ends
+						   the session; logged */
+};
+
+/* Sets up cl for session s: the login deadline starts now. */
+void		 command_init(struct cmdloop *cl, struct session *s,
+		    struct io *io, void *ctx, const struct command_ops *ops);
+/* Logged in: no more deadline; each wait has idle_timeout seconds. */
+void		 command_logged_in(struct cmdloop *cl, int idle_timeout);
+/* The next line, as io_getline(), under the login deadline if any (for
+ * the continuation lines a command reads itself: AUTH, DATA). */
+ssize_t		 command_getline(struct cmdloop *cl, char **line_r);
+/* Runs commands until the session ends; returns why it ended. */
+const char	*command_loop(struct cmdloop *cl);
+/*
+ * The entry of table (n entries of size octets, each a struct whose first
+ * member is its "const char *name") called name, in any case; NULL when
+ * none is.  COMMAND_FIND(array, name) for a whole array.
+ */
+const void	*command_find(const void *table, size_t n, size_t size,
+		    const char *name);
+#define COMMAND_FIND(a, name)	\
+	command_find((a), sizeof(a) / sizeof((a)[0]), sizeof((a)[0]), (name))
+/*
+ * Cuts the command name off *line: the word up to the first space,
+ * which is replaced with a NUL; *line then points to the arguments ("" when
+ * none).  Returns the name ("" for an empty line).
+ */
+char		*command_name(char **line);
+
+#endif
