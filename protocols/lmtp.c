@@ -674,6 +674,7 @@ read_data(struct lmtp *l, bool *toolong_r, const char **why_r)
 {
 	char	*line;
 	ssize_t	 n;
+	bool	 crlf = true;
 	off_t	 size = 0, max = l->s->conf->lmtp_max_message_size;
 
 	*toolong_r = false;
@@ -688,9 +689,12 @@ read_data(struct lmtp *l, bool *toolong_r, const char **why_r)
 			    "disconnected in DATA" : "connection error";
 			return -1;
 		}
-		if (n == 1 && line[0] == '.')
+		if (n == 1 && line[0] == '.' && crlf && io_crlf(l->io))
 			return size;
-		if (line[0] == '.') {
+		/* A lone dot next to a bare LF is text, not the end: no
+		 * second message can be smuggled in behind it. */
+		crlf = io_crlf(l->io);
+		if (line[0] == '.' && n > 1) {
 			line++;
 			n--;
 		}

@@ -911,6 +911,7 @@ read_data(struct papm *pa, bool *toolong_r, const char **why_r)
 {
 	char	*line;
 	ssize_t	 n;
+	bool	 crlf = true;
 	off_t	 size = 0, max = pa->s->conf->papm_max_message_size;
 
 	*toolong_r = false;
@@ -925,9 +926,12 @@ read_data(struct papm *pa, bool *toolong_r, const char **why_r)
 			    "disconnected in DATA" : "connection error";
 			return -1;
 		}
-		if (n == 1 && line[0] == '.')
+		if (n == 1 && line[0] == '.' && crlf && io_crlf(pa->io))
 			return size;
-		if (line[0] == '.') {
+		/* A lone dot next to a bare LF is text, not the end: no
+		 * second message can be smuggled in behind it. */
+		crlf = io_crlf(pa->io);
+		if (line[0] == '.' && n > 1) {
 			line++;
 			n--;
 		}

@@ -43,6 +43,7 @@ struct io {
 	int	 nosock;	/* fd is no socket: write() it */
 	int	 discard;	/* skipping the rest of an over-long line */
 	int	 eof;		/* the peer closed its side */
+	int	 crlf;		/* the last line returned ended in CRLF */
 	int	 tlsdone;	/* TLS failed or was closed: no more I/O */
 	struct tls *tls;	/* the TLS stream, once started */
 	char	 tlserr[256];	/* why TLS last failed, for the log */
@@ -374,7 +375,8 @@ io_takeline(struct io *io, char **line_r)
 	len = (size_t)(nl - p);
 	io->instart += len + 1;
 	io->inscan = io->instart;
-	if (len > 0 && p[len - 1] == '\r')
+	io->crlf = len > 0 && p[len - 1] == '\r';
+	if (io->crlf)
 		len--;
 	p[len] = '\0';
 	if (len > io->max_line)
@@ -523,6 +525,13 @@ io_getline(struct io *io, char **line_r)
 		if ((r = io_fill(io)) != 0)
 			return r;
 	}
+}
+
+/* io_crlf: whether the last line returned ended in CRLF, not LF. */
+bool
+io_crlf(const struct io *io)
+{
+	return io->crlf != 0;
 }
 
 /* io_pending: octets read and not yet returned as lines. */

@@ -44,6 +44,9 @@ void		 io_set_timeout(struct io *io, int seconds);
  * Pending output is flushed before the reader blocks.
  */
 ssize_t		 io_getline(struct io *io, char **line_r);
+/* Whether the line io_getline last returned ended in CRLF (not a bare
+ * LF), for the end of a message: only CRLF "." CRLF ends it. */
+bool		 io_crlf(const struct io *io);
 /* Octets of input already buffered and not yet returned. */
 size_t		 io_pending(const struct io *io);
 /* Points *p_r at that input without consuming it; returns its length. */

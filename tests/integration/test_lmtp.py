@@ -114,6 +114,41 @@ def size_limit():
         srv.cleanup()
 
 
+def smuggling():
+    """A lone dot next to a bare LF does not end DATA: what follows it
+    stays in the same message, and no second message is smuggled in."""
+    srv = lmtp_server()
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.lmtp_port),
+                                     timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        body = (b"Subject: one\r\n\r\nfirst\n.\nMAIL FROM:<evil@x>\r\n"
+                b"RCPT TO:<bob>\r\nDATA\r\nSubject: smuggled\r\n"
+                b"\r\n.\n\r\nmore\r\n.\r\n")
+        s.sendall(b"LHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<alice>\r\n"
+                  b"DATA\r\n" + body + b"QUIT\r\n")
+        replies = []
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            replies.append(line.decode().rstrip())
+        s.close()
+        codes = [r[:3] for r in replies if not r.startswith("250-")]
+        t.eq(codes, ["250", "250", "250", "354", "250", "221"],
+             "one DATA, one reply: the smuggled commands are text")
+        got = pop3_messages(srv, "alice", "wonderland")
+        t.eq(len(got), 1, "alice has one message")
+        t.ok(len(got) == 1 and b"MAIL FROM:<evil@x>" in got[0] and
+             b"Subject: smuggled" in got[0] and b"more" in got[0],
+             "holding everything up to CRLF . CRLF", got)
+        t.eq(pop3_messages(srv, "bob", "builder"), [],
+             "bob got nothing")
+    finally:
+        srv.cleanup()
+
+
 def conf_check():
     srv = Server()
     try:
@@ -176,6 +211,7 @@ def local_worker():
 
 tcp_and_unix()
 size_limit()
+smuggling()
 conf_check()
 local_worker()
 t.done()
