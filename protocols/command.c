@@ -22,6 +22,7 @@ command_init(struct cmdloop *cl, struct session *s, struct io *io,
 	cl->ctx = ctx;
 	cl->ops = ops;
 	cl->max_bad = s->conf->max_bad_commands;
+	cl->max_line = (size_t)s->conf->max_line;
 	clock_gettime(CLOCK_MONOTONIC, &cl->login_by);
 	cl->login_by.tv_sec += s->conf->login_timeout;
 }
@@ -78,7 +79,7 @@ command_loop(struct cmdloop *cl)
 			flush(cl);
 			return "timeout";
 		}
-		if (n == IO_TOOLONG) {
+		if (n == IO_TOOLONG || (size_t)n > cl->max_line) {
 			cl->ops->event(cl->ctx, CMD_TOOLONG);
 			rc = CMD_BAD;
 		} else

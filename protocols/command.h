@@ -42,6 +42,9 @@ struct cmdloop {
 	void			*ctx;		/* the module's session */
 	const struct command_ops *ops;
 	int			 max_bad;
+	size_t			 max_line;	/* longer commands are bad, even
+						   when io takes longer lines
+						   for message text */
 	struct timespec		 login_by;	/* zero once logged in */
 	const char		*why;		/* set by a command that ends
 						   the session; logged */

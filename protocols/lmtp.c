@@ -3,18 +3,16 @@
  * with PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME and SIZE).  It reads
  * like the RFC's command table; the message goes to a spool file in
  * lmtp_temp_dir and from there into each recipient's Maildir through
- * storage/deliver.c, in a child that takes the recipient's uid when the
+ * server/mda.c, in a child that takes the recipient's uid when the
  * worker is root.  It never holds a message in memory, never delivers as
  * uid 0 by a passwd-file entry's asking, and never replies 250 for a
  * message that is not synced into new/.
  */
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,18 +27,8 @@
 #include "server/io.h"
 #include "server/limits.h"
 #include "server/log.h"
-#include "server/passwd.h"
-#include "server/privsep.h"
+#include "server/mda.h"
 #include "server/session.h"
-#include "storage/deliver.h"
-
-/*
- * Lines of message text may be this long (RFC 5321 section 4.5.3.1.6
- * allows 1000 octets with the CRLF; the rest is slack for mailers that
- * ignore it).  A message with a longer line is refused whole, never cut.
- * Command lines stay within max_line_length.
- */
-#define LMTP_LINE_MAX		LINE_MAX_BOUND
 
 /* An address between < and > (RFC 5321 4.5.3.1.3: a path is 256). */
 #define LMTP_ADDR_MAX		512
@@ -52,7 +40,7 @@ struct rcpt {
 	char	*addr;		/* as given, without < > */
 	char	*user;		/* the passwd-file entry it found */
 	char	*maildir;
-	uid_t	 uid;		/* who delivers: privsep_identity() */
+	uid_t	 uid;		/* who delivers: mda_lookup() */
 	gid_t	 gid;
 };
 
@@ -70,13 +58,6 @@ struct lmtp {
 	int		 serr;		/* errno of a spool write failure */
 	unsigned	 ok_n, fail_n;	/* deliveries, for the last log line */
 	struct cmdloop	 cl;		/* the command loop; why it ended */
-};
-
-/* What a delivery child tells the worker. */
-struct result {
-	int	 err;			/* 0: delivered */
-	off_t	 size;			/* network size */
-	char	 name[DELIVER_NAME_MAX];
 };
 
 struct cmd {
@@ -285,35 +266,9 @@ cmd_mail(struct lmtp *l, char *args)
 	return CMD_OK;
 }
 
-/*
- * find_user: the passwd-file entry for a recipient: the whole address
- * first, then its local part (before the last '@').  1 found, 0 unknown,
- * -1 when the file cannot be read.
- */
-static int
-find_user(const struct conf *conf, const char *addr, struct passwd_entry *e)
-{
-	char		 local[USER_MAX + 1];
-	const char	*at;
-	int		 rc;
-
-	if (auth_valid_user(addr) &&
-	    (rc = passwd_lookup(conf->passwd_file, addr, e)) != 0)
-		return rc;
-	if ((at = strrchr(addr, '@')) == NULL || at == addr ||
-	    (size_t)(at - addr) >= sizeof(local))
-		return 0;
-	memcpy(local, addr, (size_t)(at - addr));
-	local[at - addr] = '\0';
-	if (!auth_valid_user(local))
-		return 0;
-	return passwd_lookup(conf->passwd_file, local, e);
-}
-
 /* add_rcpt: records an accepted recipient.  -1 when out of memory. */
 static int
-add_rcpt(struct lmtp *l, const char *addr, const struct auth_user *u,
-    uid_t uid, gid_t gid)
+add_rcpt(struct lmtp *l, const char *addr, const struct auth_user *u)
 {
 	struct rcpt	*r;
 
@@ -324,8 +279,8 @@ add_rcpt(struct lmtp *l, const char *addr, const struct auth_user *u,
 	r->addr = strdup(addr);
 	r->user = strdup(u->name);
 	r->maildir = strdup(u->maildir);
-	r->uid = uid;
-	r->gid = gid;
+	r->uid = (uid_t)u->uid;
+	r->gid = (gid_t)u->gid;
 	if (r->addr == NULL || r->user == NULL || r->maildir == NULL) {
 		free(r->addr);
 		free(r->user);
@@ -337,49 +292,46 @@ add_rcpt(struct lmtp *l, const char *addr, const struct auth_user *u,
 }
 
 /*
- * check_rcpt: the account of a recipient found as *e, and who delivers to
- * it: its uid, or mail_user's as for its POP3 sessions (privsep.h).
- * Replies and returns 0 when it cannot be delivered to; 1 when it can.
+ * refuse_rcpt: replies to a recipient mda_lookup() did not find as rc
+ * says, logging why.
  */
-static int
-check_rcpt(struct lmtp *l, const char *addr, const struct passwd_entry *e,
-    struct auth_user *u, uid_t *uid_r, gid_t *gid_r)
+static void
+refuse_rcpt(struct lmtp *l, const char *addr, enum mda_found rc)
 {
-	memset(u, 0, sizeof(*u));
-	strlcpy(u->name, e->user, sizeof(u->name));
-	u->uid = e->uid;
-	u->gid = e->gid;
-	if (e->uid == 0) {
+	switch (rc) {
+	case MDA_UNREADABLE:
+		reply(l, "451 4.3.0 <%s> cannot look the user up, try again "
+		    "later", addr);
+		break;
+	case MDA_ROOT:
 		log_warnx("lmtp: rcpt=<%s> rip=%s: uid 0 refused", addr,
 		    l->s->rip);
 		reply(l, "550 5.7.1 <%s> delivery as uid 0 refused", addr);
-		return 0;
-	}
-	if (auth_maildir_path(l->s->conf->maildir, e->user, e->home,
-	    u->maildir, sizeof(u->maildir)) == -1) {
+		break;
+	case MDA_BADPATH:
 		log_warnx("lmtp: rcpt=<%s>: bad maildir path", addr);
 		reply(l, "451 4.3.5 <%s> bad maildir path, try again later",
 		    addr);
-		return 0;
-	}
-	if (privsep_identity(l->s->conf, u, uid_r, gid_r) == -1) {
+		break;
+	case MDA_NOIDENT:
 		reply(l, "451 4.3.5 <%s> cannot take the account's identity, "
 		    "try again later", addr);
-		return 0;
+		break;
+	default:
+		log_info("lmtp: rcpt=<%s> rip=%s: unknown user", addr,
+		    l->s->rip);
+		reply(l, "550 5.1.1 <%s> unknown user", addr);
+		break;
 	}
-	return 1;
 }
 
 /* cmd_rcpt: RCPT TO:<address>; the user must be in the passwd-file. */
 static int
 cmd_rcpt(struct lmtp *l, char *args)
 {
-	struct passwd_entry e;
 	struct auth_user u;
 	char		*addr;
-	uid_t		 uid;
-	gid_t		 gid;
-	int		 rc;
+	enum mda_found	 rc;
 
 	if (!l->mail) {
 		reply(l, "503 5.5.1 need MAIL before RCPT");
@@ -398,26 +350,13 @@ cmd_rcpt(struct lmtp *l, char *args)
 		reply(l, "452 4.5.3 too many recipients");
 		return CMD_OK;
 	}
-	rc = find_user(l->s->conf, addr, &e);
-	if (rc == -1) {
-		reply(l, "451 4.3.0 <%s> cannot look the user up, try again "
-		    "later", addr);
-		return CMD_OK;
-	}
-	if (rc == 0) {
-		log_info("lmtp: rcpt=<%s> rip=%s: unknown user", addr,
-		    l->s->rip);
-		reply(l, "550 5.1.1 <%s> unknown user", addr);
-		return CMD_OK;
-	}
-	if (check_rcpt(l, addr, &e, &u, &uid, &gid) == 1) {
-		if (add_rcpt(l, addr, &u, uid, gid) == -1) {
-			log_warn("lmtp: rcpt");
-			reply(l, "452 4.3.0 <%s> out of memory", addr);
-		} else
-			reply(l, "250 2.1.5 <%s> OK", addr);
-	}
-	explicit_bzero(&e, sizeof(e));
+	if ((rc = mda_lookup(l->s->conf, addr, &u)) != MDA_FOUND)
+		refuse_rcpt(l, addr, rc);
+	else if (add_rcpt(l, addr, &u) == -1) {
+		log_warn("lmtp: rcpt");
+		reply(l, "452 4.3.0 <%s> out of memory", addr);
+	} else
+		reply(l, "250 2.1.5 <%s> OK", addr);
 	return CMD_OK;
 }
 
@@ -487,49 +426,12 @@ spool_open(struct lmtp *l)
 	return 0;
 }
 
-/* put_header: writes one header line for the recipient. */
-static int
-put_header(struct delivery *d, const char *name, const char *value)
-{
-	char	 line[LMTP_ADDR_MAX + 32];
-	int	 n;
-
-	n = snprintf(line, sizeof(line), "%s: <%s>\n", name, value);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return deliver_write(d, line, (size_t)n);
-}
-
-/* store: delivers the spool to r, in this process.  Fills *res. */
+/* store: delivers the spool to r: in this process when r runs as its
+ * uid, else in a delivery child that takes r's (mda.h).  Fills *j. */
 static void
-store(struct lmtp *l, const struct rcpt *r, struct result *res)
+store(struct lmtp *l, const struct rcpt *r, struct mda_job *j)
 {
-	struct delivery	*d;
-
-	memset(res, 0, sizeof(*res));
-	if (lseek(l->spool, 0, SEEK_SET) == -1 ||
-	    (d = deliver_begin(r->maildir, NULL)) == NULL) {
-		res->err = errno != 0 ? errno : EIO;
-		return;
-	}
-	if (put_header(d, "Return-Path", l->from) == -1 ||
-	    put_header(d, "Delivered-To", r->addr) == -1 ||
-	    deliver_copy(d, l->spool) == -1) {
-		res->err = errno != 0 ? errno : EIO;
-		deliver_abort(&d);
-		return;
-	}
-	if (deliver_commit(&d, res->name, sizeof(res->name), NULL,
-	    &res->size) == -1)
-		res->err = errno != 0 ? errno : EIO;
-}
-
-/* become: in a delivery child, takes r's identity for good. */
-static int
-become(struct lmtp *l, const struct rcpt *r)
-{
+	struct mda_msg	 m = { l->spool, l->from };
 	struct auth_user u;
 
 	memset(&u, 0, sizeof(u));
@@ -537,58 +439,13 @@ become(struct lmtp *l, const struct rcpt *r)
 	strlcpy(u.maildir, r->maildir, sizeof(u.maildir));
 	u.uid = (long)r->uid;
 	u.gid = (long)r->gid;
-	return privsep_become(l->s->conf, &u);
-}
-
-/* child_store: store() in a child that takes r's uid first; the result
- * comes back through a pipe. */
-static void
-child_store(struct lmtp *l, const struct rcpt *r, struct result *res)
-{
-	struct result	 out;
-	ssize_t		 n;
-	size_t		 got = 0;
-	pid_t		 pid;
-	int		 p[2], status;
-
-	memset(res, 0, sizeof(*res));
-	if (pipe(p) == -1 || (pid = fork()) == -1) {
-		res->err = errno;
-		log_warn("lmtp: delivery child");
-		return;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		memset(&out, 0, sizeof(out));
-		if (become(l, r) == -1)
-			out.err = EPERM;
-		else
-			store(l, r, &out);
-		n = write(p[1], &out, sizeof(out));
-		_exit(n == (ssize_t)sizeof(out) ? 0 : 1);
-	}
-	close(p[1]);
-	while (got < sizeof(*res)) {
-		n = read(p[0], (char *)res + got, sizeof(*res) - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(p[0]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (got != sizeof(*res)) {
-		log_warnx("lmtp: delivery child %ld died", (long)pid);
-		memset(res, 0, sizeof(*res));
-		res->err = EIO;
-	}
+	if (mda_begin(l->s->conf, &m, &u, r->addr, j, 0) == 0)
+		(void)mda_end(j, true);
 }
 
 /* deliver_reply: the reply line for one recipient's delivery. */
 static void
-deliver_reply(struct lmtp *l, const struct rcpt *r, const struct result *res)
+deliver_reply(struct lmtp *l, const struct rcpt *r, const struct mda_job *res)
 {
 	if (res->err == 0) {
 		l->ok_n++;
@@ -624,17 +481,14 @@ deliver_reply(struct lmtp *l, const struct rcpt *r, const struct result *res)
 static void
 deliver_all(struct lmtp *l)
 {
-	struct result	 res;
+	struct mda_job	 res;
 	const struct rcpt *r;
 	size_t		 i;
 
 	for (i = 0; i < l->nrcpt; i++) {
 		r = &l->rcpt[i];
 		session_title(l->s, r->user);
-		if (r->uid != geteuid())
-			child_store(l, r, &res);
-		else
-			store(l, r, &res);
+		store(l, r, &res);
 		deliver_reply(l, r, &res);
 	}
 	session_title(l->s, "idle");
@@ -650,7 +504,7 @@ refuse_all(struct lmtp *l, bool toolong, off_t size)
 		if (toolong)
 			reply(l, "554 5.6.0 <%s> message has a line longer "
 			    "than %d octets, not delivered", l->rcpt[i].addr,
-			    LMTP_LINE_MAX);
+			    MESSAGE_LINE_MAX);
 		else if (size > l->s->conf->lmtp_max_message_size)
 			reply(l, "552 5.3.4 <%s> message too big: the limit "
 			    "is %ld octets", l->rcpt[i].addr,
@@ -796,20 +650,14 @@ cmd_help(struct lmtp *l, char *args)
 	return CMD_OK;
 }
 
-/* dispatch: runs one command line; lines over max_line are too long
- * (the reader takes longer ones, for DATA). */
+/* dispatch: runs one command line. */
 static int
 dispatch(void *ctx, char *line, size_t len)
 {
 	struct lmtp	*l = ctx;
 	const struct cmd *c;
-	const char	*name;
+	const char	*name = command_name(&line);
 
-	if (len > (size_t)l->s->conf->max_line) {
-		reply(l, "500 5.5.2 line too long");
-		return CMD_BAD;
-	}
-	name = command_name(&line);
 	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
 		reply(l, "500 5.5.1 unknown command");
 		return CMD_BAD;
@@ -840,7 +688,7 @@ lmtp_serve(struct session *s)
 {
 	struct lmtp	 l;
 	const char	*why;
-	size_t		 max = LMTP_LINE_MAX;
+	size_t		 max = MESSAGE_LINE_MAX;
 
 	memset(&l, 0, sizeof(l));
 	l.s = s;

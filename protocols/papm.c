@@ -1195,7 +1195,7 @@ cmd_data(struct papm *pa, char *args)
 		spool_flush(pa);
 	if (toolong)
 		reply(pa, "-ERR message has a line longer than %d octets, "
-		    "nothing delivered", pa->s->conf->max_line);
+		    "nothing delivered", MESSAGE_LINE_MAX);
 	else if (size > max)
 		reply(pa, "-ERR message too large: the limit is %ld octets, "
 		    "nothing delivered", max);
@@ -1274,7 +1274,9 @@ papm_serve(struct session *s)
 	pa.s = s;
 	pa.state = AUTH;
 	pa.spool = -1;
-	if ((pa.io = session_io(s, (size_t)s->conf->max_line)) == NULL)
+	if ((pa.io = session_io(s, (size_t)s->conf->max_line >
+	    MESSAGE_LINE_MAX ? (size_t)s->conf->max_line : MESSAGE_LINE_MAX)) ==
+	    NULL)
 		return;
 	command_init(&pa.cl, s, pa.io, &pa, &papm_ops);
 	if (s->resumed) {

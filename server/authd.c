@@ -395,9 +395,9 @@ serve_resumed(const struct conf *conf, const struct wire_req *rq,
 	s.since = (time_t)rq->since;
 	session_title(&s, s.user);
 	worker_session_signals(&s, (long)rq->since);
-	if (session_io(&s, (size_t)conf->max_line) != NULL &&
-	    io_push_input(s.io, pending, rq->plen) == 0)
-		s.proto->serve(&s);
+	s.pending = pending;
+	s.npending = rq->plen;
+	s.proto->serve(&s);
 	worker_session_end();
 	io_free(&s.io);
 	close(conn);

@@ -20,6 +20,14 @@
 #define LINE_MIN		64
 #define LINE_MAX_BOUND		65536
 
+/*
+ * Lines of message text (LMTP and PAPM DATA) may be this long: RFC 5321
+ * section 4.5.3.1.6 allows 1000 octets with the CRLF; the rest is slack
+ * for mailers that ignore it.  A message with a longer line is refused
+ * whole, never cut.  Command lines stay within max_line_length.
+ */
+#define MESSAGE_LINE_MAX	LINE_MAX_BOUND
+
 /* The output buffer: one large write per burst of replies or per 64 KiB
  * of message text, never a write per line. */
 #define IO_OUTBUF		65536

@@ -44,10 +44,17 @@ struct io *
 session_io(struct session *s, size_t max_line)
 {
 	if (s->io != NULL)
-		return s->io;	/* a session process: set up with its input */
+		return s->io;
 	if ((s->io = io_new(s->fd, max_line)) == NULL) {
 		log_warn("%s: rip=%s: cannot set up the connection",
 		    s->proto->name, s->rip);
+		return NULL;
+	}
+	if (s->npending > 0 &&
+	    io_push_input(s->io, s->pending, s->npending) == -1) {
+		log_warnx("%s: rip=%s: %zu octets sent after the login do not "
+		    "fit the line buffer", s->proto->name, s->rip, s->npending);
+		io_free(&s->io);
 		return NULL;
 	}
 	io_set_timeout(s->io, s->conf->login_timeout);

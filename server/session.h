@@ -51,6 +51,10 @@ struct session {
 						   protocol's state sent
 						   with the login request
 						   (MRP's AUTH channel) */
+	const char		*pending;	/* resumed: what the client
+						   sent after its login
+						   command, read first */
+	size_t			 npending;
 	int			 auth_failures;	/* failed logins so far */
 	time_t			 since;		/* the connection's start, for
 						   max_session_time */
@@ -58,8 +62,9 @@ struct session {
 
 /*
  * The session's line reader and writer on s->fd, for the protocol module
- * to speak through; freed by the worker when the session ends.  In a
- * session process it already exists, holding the pipelined input.  Waits
+ * to speak through, its lines up to max_line octets; freed by the worker
+ * when the session ends.  In a session process it first returns what the
+ * client pipelined after its login (s->pending).  Waits
  * are bounded by login_timeout until the protocol sets another.  On a
  * TLS listener the TLS handshake is done first.  Returns s->io, or NULL
  * after logging why (out of memory, a failed handshake): the session

@@ -294,10 +294,20 @@ try:
     c.cmd("MAIL FROM: zzkaing@hotmail.com")
     c.cmd("RCPT TO: bob@hotmail.com")
     c.cmd("DATA")
-    c.send("Subject: long\r\n\r\n" + "w" * 600 + "\r\nshort\r\n")
-    t.eq(c.cmd("."), "-ERR message has a line longer than 512 octets, "
-         "nothing delivered", "a line over max_line_length: -ERR")
+    c.send("Subject: long\r\n\r\n" + "w" * 70000 + "\r\nshort\r\n")
+    t.eq(c.cmd("."), "-ERR message has a line longer than 65536 octets, "
+         "nothing delivered", "a line over 64 KiB: -ERR")
     t.eq(message_files(bob), snapshot, "nothing of it was delivered")
+    c.cmd("MAIL FROM: zzkaing@hotmail.com")
+    c.cmd("RCPT TO: bob@hotmail.com")
+    c.cmd("DATA")
+    c.send("Subject: wide\r\n\r\n" + "w" * 998 + "\r\nshort\r\n")
+    t.eq(c.cmd("."), "+OK", "a 998-octet line (RFC 5321's limit) is "
+         "taken, though max_line_length is 512")
+    nb = [v for k, v in message_files(bob).items() if k not in snapshot]
+    t.eq(nb, [("Subject: wide\n\n" + "w" * 998 + "\nshort\n").encode()],
+         "and delivered whole")
+    snapshot = message_files(bob)
 
     # Remote recipients: through the relay command only.
     relay_args = os.path.join(srv.relay_dir, "relay.args")
