@@ -108,12 +108,17 @@ on_alarm(int sig)
 }
 
 /* handlers: the worker's and session process's dispositions; calls are
- * restarted (ppoll is not: it sees EINTR). */
+ * restarted (ppoll is not: it sees EINTR).  A mail worker sets them once
+ * for all its sessions: nothing else in it changes them. */
 static void
 handlers(bool session)
 {
+	static int	 installed = -1;	/* the set in place */
 	struct sigaction sa;
 
+	if (installed == (int)session)
+		return;
+	installed = (int)session;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
