@@ -1,6 +1,6 @@
 /*
  * fuzz_io.c: libFuzzer harness for the shared line reader and message
- * writer (protocols/io.h).  The first octet picks the mode: even, the
+ * writer (server/io.h).  The first octet picks the mode: even, the
  * rest is a byte stream read with io_getline() over a socketpair and
  * compared with a model of its documented rules; odd, it is a message
  * file sent with io_send_message() (RETR or TOP) whose output must be
