@@ -390,6 +390,15 @@ def config_checks(d, crt, key):
                               stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
 
+    sample = os.path.join(os.path.dirname(__file__), "..", "..", "contrib",
+                          "postern.conf")
+    with open(sample) as f:
+        text = f.read().replace("/etc/postern/fullchain.pem", crt)
+        text = text.replace("/etc/postern/privkey.pem", key)
+    r = check(text)
+    t.ok(r.returncode == 0 and "mail_user = \"vmail\"" in r.stdout,
+         "contrib/postern.conf, the sample, is a valid configuration",
+         r.stderr)
     base = f'passwd_file = "{d}/passwd"\npidfile = ""\n'
     r = check(base + 'listen { protocol = "pop3" port = 0 }\n'
               'listen { protocol = "pop3" port = 0 tls = true }\n'
