@@ -40,8 +40,8 @@ struct rcpt {
 	char	*addr;		/* as given, without < > */
 	char	*user;		/* the passwd-file entry it found */
 	char	*maildir;
-	uid_t	 uid;		/* who delivers: mda_lookup() */
-	gid_t	 gid;
+	long	 uid;		/* the account's (auth.h) */
+	long	 gid;
 };
 
 struct lmtp {
@@ -279,8 +279,8 @@ add_rcpt(struct lmtp *l, const char *addr, const struct auth_user *u)
 	r->addr = strdup(addr);
 	r->user = strdup(u->name);
 	r->maildir = strdup(u->maildir);
-	r->uid = (uid_t)u->uid;
-	r->gid = (gid_t)u->gid;
+	r->uid = u->uid;
+	r->gid = u->gid;
 	if (r->addr == NULL || r->user == NULL || r->maildir == NULL) {
 		free(r->addr);
 		free(r->user);
@@ -437,8 +437,8 @@ store(struct lmtp *l, const struct rcpt *r, struct mda_job *j)
 	memset(&u, 0, sizeof(u));
 	strlcpy(u.name, r->user, sizeof(u.name));
 	strlcpy(u.maildir, r->maildir, sizeof(u.maildir));
-	u.uid = (long)r->uid;
-	u.gid = (long)r->gid;
+	u.uid = r->uid;
+	u.gid = r->gid;
 	if (mda_begin(l->s->conf, &m, &u, r->addr, j, 0) == 0)
 		(void)mda_end(j, true);
 }

@@ -6,7 +6,9 @@
  * belong to server/ and storage/.  Push never works before a login, never
  * takes a sender that is not the logged-in user's, never relays unless an
  * admin configured a relay command, and never answers +OK to DATA before
- * every local copy is synced into new/.
+ * every local copy is synced into new/.  Local copies go through
+ * server/mda.c: written by the session for accounts of its uid, by the
+ * auth process on its asking for the others (server/delegate.h).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -29,12 +31,13 @@
 #include "protocols/command.h"
 #include "protocols/protocol.h"
 #include "server/auth.h"
+#include "server/delegate.h"
 #include "server/io.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/mda.h"
 #include "server/privsep.h"
 #include "server/session.h"
-#include "storage/deliver.h"
 #include "storage/maildir.h"
 
 /* States: before the login, and after it with the maildrop open. */
@@ -46,6 +49,9 @@
 #define PAPM_ADDR_MAX	256
 /* Recipients of one message (RFC 5321 4.5.3.1.8: at least 100). */
 #define PAPM_RCPT_MAX	100
+/* A message's recipients of other uids go in one request (delegate.h). */
+_Static_assert(PAPM_RCPT_MAX <= DELEGATE_RCPT_MAX &&
+    PAPM_ADDR_MAX <= DELEGATE_ADDR_MAX, "a push fits a delivery request");
 /* Words of papm_relay_command. */
 #define PAPM_RELAY_WORDS 16
 /* A domain name (RFC 1035: 253 octets in text, labels of 63). */
@@ -56,7 +62,10 @@ struct prcpt {
 	char	*addr;		/* as given */
 	char	*user;		/* local: the account; NULL: remote */
 	char	*maildir;	/* local: where it goes */
-	struct delivery	*d;	/* local: its copy in tmp/, in DATA */
+	long	 uid, gid;	/* local: the account's (auth.h) */
+	bool	 asked;		/* local, of another uid: the auth process
+				   writes its copy (delegate.h) */
+	struct mda_job job;	/* local, written here: its copy, in DATA */
 };
 
 struct papm {
@@ -72,6 +81,9 @@ struct papm {
 	char		 from[PAPM_ADDR_MAX + 1];
 	struct prcpt	*rcpt;
 	size_t		 nrcpt, nremote;
+	struct delegate_rcpt *asked;	/* in DATA: the copies the auth
+					   process writes */
+	size_t		 nasked;
 	int		 spool;		/* the message text, -1 if none */
 	char		*sbuf;		/* spool output buffer, IO_FILEBUF */
 	size_t		 slen;
@@ -489,14 +501,30 @@ cmd_rset(struct papm *pa, char *args)
 
 /* ---- the push side ---- */
 
+/* abort_all: gives up the local copies not yet committed, here and at
+ * the auth process. */
+static void
+abort_all(struct papm *pa)
+{
+	size_t	 i;
+
+	for (i = 0; i < pa->nrcpt; i++)
+		(void)mda_end(&pa->rcpt[i].job, false);
+	if (pa->nasked > 0)
+		(void)delegate_end(pa->s, false, pa->asked, pa->nasked);
+	free(pa->asked);
+	pa->asked = NULL;
+	pa->nasked = 0;
+}
+
 /* reset: forgets the push transaction: sender, recipients, spool. */
 static void
 reset(struct papm *pa)
 {
 	size_t	 i;
 
+	abort_all(pa);
 	for (i = 0; i < pa->nrcpt; i++) {
-		deliver_abort(&pa->rcpt[i].d);
 		free(pa->rcpt[i].addr);
 		free(pa->rcpt[i].user);
 		free(pa->rcpt[i].maildir);
@@ -538,32 +566,6 @@ domain_ok(const char *d)
 	return true;
 }
 
-/* listed: whether domain d is a word of list (spaces or commas between
- * words), in any case. */
-static bool
-listed(const char *list, const char *d)
-{
-	size_t	 n, dlen = strlen(d);
-
-	while (list != NULL && *list != '\0') {
-		list += strspn(list, " ,\t");
-		n = strcspn(list, " ,\t");
-		if (n > 0 && n == dlen && strncasecmp(list, d, n) == 0)
-			return true;
-		list += n;
-	}
-	return false;
-}
-
-/* local_domain: whether d is a domain of this server: the hostname, or
- * one of papm_helo_domains. */
-static bool
-local_domain(const struct papm *pa, const char *d)
-{
-	return strcasecmp(d, pa->s->conf->hostname) == 0 ||
-	    listed(pa->s->conf->papm_helo_domains, d);
-}
-
 /*
  * addr_arg: the address after "FROM:" or "TO:" at *sp, with or without
  * angle brackets, spaces allowed before it and nothing but spaces after.
@@ -601,27 +603,6 @@ addr_arg(char *s)
 	return a;
 }
 
-/* own_address: whether addr is an address of the logged-in user: the
- * user name itself, or the name at a domain of this server. */
-static bool
-own_address(const struct papm *pa, const char *addr)
-{
-	const char	*user = pa->s->user, *at = strrchr(addr, '@'), *uat;
-	size_t		 len;
-
-	if (strcmp(addr, user) == 0)
-		return true;
-	if (at == NULL)
-		return false;
-	len = (size_t)(at - addr);
-	if ((uat = strrchr(user, '@')) != NULL)	/* "alice@example.org" */
-		return (size_t)(uat - user) == len &&
-		    strncmp(addr, user, len) == 0 &&
-		    strcasecmp(at + 1, uat + 1) == 0;
-	return strlen(user) == len && strncmp(addr, user, len) == 0 &&
-	    local_domain(pa, at + 1);
-}
-
 /* cmd_helo: HELO domain: the client's domain name, checked against
  * papm_helo_domains when that is set.  Starts the push side afresh. */
 static int
@@ -639,7 +620,7 @@ cmd_helo(struct papm *pa, char *args)
 		return CMD_BAD;
 	}
 	reset(pa);
-	if (list != NULL && list[0] != '\0' && !listed(list, d)) {
+	if (list != NULL && list[0] != '\0' && !mda_listed(list, d)) {
 		log_info("papm: user=<%s> rip=%s: HELO %s refused: not in "
 		    "papm_helo_domains", pa->s->user, pa->s->rip, d);
 		pa->helo = false;
@@ -669,7 +650,7 @@ cmd_mail(struct papm *pa, char *args)
 		reply(pa, "-ERR syntax: MAIL FROM: address");
 		return CMD_BAD;
 	}
-	if (!own_address(pa, addr)) {
+	if (!mda_own_address(pa->s->conf, pa->s->user, addr)) {
 		log_info("papm: user=<%s> rip=%s: sender <%s> refused: not "
 		    "the user's address", pa->s->user, pa->s->rip, addr);
 		reply(pa, "-ERR user account not registered");
@@ -686,10 +667,11 @@ cmd_mail(struct papm *pa, char *args)
 	return CMD_OK;
 }
 
-/* add_rcpt: records a recipient (u NULL: remote).  -1 when out of
- * memory. */
+/* add_rcpt: records a recipient (u NULL: remote; asked: its copy is the
+ * auth process's to write).  -1 when out of memory. */
 static int
-add_rcpt(struct papm *pa, const char *addr, const struct auth_user *u)
+add_rcpt(struct papm *pa, const char *addr, const struct auth_user *u,
+    bool asked)
 {
 	struct prcpt	*r;
 
@@ -699,9 +681,12 @@ add_rcpt(struct papm *pa, const char *addr, const struct auth_user *u)
 	r = &pa->rcpt[pa->nrcpt];
 	memset(r, 0, sizeof(*r));
 	r->addr = strdup(addr);
+	r->asked = asked;
 	if (u != NULL) {
 		r->user = strdup(u->name);
 		r->maildir = strdup(u->maildir);
+		r->uid = u->uid;
+		r->gid = u->gid;
 	}
 	if (r->addr == NULL || (u != NULL && (r->user == NULL ||
 	    r->maildir == NULL))) {
@@ -735,7 +720,7 @@ find_local(struct papm *pa, const char *addr, struct auth_user *u,
 	r = auth_lookup(pa->s->conf, addr, u, &why);
 	if (r != AUTH_FAILED || at == NULL)
 		return r;
-	if (!local_domain(pa, at + 1)) {
+	if (!mda_local_domain(pa->s->conf, at + 1)) {
 		*remote_r = true;
 		return AUTH_FAILED;
 	}
@@ -747,23 +732,26 @@ find_local(struct papm *pa, const char *addr, struct auth_user *u,
 }
 
 /*
- * local_ok: whether this session may deliver to account u: its copy is
- * written by this process, so the account must run as this process's
- * user id (with privilege separation: accounts sharing mail_user, or the
- * user's own).  Replies when it may not.
+ * local_ok: whether this session may deliver to account u, and how: this
+ * process writes the copy when the account runs as its user id (with
+ * privilege separation: accounts sharing mail_user, or the user's own);
+ * for another user id the auth process writes it on the session's asking
+ * (*asked_r), when there is one to ask (privilege separation).  Replies
+ * when it may not.
  */
 static bool
-local_ok(struct papm *pa, const char *addr, const struct auth_user *u)
+local_ok(struct papm *pa, const char *addr, const struct auth_user *u,
+    bool *asked_r)
 {
-	uid_t	 uid;
-	gid_t	 gid;
+	int	 own = privsep_own(pa->s->conf, u);
 
-	if (privsep_identity(pa->s->conf, u, &uid, &gid) == 0 &&
-	    uid == geteuid())
+	*asked_r = own == 0 && delegate_available(pa->s);
+	if (own == 1 || *asked_r)
 		return true;
-	log_warnx("papm: user=<%s> rip=%s rcpt=<%s>: account %s runs as "
-	    "another user id: not delivered by this session", pa->s->user,
-	    pa->s->rip, addr, u->name);
+	if (own == 0)
+		log_warnx("papm: user=<%s> rip=%s rcpt=<%s>: account %s runs "
+		    "as another user id: not delivered by this session",
+		    pa->s->user, pa->s->rip, addr, u->name);
 	reply(pa, "-ERR user account cannot take pushed mail from this "
 	    "session");
 	return false;
@@ -790,7 +778,7 @@ cmd_rcpt(struct papm *pa, char *args)
 	struct auth_user u;
 	const char	*relay = pa->s->conf->papm_relay_command;
 	char		*addr;
-	bool		 remote;
+	bool		 remote, asked = false;
 	enum auth_result r;
 
 	if (!pa->mail) {
@@ -822,11 +810,11 @@ cmd_rcpt(struct papm *pa, char *args)
 		reply(pa, "-ERR relaying to other domains is not available");
 		return CMD_OK;
 	}
-	if (!remote && !local_ok(pa, addr, &u))
+	if (!remote && !local_ok(pa, addr, &u, &asked))
 		return CMD_OK;
 	if (!remote && has_local(pa, u.name))
 		return reply(pa, "+OK") == 0 ? CMD_OK : lost(pa);
-	if (add_rcpt(pa, addr, remote ? NULL : &u) == -1) {
+	if (add_rcpt(pa, addr, remote ? NULL : &u, asked) == -1) {
 		log_warn("papm: rcpt");
 		reply(pa, "-ERR out of memory, try again later");
 		return CMD_OK;
@@ -1053,74 +1041,143 @@ relay(struct papm *pa, char *why, size_t whylen)
 	return -1;
 }
 
-/* abort_all: gives up the local copies not yet committed. */
+/* copy_failed: the reply and log line for the copy of rcpt addr (account
+ * user) that could not be written (err): nothing is delivered. */
 static void
-abort_all(struct papm *pa)
+copy_failed(struct papm *pa, const char *user, const char *addr, int err)
 {
-	size_t	 i;
-
-	for (i = 0; i < pa->nrcpt; i++)
-		deliver_abort(&pa->rcpt[i].d);
+	log_warnx("papm: failed: user=<%s> rip=%s from=<%s> rcpt=<%s>: %s",
+	    user, pa->s->rip, pa->from, addr, strerror(err));
+	reply(pa, "-ERR cannot deliver to %s: %s, nothing delivered", addr,
+	    strerror(err));
 }
 
-/* write_all: writes the spool into a tmp/ file of each local recipient.
- * Returns -1 after the reply when one failed (nothing delivered). */
+/* ask_all: asks the auth process for a copy in tmp/ for each local
+ * recipient of another uid.  Returns -1 after the reply when one could
+ * not be written (then it wrote none). */
+static int
+ask_all(struct papm *pa)
+{
+	struct delegate_rcpt *dr;
+	size_t		 i, n = 0;
+	int		 err;
+
+	for (i = 0; i < pa->nrcpt; i++)
+		if (pa->rcpt[i].asked)
+			n++;
+	if (n == 0)
+		return 0;
+	if ((pa->asked = calloc(n, sizeof(*pa->asked))) == NULL) {
+		for (i = 0; !pa->rcpt[i].asked; i++)
+			;
+		copy_failed(pa, pa->rcpt[i].user, pa->rcpt[i].addr, errno);
+		return -1;
+	}
+	for (i = 0; i < pa->nrcpt; i++)
+		if (pa->rcpt[i].asked) {
+			dr = &pa->asked[pa->nasked++];
+			dr->addr = pa->rcpt[i].addr;
+			dr->user = pa->rcpt[i].user;
+		}
+	if (delegate_begin(pa->s, pa->from, pa->spool, pa->asked, n) == 0)
+		return 0;
+	err = errno != 0 ? errno : EIO;
+	for (dr = pa->asked, i = 0; i < n; i++)
+		if (pa->asked[i].err != 0) {
+			dr = &pa->asked[i];
+			err = dr->err;
+			break;
+		}
+	copy_failed(pa, dr->user, dr->addr, err);
+	free(pa->asked);
+	pa->asked = NULL;
+	pa->nasked = 0;
+	return -1;
+}
+
+/* write_all: a copy of the spool in tmp/ for each local recipient: this
+ * process writes those of its uid, the auth process the others.  Returns
+ * -1 after the reply when one failed (nothing delivered). */
 static int
 write_all(struct papm *pa)
 {
+	struct mda_msg	 m = { pa->spool, NULL };	/* no header added */
+	struct auth_user u;
 	struct prcpt	*r;
 	size_t		 i;
 
 	for (i = 0; i < pa->nrcpt; i++) {
 		r = &pa->rcpt[i];
-		if (r->user == NULL)
+		if (r->user == NULL || r->asked)
 			continue;
-		errno = 0;
-		if (lseek(pa->spool, 0, SEEK_SET) == -1 ||
-		    (r->d = deliver_begin(r->maildir, NULL)) == NULL ||
-		    deliver_copy(r->d, pa->spool) == -1) {
-			log_warn("papm: failed: user=<%s> rip=%s from=<%s> "
-			    "rcpt=<%s>", pa->rcpt[i].user, pa->s->rip,
-			    pa->from, pa->rcpt[i].addr);
-			reply(pa, "-ERR cannot deliver to %s: %s, nothing "
-			    "delivered", pa->rcpt[i].addr, strerror(errno != 0 ?
-			    errno : EIO));
+		memset(&u, 0, sizeof(u));
+		strlcpy(u.name, r->user, sizeof(u.name));
+		strlcpy(u.maildir, r->maildir, sizeof(u.maildir));
+		u.uid = r->uid;
+		u.gid = r->gid;
+		if (mda_begin(pa->s->conf, &m, &u, NULL, &r->job, 0) == -1) {
+			copy_failed(pa, r->user, r->addr, r->job.err);
 			abort_all(pa);
 			return -1;
 		}
 	}
+	if (ask_all(pa) == -1) {
+		abort_all(pa);
+		return -1;
+	}
 	return 0;
 }
 
-/* commit_all: links each local copy into new/; the reply names the
- * recipients whose copy could not be. */
+/* committed: logs one local copy's commit (err 0) or its failure, which
+ * it adds to the list failed. */
+static void
+committed(struct papm *pa, const char *user, const char *addr, int err,
+    const char *name, off_t size, char *failed, size_t len)
+{
+	if (err != 0) {
+		log_warnx("papm: failed: user=<%s> rip=%s from=<%s> "
+		    "rcpt=<%s>: %s", user, pa->s->rip, pa->from, addr,
+		    strerror(err));
+		if (failed[0] != '\0')
+			strlcat(failed, " ", len);
+		strlcat(failed, addr, len);
+		return;
+	}
+	pa->pushed_n++;
+	log_info("papm: delivered: user=<%s> rip=%s from=<%s> rcpt=<%s> "
+	    "name=%s size=%lld", user, pa->s->rip, pa->from, addr, name,
+	    (long long)size);
+}
+
+/* commit_all: links each local copy into new/, here and at the auth
+ * process; the reply names the recipients whose copy could not be. */
 static void
 commit_all(struct papm *pa)
 {
-	char	 name[DELIVER_NAME_MAX], failed[256] = "";
-	off_t	 w;
-	size_t	 i, nfail = 0;
+	const struct delegate_rcpt *dr;
+	struct prcpt	*r;
+	char		 failed[256] = "";
+	size_t		 i;
 
 	for (i = 0; i < pa->nrcpt; i++) {
-		if (pa->rcpt[i].user == NULL)
+		r = &pa->rcpt[i];
+		if (r->user == NULL || r->asked)
 			continue;
-		if (deliver_commit(&pa->rcpt[i].d, name, sizeof(name), NULL,
-		    &w) == -1) {
-			log_warn("papm: failed: user=<%s> rip=%s from=<%s> "
-			    "rcpt=<%s>", pa->rcpt[i].user, pa->s->rip,
-			    pa->from, pa->rcpt[i].addr);
-			if (nfail++ > 0)
-				strlcat(failed, " ", sizeof(failed));
-			strlcat(failed, pa->rcpt[i].addr, sizeof(failed));
-			continue;
-		}
-		pa->pushed_n++;
-		log_info("papm: delivered: user=<%s> rip=%s from=<%s> "
-		    "rcpt=<%s> name=%s size=%lld", pa->rcpt[i].user,
-		    pa->s->rip, pa->from, pa->rcpt[i].addr, name,
-		    (long long)w);
+		(void)mda_end(&r->job, true);
+		committed(pa, r->user, r->addr, r->job.err, r->job.name,
+		    r->job.size, failed, sizeof(failed));
 	}
-	if (nfail > 0)
+	if (pa->nasked > 0)
+		(void)delegate_end(pa->s, true, pa->asked, pa->nasked);
+	for (i = 0; i < pa->nasked; i++) {
+		dr = &pa->asked[i];
+		committed(pa, dr->user, dr->addr, dr->err, dr->name, dr->size,
+		    failed, sizeof(failed));
+	}
+	free(pa->asked);
+	pa->asked = NULL;
+	pa->nasked = 0;
+	if (failed[0] != '\0')
 		reply(pa, "-ERR not delivered to %s; delivered to the other "
 		    "recipients", failed);
 	else
@@ -1316,5 +1373,6 @@ const struct protocol papm_protocol = {
 	.default_port = 49153,
 	.serve = papm_serve,
 	.local = false,
+	.delivers = true,
 	.refuse = papm_refuse,
 };

@@ -21,6 +21,11 @@ struct protocol {
 	 * pre-login ones: the module reads the account database and
 	 * writes Maildirs without a login (LMTP).  See posternd(8). */
 	bool		 local;
+	/* Its sessions deliver mail to local accounts after a login (PAPM's
+	 * push): with privilege separation each session process gets a
+	 * channel to the auth process, which delivers as the accounts its
+	 * uid cannot write for (server/delegate.h). */
+	bool		 delivers;
 	/*
 	 * Writes into buf (len octets) the reply that turns the client of
 	 * s away, with its line end, saying why in text ("too many

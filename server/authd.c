@@ -4,7 +4,9 @@
  * processes as their account; it never reads a client's connection (it
  * writes one line to it: a refusal): it only takes fixed-layout requests
  * from the workers, checks each field, and hands the connection to a
- * new session process.
+ * new session process.  Sessions of a protocol that delivers get a
+ * channel back to it, for the copies their own uid cannot write: each
+ * request is served by a child of its own (delegate.h).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -25,6 +27,7 @@
 
 #include "protocols/protocol.h"
 #include "server/authd.h"
+#include "server/delegate.h"
 #include "server/io.h"
 #include "server/log.h"
 #include "server/privsep.h"
@@ -87,6 +90,25 @@ struct mailworker {
 struct job {
 	struct wire_req	 rq;
 	struct auth_user u;
+};
+
+/*
+ * A logged-in session's channel for the deliveries it asks for
+ * (delegate.h), with what the auth process knows of the session: a
+ * request is served for that account, never for one the session names.
+ */
+struct chan {
+	int	 fd;		/* the auth process's end */
+	pid_t	 busy;		/* the child serving its request; 0: none,
+				   and the channel is read */
+	char	 user[USER_MAX + 1];	/* the account logged in */
+	char	 proto[16];
+	char	 rip[64];
+};
+
+struct chans {
+	struct chan	*c;
+	size_t		 n, cap;
 };
 
 static volatile sig_atomic_t got_term, got_chld, got_hup, got_close;
@@ -317,10 +339,12 @@ kid_ended(pid_t pid, int status)
 	sb_session_clear(sb_session_find(pid));
 }
 
-/* kids_reap: forgets session processes that ended, mail workers among
- * them; with flags 0 waits. */
+/* kids_reap: forgets session processes that ended, mail workers and
+ * the children serving delivery requests among them; with flags 0
+ * waits. */
 static void
-kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw)
+kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw,
+    struct chans *ch)
 {
 	pid_t	 pid;
 	size_t	 i;
@@ -333,6 +357,9 @@ kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw)
 				k->pid[i] = k->pid[--k->n];
 				break;
 			}
+		for (i = 0; i < ch->n; i++)
+			if (ch->c[i].busy == pid)
+				ch->c[i].busy = 0;
 		for (w = 0; w < nmw; w++)
 			if (mw[w].pid == pid) {
 				if (mw[w].fd != -1)
@@ -369,10 +396,11 @@ valid_req(const struct wire_req *rq, ssize_t n)
 }
 
 /* serve_resumed: carries on a session after its login, in a process that
- * already has the account's identity; closes conn. */
+ * already has the account's identity; closes conn and chan, the
+ * session's delivery channel (-1: none). */
 static void
 serve_resumed(const struct conf *conf, const struct wire_req *rq,
-    const char *pending, int conn, const struct auth_user *u)
+    const char *pending, int conn, int chan, const struct auth_user *u)
 {
 	struct session	 s;
 
@@ -381,6 +409,7 @@ serve_resumed(const struct conf *conf, const struct wire_req *rq,
 	s.proto = protocol_find(rq->proto);
 	s.fd = conn;
 	s.authq = -1;
+	s.deliverq = chan;
 	s.resumed = true;
 	s.account = *u;
 	s.login_mech = (enum auth_mech)rq->mech;
@@ -401,6 +430,8 @@ serve_resumed(const struct conf *conf, const struct wire_req *rq,
 	worker_session_end();
 	io_free(&s.io);
 	close(conn);
+	if (s.deliverq != -1)
+		close(s.deliverq);
 }
 
 /* session_signals: a session finishes, or is killed after the grace. */
@@ -422,24 +453,25 @@ session_signals(void)
  * on the protocol after its login.  Never returns. */
 static void __attribute__((noreturn))
 run_session(const struct conf *conf, const struct wire_req *rq,
-    const char *pending, int conn, const struct auth_user *u)
+    const char *pending, int conn, int chan, const struct auth_user *u)
 {
 	session_signals();
 	if (privsep_become(conf, u) == -1)
 		_exit(1);
-	serve_resumed(conf, rq, pending, conn, u);
+	serve_resumed(conf, rq, pending, conn, chan, u);
 	_exit(0);
 }
 
-/* mw_recv: the next job for a mail worker; its connection in *conn. */
+/* mw_recv: the next job for a mail worker; its connection in *conn, its
+ * delivery channel in *chan (-1: none). */
 static ssize_t
-mw_recv(int fd, struct job *j, char *pending, int *conn)
+mw_recv(int fd, struct job *j, char *pending, int *conn, int *chan)
 {
 	struct msghdr	 msg;
 	struct iovec	 iov[2];
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
 	struct cmsghdr	*c;
 	ssize_t		 n;
@@ -459,11 +491,17 @@ mw_recv(int fd, struct job *j, char *pending, int *conn)
 	c = CMSG_FIRSTHDR(&msg);
 	if (n < (ssize_t)sizeof(*j) || c == NULL ||
 	    c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+	    (c->cmsg_len != CMSG_LEN(sizeof(int)) &&
+	    c->cmsg_len != CMSG_LEN(2 * sizeof(int))))
 		return -1;
 	memcpy(conn, CMSG_DATA(c), sizeof(int));
+	*chan = -1;
+	if (c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+		memcpy(chan, CMSG_DATA(c) + sizeof(int), sizeof(int));
 	if ((size_t)n != sizeof(*j) + j->rq.plen) {
 		close(*conn);
+		if (*chan != -1)
+			close(*chan);
 		return -1;
 	}
 	return n;
@@ -477,7 +515,7 @@ mw_main(const struct conf *conf, int fd)
 	struct auth_user nobody_in_particular;
 	struct job	*j = malloc(sizeof(*j));
 	char		*pending = malloc(AUTHD_PENDING_MAX);
-	int		 conn;
+	int		 conn, chan;
 
 	session_signals();
 	memset(&nobody_in_particular, 0, sizeof(nobody_in_particular));
@@ -489,9 +527,9 @@ mw_main(const struct conf *conf, int fd)
 		_exit(1);
 	for (;;) {
 		setproctitle("mail idle");
-		if (mw_recv(fd, j, pending, &conn) == -1)
+		if (mw_recv(fd, j, pending, &conn, &chan) == -1)
 			break;
-		serve_resumed(conf, &j->rq, pending, conn, &j->u);
+		serve_resumed(conf, &j->rq, pending, conn, chan, &j->u);
 		explicit_bzero(j, sizeof(*j));
 		if (write(fd, "", 1) != 1)
 			break;
@@ -501,10 +539,11 @@ mw_main(const struct conf *conf, int fd)
 	_exit(0);
 }
 
-/* mw_spawn: starts mail worker w; fds lists what the child must close. */
+/* mw_spawn: starts mail worker w; fds lists what the child must close,
+ * with the channels of ch. */
 static void
 mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
-    const int *fds, size_t nfds)
+    const int *fds, size_t nfds, const struct chans *ch)
 {
 	int	 sv[2];
 	size_t	 i;
@@ -524,6 +563,8 @@ mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
 		for (i = 0; i < nfds; i++)
 			if (fds[i] != -1)
 				close(fds[i]);
+		for (i = 0; i < ch->n; i++)
+			close(ch->c[i].fd);
 		close(sv[0]);
 		mw_main(conf, sv[1]);
 	}
@@ -535,19 +576,22 @@ mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
 	kids_add(k, pid);
 }
 
-/* mw_send: gives a job to an idle mail worker; 0, or -1 if none took it. */
+/* mw_send: gives a job to an idle mail worker, with its connection and
+ * its delivery channel (-1: none); the worker's index, or -1 if none
+ * took it. */
 static int
 mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
-    const char *pending, int conn, const struct auth_user *u)
+    const char *pending, int conn, int chan, const struct auth_user *u)
 {
 	struct job	 j;
 	struct msghdr	 msg;
 	struct iovec	 iov[2];
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
 	struct cmsghdr	*c;
+	int		 fds[2] = { conn, chan }, nfds = chan != -1 ? 2 : 1;
 	int		 i, rc;
 
 	for (i = 0; i < n; i++)
@@ -569,12 +613,12 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 	msg.msg_iov = iov;
 	msg.msg_iovlen = rq->plen > 0 ? 2 : 1;
 	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
+	msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &conn, sizeof(int));
+	c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
 	rc = (int)sendmsg(mw[i].fd, &msg, MSG_DONTWAIT);
 	explicit_bzero(&j, sizeof(j));
 	if (rc == -1)
@@ -654,13 +698,129 @@ refuse_login(const struct conf *conf, const struct wire_req *rq,
 	    sb_sessions(), tail);
 }
 
+/* close_inherited: in a new child of the auth process, closes what is
+ * the auth process's alone: the queue q, the wake pipe, the mail
+ * workers' sockets and the channels' ends but keep (-1: none). */
+static void
+close_inherited(int q, const struct mailworker *mw, int nmw,
+    const struct chans *ch, int keep)
+{
+	size_t	 i;
+	int	 w;
+
+	close(q);
+	close(wake[0]);
+	close(wake[1]);
+	for (w = 0; w < nmw; w++)
+		if (mw[w].fd != -1)
+			close(mw[w].fd);
+	for (i = 0; i < ch->n; i++)
+		if (ch->c[i].fd != keep)
+			close(ch->c[i].fd);
+}
+
+/* chan_open: a delivery channel for the session that rq starts for
+ * account u, when its protocol delivers; returns the session's end, or
+ * -1 for none (the session then delivers only as itself). */
+static int
+chan_open(struct chans *ch, const struct wire_req *rq,
+    const struct auth_user *u)
+{
+	struct chan	*c;
+	int		 sv[2];
+
+	if (!protocol_find(rq->proto)->delivers)
+		return -1;
+	if (ch->n == ch->cap) {
+		c = reallocarray(ch->c, ch->cap ? ch->cap * 2 : 16,
+		    sizeof(*c));
+		if (c == NULL) {
+			log_warn("authd: delivery channel");
+			return -1;
+		}
+		ch->c = c;
+		ch->cap = ch->cap ? ch->cap * 2 : 16;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1) {
+		log_warn("authd: delivery channel");
+		return -1;
+	}
+	fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+	fcntl(sv[1], F_SETFD, FD_CLOEXEC);
+	c = &ch->c[ch->n++];
+	memset(c, 0, sizeof(*c));
+	c->fd = sv[0];
+	strlcpy(c->user, u->name, sizeof(c->user));
+	strlcpy(c->proto, rq->proto, sizeof(c->proto));
+	strlcpy(c->rip, rq->rip, sizeof(c->rip));
+	return sv[1];
+}
+
+/* chan_drop: closes channel i and forgets it (the last takes its
+ * place). */
+static void
+chan_drop(struct chans *ch, size_t i)
+{
+	close(ch->c[i].fd);
+	ch->c[i] = ch->c[--ch->n];
+}
+
+/* request_signals: a child serving a delivery request finishes it,
+ * whatever the auth process is told; only SIGKILL ends it sooner (at
+ * the end of a shutdown's grace). */
+static void
+request_signals(void)
+{
+	struct sigaction sa;
+
+	session_signals();
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+/* chan_request: reads the request waiting on channel i and starts a
+ * child (root) that serves it; the channel is not read again until that
+ * child ends.  A channel the session closed, or that carried a malformed
+ * request, is dropped. */
+static void
+chan_request(const struct conf *conf, struct kids *k, int q,
+    struct mailworker *mw, int nmw, struct chans *ch, size_t i)
+{
+	struct chan		*c = &ch->c[i];
+	struct delegate_peer	 who = { c->user, c->proto, c->rip };
+	struct delegate_req	*req;
+	int			 spool;
+	pid_t			 pid;
+
+	if (delegate_recv(c->fd, &who, &req, &spool) != 1) {
+		chan_drop(ch, i);
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("authd: fork for a delivery request");
+		chan_drop(ch, i);	/* the session's request fails */
+	} else if (pid == 0) {
+		close_inherited(q, mw, nmw, ch, c->fd);
+		request_signals();
+		delegate_serve(conf, &who, c->fd, req, spool);
+	} else {
+		c->busy = pid;
+		kids_add(k, pid);
+	}
+	close(spool);
+	delegate_free(req);
+}
+
 /* handle: checks one request and starts its session when it passes: in
  * an idle mail worker when the account runs as mail_user, else in a new
- * process. */
+ * process; with a delivery channel when its protocol delivers. */
 static void
 handle(const struct conf *conf, struct kids *k, int q,
-    struct mailworker *mw, int nmw, const struct wire_req *rq,
-    const char *pending, int fds[2])
+    struct mailworker *mw, int nmw, struct chans *ch,
+    const struct wire_req *rq, const char *pending, int fds[2])
 {
 	struct auth_request	 req;
 	struct auth_user	 u;
@@ -669,7 +829,7 @@ handle(const struct conf *conf, struct kids *k, int q,
 	uid_t			 uid;
 	gid_t			 gid;
 	pid_t			 pid;
-	int			 slot = -1, w;
+	int			 slot = -1, w, chan;
 
 	memset(&req, 0, sizeof(req));
 	req.mech = (enum auth_mech)rq->mech;
@@ -685,29 +845,28 @@ handle(const struct conf *conf, struct kids *k, int q,
 	}
 	if (r == AUTH_OK && (limit = refusal(conf, rq, &u, &slot)) != NULL)
 		refuse_login(conf, rq, &u, fds[1], limit);
-	else if (r == AUTH_OK && nmw > 0 && uid == conf->mail_uid &&
-	    gid == conf->mail_gid &&
-	    (w = mw_send(mw, nmw, rq, pending, fds[1], &u)) >= 0)
-		sb_session_pid(slot, mw[w].pid);	/* it carries on */
 	else if (r == AUTH_OK) {
-		if ((pid = fork()) == -1) {
+		chan = chan_open(ch, rq, &u);
+		if (nmw > 0 && uid == conf->mail_uid && gid == conf->mail_gid &&
+		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0)
+			sb_session_pid(slot, mw[w].pid);	/* it carries on */
+		else if ((pid = fork()) == -1) {
 			log_warn("authd: fork");
 			sb_session_clear(slot);
+			if (chan != -1)
+				chan_drop(ch, ch->n - 1);
 			r = AUTH_TEMPFAIL;
 			why = "cannot start a session process";
 		} else if (pid == 0) {
-			close(q);
+			close_inherited(q, mw, nmw, ch, -1);
 			close(fds[0]);
-			close(wake[0]);
-			close(wake[1]);
-			for (w = 0; w < nmw; w++)
-				if (mw[w].fd != -1)
-					close(mw[w].fd);
-			run_session(conf, rq, pending, fds[1], &u);
+			run_session(conf, rq, pending, fds[1], chan, &u);
 		} else {
 			kids_add(k, pid);
 			sb_session_pid(slot, pid);
 		}
+		if (chan != -1)
+			close(chan);
 	}
 	answer(fds[0], r, why, &u);
 	explicit_bzero(&u, sizeof(u));
@@ -763,7 +922,7 @@ receive(int q, struct wire_req *rq, char *pending, int fds[2])
  */
 static void
 shutdown_kids(const struct conf *conf, struct kids *k,
-    struct mailworker *mw, int nmw)
+    struct mailworker *mw, int nmw, struct chans *ch)
 {
 	struct timespec	 tick = { 0, 50 * 1000 * 1000 };
 	long		 waited = 0;
@@ -777,7 +936,7 @@ shutdown_kids(const struct conf *conf, struct kids *k,
 		}
 	while (k->n > 0 && !got_close &&
 	    waited < (conf->shutdown_grace + 10) * 1000L) {
-		kids_reap(k, WNOHANG, mw, nmw);
+		kids_reap(k, WNOHANG, mw, nmw, ch);
 		if (k->n == 0)
 			break;
 		nanosleep(&tick, NULL);
@@ -786,7 +945,7 @@ shutdown_kids(const struct conf *conf, struct kids *k,
 	for (i = 0; i < k->n; i++)
 		kill(k->pid[i], SIGUSR2);
 	for (waited = 0; k->n > 0 && waited < 2000; waited += 50) {
-		kids_reap(k, WNOHANG, mw, nmw);
+		kids_reap(k, WNOHANG, mw, nmw, ch);
 		nanosleep(&tick, NULL);
 	}
 	if (k->n > 0)
@@ -794,7 +953,7 @@ shutdown_kids(const struct conf *conf, struct kids *k,
 		    "reply; killing them", k->n);
 	for (i = 0; i < k->n; i++)
 		kill(k->pid[i], SIGKILL);
-	kids_reap(k, 0, mw, nmw);
+	kids_reap(k, 0, mw, nmw, ch);
 }
 
 /* mw_missing: whether a mail worker is not running. */
@@ -812,7 +971,7 @@ mw_missing(const struct mailworker *mw, int nmw)
 /* mw_fill: starts the mail workers that are missing. */
 static void
 mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
-    int nmw)
+    int nmw, const struct chans *ch)
 {
 	int	 fds[WORKERS_MAX + 3], w, n = 0;
 
@@ -824,7 +983,7 @@ mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
 	for (w = 0; w < nmw; w++)
 		if (mw[w].pid == 0 && time(NULL) > mw[w].born) {
 			mw[w].born = time(NULL);
-			mw_spawn(conf, k, &mw[w], fds, (size_t)n);
+			mw_spawn(conf, k, &mw[w], fds, (size_t)n, ch);
 			fds[3 + w] = mw[w].fd;
 		}
 }
@@ -877,14 +1036,59 @@ reload(struct conf *live, struct mailworker *mw, int nmw)
 	log_info("auth process: configuration reloaded");
 }
 
+/* poll_set: pfd (*cap entries, grown as needed) for the queue, the wake
+ * pipe, the mail workers and the channels not being served; NULL when
+ * out of memory. */
+static struct pollfd *
+poll_set(struct pollfd *pfd, size_t *cap, int q,
+    const struct mailworker *mw, int nmw, const struct chans *ch)
+{
+	struct pollfd	*p;
+	size_t		 i, n = (size_t)nmw + 2 + ch->n;
+
+	if (n > *cap) {
+		if ((p = reallocarray(pfd, n, sizeof(*p))) == NULL)
+			return NULL;
+		pfd = p;
+		*cap = n;
+	}
+	memset(pfd, 0, n * sizeof(*pfd));
+	pfd[0].fd = q;
+	pfd[1].fd = wake[0];
+	for (i = 0; i < (size_t)nmw; i++)
+		pfd[2 + i].fd = mw[i].fd;
+	for (i = 0; i < ch->n; i++)
+		pfd[2 + nmw + i].fd = ch->c[i].busy == 0 ? ch->c[i].fd : -1;
+	for (i = 0; i < n; i++)
+		pfd[i].events = POLLIN;
+	return pfd;
+}
+
+/* chan_events: serves the channels with a request waiting (or closed),
+ * from the last, so that dropping one moves only a channel done with;
+ * pfd holds their entries of poll_set(). */
+static void
+chan_events(const struct conf *conf, struct kids *k, int q,
+    struct mailworker *mw, int nmw, struct chans *ch,
+    const struct pollfd *pfd)
+{
+	size_t	 i;
+
+	for (i = ch->n; i-- > 0;)
+		if (pfd[i].revents != 0 && ch->c[i].busy == 0)
+			chan_request(conf, k, q, mw, nmw, ch, i);
+}
+
 void
 authd_main(const struct conf *conf, int q)
 {
 	struct conf		 live = *conf;
 	struct kids		 k = { NULL, 0, 0 };
+	struct chans		 ch = { NULL, 0, 0 };
 	struct mailworker	*mw;
 	struct wire_req		*rq;
-	struct pollfd		*pfd;
+	struct pollfd		*pfd = NULL;
+	size_t			 npfd = 0;
 	char			*pending;
 	int			 fds[2], nmw = 0, w, timeout;
 	char			 drain[64];
@@ -897,25 +1101,17 @@ authd_main(const struct conf *conf, int q)
 	rq = malloc(sizeof(*rq));
 	pending = malloc(AUTHD_PENDING_MAX);
 	mw = calloc((size_t)nmw + 1, sizeof(*mw));
-	pfd = calloc((size_t)nmw + 2, sizeof(*pfd));
-	if (rq == NULL || pending == NULL || mw == NULL || pfd == NULL)
+	if (rq == NULL || pending == NULL || mw == NULL)
 		fatal("authd: malloc");
 	for (w = 0; w < nmw; w++)
 		mw[w].fd = -1;
 	while (!got_term) {
-		mw_fill(conf, &k, q, mw, nmw);
-		pfd[0].fd = q;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = wake[0];
-		pfd[1].events = POLLIN;
-		for (w = 0; w < nmw; w++) {
-			pfd[2 + w].fd = mw[w].fd;
-			pfd[2 + w].events = POLLIN;
-			pfd[2 + w].revents = 0;
-		}
+		mw_fill(conf, &k, q, mw, nmw, &ch);
+		if ((pfd = poll_set(pfd, &npfd, q, mw, nmw, &ch)) == NULL)
+			fatal("authd: malloc");
 		/* Wake every second while a mail worker is missing. */
 		timeout = nmw > 0 && mw_missing(mw, nmw) ? 1000 : -1;
-		if (poll(pfd, (nfds_t)nmw + 2, timeout) == -1 &&
+		if (poll(pfd, (nfds_t)nmw + 2 + ch.n, timeout) == -1 &&
 		    errno != EINTR)
 			fatal("authd: poll");
 		if ((pfd[1].revents & POLLIN) &&
@@ -929,18 +1125,23 @@ authd_main(const struct conf *conf, int q)
 		}
 		if (got_chld) {
 			got_chld = 0;
-			kids_reap(&k, WNOHANG, mw, nmw);
+			kids_reap(&k, WNOHANG, mw, nmw, &ch);
 		}
+		if (!got_term)
+			chan_events(conf, &k, q, mw, nmw, &ch, pfd + 2 + nmw);
 		if (got_term || !(pfd[0].revents & POLLIN))
 			continue;
 		if (receive(q, rq, pending, fds) == 0) {
-			handle(conf, &k, q, mw, nmw, rq, pending, fds);
+			handle(conf, &k, q, mw, nmw, &ch, rq, pending, fds);
 			close(fds[0]);
 			close(fds[1]);
 		}
 		explicit_bzero(rq, sizeof(*rq));
 	}
-	shutdown_kids(conf, &k, mw, nmw);
+	shutdown_kids(conf, &k, mw, nmw, &ch);
+	while (ch.n > 0)
+		chan_drop(&ch, ch.n - 1);
+	free(ch.c);
 	free(rq);
 	free(pending);
 	free(pfd);

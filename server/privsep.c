@@ -114,9 +114,11 @@ privsep_sandbox(const struct conf *conf)
 		exit(1);
 }
 
-int
-privsep_identity(const struct conf *conf, const struct auth_user *u,
-    uid_t *uid_r, gid_t *gid_r)
+/* resolve: the uid and gid account u runs as, whoever we are.  Returns
+ * 0, or -1 after logging why it must be refused. */
+static int
+resolve(const struct conf *conf, const struct auth_user *u, uid_t *uid_r,
+    gid_t *gid_r)
 {
 	uid_t	 uid;
 	gid_t	 gid;
@@ -149,6 +151,20 @@ privsep_identity(const struct conf *conf, const struct auth_user *u,
 		    "refused rather than served as root", u->name);
 		return -1;
 	}
+	*uid_r = uid;
+	*gid_r = gid;
+	return 0;
+}
+
+int
+privsep_identity(const struct conf *conf, const struct auth_user *u,
+    uid_t *uid_r, gid_t *gid_r)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (resolve(conf, u, &uid, &gid) == -1)
+		return -1;
 	if (geteuid() != 0 && uid != geteuid()) {
 		log_warnx("account %s runs as uid %ld: posternd must start as "
 		    "root to serve it", u->name, (long)uid);
@@ -157,6 +173,17 @@ privsep_identity(const struct conf *conf, const struct auth_user *u,
 	*uid_r = uid;
 	*gid_r = gid;
 	return 0;
+}
+
+int
+privsep_own(const struct conf *conf, const struct auth_user *u)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+
+	if (resolve(conf, u, &uid, &gid) == -1)
+		return -1;
+	return uid == geteuid();
 }
 
 int

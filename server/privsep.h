@@ -33,6 +33,14 @@ int	privsep_identity(const struct conf *conf, const struct auth_user *u,
 	    uid_t *uid_r, gid_t *gid_r);
 
 /*
+ * Whether account u runs as this process's uid, so that this process
+ * may write its Maildir: 1 yes; 0 no, it runs as another user id (which
+ * only root can take); -1 never (uid 0, or no identity known while
+ * root; logged).
+ */
+int	privsep_own(const struct conf *conf, const struct auth_user *u);
+
+/*
  * Takes the identity an account runs as, for good: its uid and gid, or
  * the mail_user's when it names none.  Returns 0 when done (or nothing
  * to do: not root and the account is ours), -1 after logging why: uid 0,

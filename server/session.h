@@ -37,6 +37,10 @@ struct session {
 	struct io		*io;		/* from session_io() */
 	int			 authq;		/* the auth process's queue,
 						   -1: check logins here */
+	int			 deliverq;	/* resumed: the channel to
+						   the auth process for
+						   deliveries as other users
+						   (delegate.h); -1: none */
 	bool			 handed_off;	/* logged in: a session
 						   process took over */
 	bool			 resumed;	/* this is that process */

@@ -16,6 +16,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import POSTERN, Server, Tap, crlf  # noqa: E402
@@ -189,8 +190,13 @@ def local_worker():
         return
     srv = lmtp_server()
     try:
-        local = [p for p in srv.workers()
-                 if "posternd: local idle" in Server.title(p)]
+        deadline = time.monotonic() + 5
+        while True:     # the master starts it just after the listeners
+            local = [p for p in srv.workers()
+                     if "posternd: local idle" in Server.title(p)]
+            if local or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         t.eq(len(local), 1, "one local worker waits for LMTP clients")
         if local:
             with open(f"/proc/{local[0]}/status") as f:

@@ -1,0 +1,97 @@
+/*
+ * delegate.h: deliveries a session asks the auth process to make.  A
+ * session process runs as its account and can write only the Maildirs
+ * of accounts with its uid; with privilege separation, for the others it
+ * sends the message (its spool file's descriptor), the sender and the
+ * recipients' accounts over the channel the auth process gave it at its
+ * start.  A child of the auth process checks the request, writes each
+ * copy as its recipient (mda.h), and then commits them all or none, as
+ * the session says.  Requests have a fixed layout and bounded sizes; a
+ * channel carries one request at a time.
+ */
+#ifndef POSTERN_DELEGATE_H
+#define POSTERN_DELEGATE_H
+
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/conf.h"
+#include "server/session.h"
+#include "storage/deliver.h"
+
+/* Recipients of one request (PAPM's limit of a message). */
+#define DELEGATE_RCPT_MAX	100
+
+/* An address in a request (RFC 5321 4.5.3.1.3: a path is 256). */
+#define DELEGATE_ADDR_MAX	256
+
+/* One recipient of a request, and what became of its copy. */
+struct delegate_rcpt {
+	const char	*addr;		/* as the client gave it: the log's */
+	const char	*user;		/* the account it names */
+	int		 err;		/* 0, or errno of its failure */
+	char		 name[DELIVER_NAME_MAX];	/* committed: in new/ */
+	off_t		 size;		/* committed: the network size */
+};
+
+/* Whether session s has a channel to the auth process (a session process
+ * of a protocol that pushes, with privilege separation). */
+bool	delegate_available(const struct session *s);
+
+/*
+ * The session's side.  Asks the auth process to write the whole file
+ * spool (already written: it is read from offset 0) into tmp/ of each of
+ * the n accounts of r (at most DELEGATE_RCPT_MAX), from sender, an
+ * address of the session's account.  Returns 0 when every copy is in
+ * tmp/: delegate_end() must follow.  Returns -1 when none is left: the
+ * r[i].err that is not 0 says why (all 0: no request was sent, errno;
+ * a channel that fails is closed for good, s->deliverq -1).
+ */
+int	delegate_begin(struct session *s, const char *sender, int spool,
+	    struct delegate_rcpt *r, size_t n);
+/*
+ * Commits the copies of delegate_begin() into new/ (commit true), filling
+ * each r[i].name and size, or removes them all.  Returns 0 when done as
+ * asked; -1 when some copies could not be committed (their r[i].err is
+ * set; all of them when no answer came, the channel then closed).
+ */
+int	delegate_end(struct session *s, bool commit,
+	    struct delegate_rcpt *r, size_t n);
+
+/* The auth process's side. */
+struct delegate_req;
+
+/* Who asked: the account the session logged in as, which the auth
+ * process recorded when it started the session. */
+struct delegate_peer {
+	const char	*user;
+	const char	*proto;
+	const char	*rip;
+};
+
+/*
+ * Reads the request waiting on channel fd: *req_r (free it with
+ * delegate_free()) and the spool's descriptor in *spool_r.  Returns 1;
+ * 0 when the session closed the channel; -1 for a malformed request
+ * (logged; no descriptor kept).  The channel is to be closed after 0 or
+ * -1.
+ */
+int	delegate_recv(int fd, const struct delegate_peer *who,
+	    struct delegate_req **req_r, int *spool_r);
+void	delegate_free(struct delegate_req *req);
+
+/*
+ * In a child of the auth process (root), serves req on channel fd for
+ * the session who: refuses it unless the sender is an address of who's
+ * account and spool a regular file within papm_max_message_size; looks
+ * each account up (mda_account()); begins every copy (mda_begin()),
+ * answers, and commits or removes them all at the session's word (none
+ * within idle_timeout and a margin: removed).  Logs each copy with
+ * user=<who's account>.  Exits.
+ */
+void	delegate_serve(const struct conf *conf, const struct delegate_peer *who,
+	    int fd, const struct delegate_req *req, int spool)
+	    __attribute__((noreturn));
+
+#endif
