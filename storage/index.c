@@ -1,10 +1,12 @@
 /*
  * index.c: the per-Maildir index file and the sync that lists a Maildir
  * through it: one readdir per directory, a hash lookup per file, and
- * I/O on a message only the first time it is seen.  It must never write
- * the index without the index lock or other than by an atomic rename,
- * never give a UID twice under one UIDVALIDITY, never leave out a file
- * it does not know, and never fail a listing because of the index.
+ * I/O on a message only the first time it is seen; no readdir at all
+ * while the directories' stamp holds.  It must never write the index
+ * without the index lock or other than by an atomic rename, never write
+ * over an index another process wrote since it was read, never give a
+ * UID twice under one UIDVALIDITY, never leave out a file it does not
+ * know, and never fail a listing because of the index.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -32,6 +34,13 @@
 #define INDEX_SIZE_MAX	((off_t)512 * 1024 * 1024)
 #define AFILE_BUF	65536
 #define UID_MAX		UINT32_MAX
+/* A header line is shorter than this. */
+#define HEADER_MAX	512
+/* A directory's stamp is trusted only when its mtime is older than the
+ * listing that took it by more than this: a change made in the same
+ * tick of the file system's clock as the last one before the listing
+ * leaves the mtime as it was. */
+#define STAMP_GUARD	1		/* seconds */
 
 /* What reading the index found. */
 #define READ_OK		0	/* a whole, valid index */
@@ -44,6 +53,9 @@
 struct known {
 	const char	*base;	/* in the file's buffer, not NUL-ended */
 	size_t		 baselen;
+	const char	*name;	/* "new/..." or "cur/...", NUL-ended; NULL
+				   when the file has base names only */
+	size_t		 namelen;
 	uint32_t	 uid;
 	uint32_t	 gid;
 	off_t		 size;	/* -1: unknown (imported without W) */
@@ -62,6 +74,11 @@ struct table {
 	size_t		 mask;
 	uint32_t	 uidvalidity;
 	uint32_t	 nextuid;
+	int		 version;	/* of the file: 1 or INDEX_VERSION */
+	uint64_t	 generation;	/* 0 in version 1 */
+	struct index_stamp stamp;	/* zero in version 1 */
+	bool		 incomplete;	/* the listing left out a file it
+					   found: no stamp for it */
 };
 
 struct afile {
@@ -181,10 +198,11 @@ table_free(struct table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Appends an entry (its uid above every other's); -1 on ENOMEM. */
+/* Appends an entry (its uid above every other's), with its file name
+ * if known; -1 on ENOMEM. */
 static int
-table_add(struct table *t, const char *base, size_t baselen, uint32_t uid,
-    uint32_t gid, off_t size, time_t time)
+table_add(struct table *t, const char *name, const char *base,
+    size_t baselen, uint32_t uid, uint32_t gid, off_t size, time_t time)
 {
 	struct known	*k;
 	size_t		 n;
@@ -199,6 +217,8 @@ table_add(struct table *t, const char *base, size_t baselen, uint32_t uid,
 	k = &t->k[t->count++];
 	k->base = base;
 	k->baselen = baselen;
+	k->name = name;
+	k->namelen = name == NULL ? 0 : strlen(name);
 	k->uid = uid;
 	k->gid = gid;
 	k->size = size;
@@ -292,12 +312,13 @@ table_find_batch(const struct table *t, const struct mail *l, size_t n,
 		found[i] = table_find(t, mail_base(&l[i]), l[i].baselen, h[i]);
 }
 
-/* Reads the whole of name in dirfd into a NUL-ended buffer; records the
- * file's identity in idx when asked.  Returns the length, or -1 (errno:
- * ENOENT when there is no such file, EFBIG when it is too large). */
+/* Reads the whole of name in dirfd into a NUL-ended buffer, and the
+ * file's mtime into *mtime_r if not NULL.  Returns the length, or -1
+ * (errno: ENOENT when there is no such file, EFBIG when it is too
+ * large). */
 static ssize_t
 read_file(struct mail_index *idx, const char *name, char **buf_r,
-    bool record)
+    struct timespec *mtime_r)
 {
 	struct stat	 st;
 	char		*buf;
@@ -337,13 +358,8 @@ read_file(struct mail_index *idx, const char *name, char **buf_r,
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
-	if (record) {
-		idx->have_file = true;
-		idx->dev = st.st_dev;
-		idx->ino = st.st_ino;
-		idx->fsize = st.st_size;
-		idx->mtime = st.st_mtim;
-	}
+	if (mtime_r != NULL)
+		*mtime_r = st.st_mtim;
 	(void)close(fd);
 	*buf_r = buf;
 	return (ssize_t)len;
@@ -354,11 +370,11 @@ fail:
 	return -1;
 }
 
-/* Parses a decimal field ending in a space at *pp; advances past the
- * space.  -1 when there is none or it exceeds max.  (A loop of its own:
- * strtoull's locale and sign handling cost more than the rest of a line.) */
+/* Parses decimal digits at *pp and advances past them.  -1 when there
+ * are none or they exceed max.  (A loop of its own: strtoull's locale and
+ * sign handling cost more than the rest of a line.) */
 static int
-field(char **pp, unsigned long long max, unsigned long long *v_r)
+number(char **pp, unsigned long long max, unsigned long long *v_r)
 {
 	unsigned long long v = 0;
 	char		*p = *pp;
@@ -370,10 +386,42 @@ field(char **pp, unsigned long long max, unsigned long long *v_r)
 			return -1;
 		v = v * 10 + (unsigned)(*p - '0');
 	}
-	if (*p != ' ')
-		return -1;
 	*v_r = v;
+	*pp = p;
+	return 0;
+}
+
+/* Parses a decimal field ending in a space at *pp; advances past the
+ * space.  -1 when there is none or it exceeds max. */
+static int
+field(char **pp, unsigned long long max, unsigned long long *v_r)
+{
+	char	*p = *pp;
+
+	if (number(&p, max, v_r) == -1 || *p != ' ')
+		return -1;
 	*pp = p + 1;
+	return 0;
+}
+
+/* Parses a time "SECONDS.NANOSECONDS" (nine digits) at *pp followed by
+ * end; advances past end.  -1 when it is not one. */
+static int
+time_field(char **pp, struct timespec *ts, char end)
+{
+	unsigned long long sec, nsec;
+	char		*p = *pp, *n;
+
+	/* Seconds up to a bound that leaves room for sums. */
+	if (number(&p, (unsigned long long)INT64_MAX / 4, &sec) == -1 ||
+	    *p++ != '.')
+		return -1;
+	n = p;
+	if (number(&p, 999999999, &nsec) == -1 || p - n != 9 || *p != end)
+		return -1;
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)nsec;
+	*pp = *p == '\0' ? p : p + 1;
 	return 0;
 }
 
@@ -384,13 +432,38 @@ base_valid(const char *base, size_t len)
 	return len > 0 && base[0] != '.' && strcspn(base, ":/") == len;
 }
 
-/* Parses one entry line (NUL-ended at end) into t.  -1 when it is not
- * one, or does not follow the last entry's UID; -2 on ENOMEM. */
+/* The length of the base name in name (NUL-ended, len octets) when
+ * name can be the file name of a message: "new/" or "cur/", a base
+ * name, and perhaps ':' and an information part, with no slash and no
+ * NUL.  0 when it cannot. */
+static size_t
+name_base(const char *name, size_t len)
+{
+	const char	*base = name + 4;
+	size_t		 n;
+
+	if (len < 5 || (memcmp(name, "new/", 4) != 0 &&
+	    memcmp(name, "cur/", 4) != 0) || base[0] == '.')
+		return 0;
+	n = strcspn(base, ":/");
+	if (n == 0 || base[n] == '/')
+		return 0;
+	if (base[n] == '\0')
+		return n == len - 4 ? n : 0;
+	if (memchr(base + n, '/', len - 4 - n) != NULL ||
+	    strlen(base + n) != len - 4 - n)
+		return 0;
+	return n;
+}
+
+/* Parses one entry line (NUL-ended at end) into t: "UID GID SIZE TIME"
+ * and the file name (version 1: the base name).  -1 when it is not one,
+ * or does not follow the last entry's UID; -2 on ENOMEM. */
 static int
 parse_entry(struct table *t, char *line, const char *end)
 {
 	unsigned long long uid, gid, size, tm;
-	char		*p = line;
+	char		*p = line, *name = NULL;
 	size_t		 len;
 
 	if (field(&p, UID_MAX, &uid) == -1 || uid == 0 ||
@@ -401,33 +474,64 @@ parse_entry(struct table *t, char *line, const char *end)
 	    field(&p, (unsigned long long)INT64_MAX, &tm) == -1)
 		return -1;
 	len = (size_t)(end - p);
-	if (!base_valid(p, len))
+	if (t->version != 1) {
+		if ((len = name_base(p, len)) == 0)
+			return -1;
+		name = p;
+		p += 4;
+	} else if (!base_valid(p, len))
 		return -1;
-	if (table_add(t, p, len, (uint32_t)uid, (uint32_t)gid, (off_t)size,
-	    (time_t)tm) == -1)
+	if (table_add(t, name, p, len, (uint32_t)uid, (uint32_t)gid,
+	    (off_t)size, (time_t)tm) == -1)
 		return -2;
 	return 0;
 }
 
+/* Parses the stamp of a header at *pp: "INO MTIME" for new/ and for
+ * cur/, the last ending the line.  0 or -1. */
+static int
+parse_stamp(char **pp, struct index_stamp *st)
+{
+	unsigned long long ino;
+	size_t		 d;
+
+	for (d = 0; d < 2; d++) {
+		if (field(pp, ULLONG_MAX, &ino) == -1 ||
+		    time_field(pp, &st->dir[d].mtime, d == 0 ? ' ' : '\0') ==
+		    -1)
+			return -1;
+		st->dir[d].ino = (ino_t)ino;
+	}
+	return 0;
+}
+
 /* Parses the header line: "postern-index VERSION UIDVALIDITY NEXTUID
- * COUNT".  Returns the count, or -1 for a foreign or broken header. */
+ * COUNT", and in version 2 " GENERATION SCAN" and the stamp.  Returns
+ * the count, or -1 for a foreign or broken header. */
 static long long
 parse_header(struct table *t, char *line)
 {
-	unsigned long long v, uidv, next, count;
+	unsigned long long v, uidv, next, count, gen = 0;
 	char		*p;
 
 	if (strncmp(line, INDEX_MAGIC " ", sizeof(INDEX_MAGIC)) != 0)
 		return -1;
 	p = line + sizeof(INDEX_MAGIC);
-	if (field(&p, 1000, &v) == -1 || v != INDEX_VERSION ||
+	if (field(&p, 1000, &v) == -1 || (v != 1 && v != INDEX_VERSION) ||
 	    field(&p, UID_MAX, &uidv) == -1 || uidv == 0 ||
 	    field(&p, (unsigned long long)UID_MAX + 1, &next) == -1 ||
-	    next == 0)
+	    next == 0 || number(&p, UID_MAX, &count) == -1)
 		return -1;
-	count = strtoull(p, &p, 10);
-	if (*p != '\0' || count > UID_MAX)
+	memset(&t->stamp, 0, sizeof(t->stamp));
+	if (v == INDEX_VERSION && (*p++ != ' ' ||
+	    field(&p, UINT64_MAX, &gen) == -1 || gen == 0 ||
+	    time_field(&p, &t->stamp.scan, ' ') == -1 ||
+	    parse_stamp(&p, &t->stamp) == -1))
 		return -1;
+	if (*p != '\0')
+		return -1;
+	t->version = (int)v;
+	t->generation = gen;
 	t->uidvalidity = (uint32_t)uidv;
 	t->nextuid = next > UID_MAX ? UID_MAX : (uint32_t)next;
 	return (long long)count;
@@ -449,8 +553,8 @@ parse_index(struct mail_index *idx, struct table *t, char *buf, size_t len)
 	}
 	*nl = '\0';
 	if ((count = parse_header(t, buf)) < 0) {
-		log_warnx("%s/%s: not a version %d index, rebuilt with a new "
-		    "UIDVALIDITY", idx->path, INDEX_FILE, INDEX_VERSION);
+		log_warnx("%s/%s: not a version 1 or %d index, rebuilt with a "
+		    "new UIDVALIDITY", idx->path, INDEX_FILE, INDEX_VERSION);
 		return READ_REBUILD;
 	}
 	if ((size_t)count > len / 10 + 1)
@@ -534,7 +638,7 @@ import_dovecot(struct mail_index *idx, struct table *t)
 	off_t		 size;
 	int		 version;
 
-	if ((len = read_file(idx, UIDLIST_DOVECOT, &buf, false)) == -1) {
+	if ((len = read_file(idx, UIDLIST_DOVECOT, &buf, NULL)) == -1) {
 		if (errno != ENOENT)
 			log_warn("%s/%s", idx->path, UIDLIST_DOVECOT);
 		return 0;
@@ -572,8 +676,8 @@ import_dovecot(struct mail_index *idx, struct table *t)
 		} else
 			name = p;
 		if (!base_valid(name, strcspn(name, ":")) ||
-		    table_add(t, name, strcspn(name, ":"), (uint32_t)uid,
-		    MSGID_NONE, size, -1) == -1)
+		    table_add(t, NULL, name, strcspn(name, ":"),
+		    (uint32_t)uid, MSGID_NONE, size, -1) == -1)
 			goto bad;
 		last = (uint32_t)uid;
 	}
@@ -607,12 +711,13 @@ static int
 read_index(struct mail_index *idx, struct table *t)
 {
 	struct stat	 st;
+	struct timespec	 mtime = { 0, 0 };
 	ssize_t		 len;
 	int		 r;
 
 	memset(t, 0, sizeof(*t));
-	idx->have_file = false;
-	len = read_file(idx, INDEX_FILE, &t->buf, true);
+	idx->generation = 0;
+	len = read_file(idx, INDEX_FILE, &t->buf, &mtime);
 	if (len == -1 && errno == ENOENT) {
 		if (import_dovecot(idx, t) == 1)
 			return READ_SALVAGED;	/* to be written */
@@ -623,25 +728,26 @@ read_index(struct mail_index *idx, struct table *t)
 	if (len == -1) {
 		log_warn("%s/%s: rebuilt", idx->path, INDEX_FILE);
 		r = READ_REBUILD;
+		if (fstatat(idx->dirfd, INDEX_FILE, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			mtime = st.st_mtim;
 	} else if ((r = parse_index(idx, t, t->buf, (size_t)len)) == -1)
 		return -1;
 	if (r == READ_REBUILD) {
 		free(t->k);
 		t->k = NULL;
 		t->count = t->alloc = 0;
+		t->generation = 0;
+		memset(&t->stamp, 0, sizeof(t->stamp));
 		/* The lost UIDVALIDITY was the time the index was made,
 		 * before it was last written: one past that is new. */
-		if (!idx->have_file && fstatat(idx->dirfd, INDEX_FILE, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0)
-			idx->mtime = st.st_mtim;
-		else if (!idx->have_file)
-			idx->mtime.tv_sec = 0;
-		t->uidvalidity = new_uidvalidity(idx->mtime.tv_sec > 0 &&
-		    idx->mtime.tv_sec < UID_MAX ?
-		    (uint32_t)idx->mtime.tv_sec : 0);
+		t->uidvalidity = new_uidvalidity(mtime.tv_sec > 0 &&
+		    mtime.tv_sec < UID_MAX ? (uint32_t)mtime.tv_sec : 0);
 		t->nextuid = 1;
-		idx->have_file = false;
-	}
+	} else if (r == READ_OK && t->version == 1)
+		log_info("%s/%s: version 1, rewritten as version %d",
+		    idx->path, INDEX_FILE, INDEX_VERSION);
+	idx->generation = t->generation;
 	return r;
 }
 
@@ -790,7 +896,69 @@ put_num(char *p, unsigned long long v)
 	return p;
 }
 
-/* Writes the messages of idx, less those gone, as the index. */
+/* Writes a time as "SECONDS.NANOSECONDS" (nine digits) at p; returns
+ * the end.  A time before the epoch is written as 0. */
+static char *
+put_time(char *p, const struct timespec *ts)
+{
+	long	 ns = ts->tv_sec < 0 ? 0 : ts->tv_nsec, div;
+
+	p = put_num(p, (unsigned long long)(ts->tv_sec < 0 ? 0 :
+	    ts->tv_sec));
+	*p++ = '.';
+	for (div = 100000000; div > 0; div /= 10)
+		*p++ = (char)('0' + ns / div % 10);
+	return p;
+}
+
+/* The generation the next write of idx gets: one more than the file's,
+ * or where that is unknown a random one, which no file before can have
+ * had (a count from 1 could repeat one that a session read before the
+ * file was lost, rebuilt or written by version 1). */
+static uint64_t
+next_generation(const struct mail_index *idx)
+{
+	uint64_t	 g;
+
+	if (idx->generation != 0 && idx->generation < UINT64_MAX)
+		return idx->generation + 1;
+	do
+		g = ((uint64_t)arc4random() << 31) ^ arc4random();
+	while (g == 0);
+	return g;
+}
+
+/* Writes the header line of idx at line: the version, UIDVALIDITY, next
+ * UID, count, generation, and the stamp.  Returns the end. */
+static char *
+put_header(char *line, size_t len, const struct mail_index *idx,
+    size_t count, uint64_t generation)
+{
+	char	*p;
+	size_t	 d;
+
+	p = line + snprintf(line, len, "%s %d ", INDEX_MAGIC, INDEX_VERSION);
+	p = put_num(p, idx->uidvalidity);
+	*p++ = ' ';
+	p = put_num(p, idx->nextuid);
+	*p++ = ' ';
+	p = put_num(p, count);
+	*p++ = ' ';
+	p = put_num(p, generation);
+	*p++ = ' ';
+	p = put_time(p, &idx->stamp.scan);
+	for (d = 0; d < 2; d++) {
+		*p++ = ' ';
+		p = put_num(p, (unsigned long long)idx->stamp.dir[d].ino);
+		*p++ = ' ';
+		p = put_time(p, &idx->stamp.dir[d].mtime);
+	}
+	*p++ = '\n';
+	return p;
+}
+
+/* Writes the messages of idx, less those gone, as the index, under the
+ * next generation. */
 static int
 write_index(struct mail_index *idx)
 {
@@ -798,27 +966,21 @@ write_index(struct mail_index *idx)
 	const struct mail *m;
 	char		 line[128 + NAME_MAX];
 	char		*p;
-	size_t		 i, live = 0;
+	size_t		 i, live = 0, len;
+	uint64_t	 generation = next_generation(idx);
 
 	for (i = 0; i < idx->count; i++)
 		if (!(idx->mail[i].flags & MAIL_GONE))
 			live++;
 	if ((af = afile_begin(idx->dirfd, idx->path, INDEX_FILE)) == NULL)
 		return -1;
-	p = line + snprintf(line, sizeof(line), "%s %d ", INDEX_MAGIC,
-	    INDEX_VERSION);
-	p = put_num(p, idx->uidvalidity);
-	*p++ = ' ';
-	p = put_num(p, idx->nextuid);
-	*p++ = ' ';
-	p = put_num(p, live);
-	*p++ = '\n';
+	p = put_header(line, sizeof(line), idx, live, generation);
 	(void)afile_write(af, line, (size_t)(p - line));
 	for (i = 0; i < idx->count; i++) {
 		m = &idx->mail[i];
 		if (m->flags & MAIL_GONE)
 			continue;
-		if (m->baselen > NAME_MAX) {
+		if ((len = strlen(m->name)) > NAME_MAX + 4) {
 			afile_abort(&af);
 			errno = ENAMETOOLONG;
 			log_warn("%s/%s", idx->path, m->name);
@@ -833,14 +995,17 @@ write_index(struct mail_index *idx)
 		p = put_num(p, (unsigned long long)(m->time < 0 ? 0 :
 		    m->time));
 		*p++ = ' ';
-		memcpy(p, mail_base(m), m->baselen);
-		p += m->baselen;
+		memcpy(p, m->name, len);
+		p += len;
 		*p++ = '\n';
 		if (afile_write(af, line, (size_t)(p - line)) == -1)
 			break;
 	}
 	(void)afile_write(af, INDEX_END, sizeof(INDEX_END) - 1);
-	return afile_commit(&af);
+	if (afile_commit(&af) == -1)
+		return -1;
+	idx->generation = generation;
+	return 0;
 }
 
 /* Matches the listing against the table: each listed file's entry, and
@@ -1006,6 +1171,7 @@ take_known(struct mail_index *idx, struct table *t, struct mail *l,
 		    idx->dirfd, idx->path, m, k->size >= 0) == -1) {
 			mail_name_free(m);
 			(*dropped_r)++;
+			t->incomplete = true;
 			continue;
 		}
 		j++;
@@ -1035,10 +1201,11 @@ new_cmp(const void *a, const void *b)
 }
 
 /* Sorts the new files of out[first..n) into delivery order, drops a
- * second listing of one, and reads their sizes and times.  Returns the
- * new count of out. */
+ * second listing of one, and reads their sizes and times; a file left
+ * out marks t incomplete.  Returns the new count of out. */
 static size_t
-take_new(struct mail_index *idx, struct mail *out, size_t first, size_t n)
+take_new(struct mail_index *idx, struct table *t, struct mail *out,
+    size_t first, size_t n)
 {
 	struct mail	*m;
 	size_t		 i, j;
@@ -1072,6 +1239,7 @@ take_new(struct mail_index *idx, struct mail *out, size_t first, size_t n)
 		m->gid = MSGID_NONE;
 		if (maildir_mail_stat(idx->dirfd, idx->path, m, false) == -1) {
 			mail_name_free(m);
+			t->incomplete = true;
 			continue;
 		}
 		m->flags &= ~MAIL_UNCHECKED;
@@ -1119,7 +1287,7 @@ build_listing(struct mail_index *idx, struct table *t, struct mail *l,
 		out[j++] = l[i];
 		l[i].name = NULL;
 	}
-	j = take_new(idx, out, first, j);
+	j = take_new(idx, t, out, first, j);
 	idx->mail = out;
 	idx->count = j;
 	idx->uidvalidity = t->uidvalidity;
@@ -1142,74 +1310,194 @@ build_listing(struct mail_index *idx, struct table *t, struct mail *l,
 	return j > first || dropped > 0;
 }
 
-/* Records the identity of the index file as it is on disk now. */
-static void
-record_file(struct mail_index *idx)
-{
-	struct stat	 st;
-
-	idx->have_file = fstatat(idx->dirfd, INDEX_FILE, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0;
-	if (idx->have_file) {
-		idx->dev = st.st_dev;
-		idx->ino = st.st_ino;
-		idx->fsize = st.st_size;
-		idx->mtime = st.st_mtim;
-	}
-}
-
-/* Whether the index file on disk is still the one idx recorded. */
+/* Whether a + secs is before b. */
 static bool
-same_file(struct mail_index *idx)
+time_before(const struct timespec *a, time_t secs, const struct timespec *b)
 {
-	struct stat	 st;
-
-	return idx->have_file && fstatat(idx->dirfd, INDEX_FILE, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == idx->dev &&
-	    st.st_ino == idx->ino && st.st_size == idx->fsize &&
-	    st.st_mtim.tv_sec == idx->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == idx->mtime.tv_nsec;
+	if (a->tv_sec + secs != b->tv_sec)
+		return a->tv_sec + secs < b->tv_sec;
+	return a->tv_nsec < b->tv_nsec;
 }
 
-/* Lists the Maildir into idx through its index. */
-int
-index_sync(struct mail_index *idx, const struct mail_opts *opts)
+/* Takes the stamp a listing begun now has: the time, then the inode and
+ * mtime of new/ and cur/.  Where one cannot be had, no stamp (zero). */
+static void
+stamp_take(const struct mail_index *idx, struct index_stamp *st)
 {
-	struct table	 t;
+	static const char *const sub[2] = { "new", "cur" };
+	struct stat	 sb;
+	size_t		 d;
+
+	memset(st, 0, sizeof(*st));
+	if (clock_gettime(CLOCK_REALTIME, &st->scan) == -1 ||
+	    st->scan.tv_sec <= 0)
+		goto none;
+	for (d = 0; d < 2; d++) {
+		if (fstatat(idx->dirfd, sub[d], &sb, AT_SYMLINK_NOFOLLOW) ==
+		    -1 || !S_ISDIR(sb.st_mode) || sb.st_mtim.tv_sec < 0)
+			goto none;
+		st->dir[d].ino = sb.st_ino;
+		st->dir[d].mtime = sb.st_mtim;
+	}
+	return;
+none:
+	memset(st, 0, sizeof(*st));
+}
+
+/* Whether a stamp can be trusted at all: taken, and both directories'
+ * mtimes more than STAMP_GUARD before its listing began, so that a
+ * change after that cannot leave the same mtime. */
+static bool
+stamp_settled(const struct index_stamp *st)
+{
+	size_t	 d;
+
+	if (st->scan.tv_sec == 0)
+		return false;
+	for (d = 0; d < 2; d++)
+		if (!time_before(&st->dir[d].mtime, STAMP_GUARD, &st->scan))
+			return false;
+	return true;
+}
+
+/* Whether the index's stamp old still holds now: settled, the clock not
+ * gone back since, and new/ and cur/ the same inodes with the same
+ * mtimes.  Any doubt is a no. */
+static bool
+stamp_holds(const struct index_stamp *old, const struct index_stamp *now)
+{
+	const struct index_dir *a, *b;
+	size_t		 d;
+
+	if (!stamp_settled(old) || now->scan.tv_sec == 0 ||
+	    time_before(&now->scan, 0, &old->scan))
+		return false;
+	for (d = 0; d < 2; d++) {
+		a = &old->dir[d];
+		b = &now->dir[d];
+		if (a->ino != b->ino || a->mtime.tv_sec != b->mtime.tv_sec ||
+		    a->mtime.tv_nsec != b->mtime.tv_nsec)
+			return false;
+	}
+	return true;
+}
+
+/* Lists idx as the table says, without reading new/ or cur/: the index
+ * is the listing while its stamp holds.  -1 on ENOMEM. */
+static int
+list_known(struct mail_index *idx, const struct table *t)
+{
+	const struct known *k;
+	struct mail	*out, *m;
+	size_t		 i;
+
+	if ((out = reallocarray(NULL, t->count + 1, sizeof(*out))) == NULL)
+		return -1;
+	for (i = 0; i < t->count; i++) {
+		k = &t->k[i];
+		m = &out[i];
+		memset(m, 0, sizeof(*m));
+		if ((m->name = arena_strndup(&idx->names, k->name,
+		    k->namelen)) == NULL) {
+			free(out);
+			return -1;
+		}
+		m->baselen = k->baselen;
+		m->uid = k->uid;
+		m->gid = k->gid;
+		m->size = k->size;
+		m->time = k->time;
+		maildir_mail_flags(m);
+	}
+	idx->mail = out;
+	idx->count = t->count;
+	idx->uidvalidity = t->uidvalidity;
+	idx->nextuid = t->nextuid;
+	return 0;
+}
+
+/* Lists the Maildir by reading new/ and cur/, begun under the stamp now.
+ * Returns whether the index must be written, or -1 (logged). */
+static int
+list_scanned(struct mail_index *idx, struct table *t,
+    const struct index_stamp *now, bool use_index)
+{
 	struct mail	*l = NULL;
 	size_t		 n = 0, alloc = 0, i, missing = 0;
-	bool		 use_index = !opts->no_index;
-	int		 r = READ_MISSING, write;
+	int		 write;
 
-	index_free(idx);
-	idx->saved = idx->ids_saved = false;
-	memset(&t, 0, sizeof(t));
-	if (use_index && (r = read_index(idx, &t)) == -1)
-		goto nomem;
-	if (!use_index)
-		t.uidvalidity = t.nextuid = 0;
-	else if (r == READ_MISSING)
-		log_info("%s: no %s yet, building it", idx->path, INDEX_FILE);
-	if (table_hash(&t) == -1)
+	if (table_hash(t) == -1)
 		goto nomem;
 	if (maildir_scan(idx->dirfd, idx->path, &idx->names, &l, &n,
 	    &alloc) == -1)
 		goto fail;
-	match_listing(idx, &t, l, n);
-	for (i = 0; i < t.count; i++)
-		if (t.k[i].match == 0)
+	match_listing(idx, t, l, n);
+	for (i = 0; i < t->count; i++)
+		if (t->k[i].match == 0)
 			missing++;
-	if (missing > 0 && rescan_missing(idx, &t, &l, &n, &alloc) == -1)
+	if (missing > 0 && rescan_missing(idx, t, &l, &n, &alloc) == -1)
 		goto nomem;
-	if ((write = build_listing(idx, &t, l, n, use_index)) == -1)
+	if ((write = build_listing(idx, t, l, n, use_index)) == -1)
 		goto nomem;
 	mail_free(l, n);
-	l = NULL;
+	/* The stamp says the index lists every file there was. */
+	if (!t->incomplete)
+		idx->stamp = *now;
+	/* One the next listing can trust is worth a write. */
+	if (stamp_settled(&idx->stamp) && !stamp_holds(&t->stamp,
+	    &idx->stamp))
+		write = 1;
+	return write;
+nomem:
+	log_warn("%s: listing", idx->path);
+fail:
+	mail_free(l, n);
+	return -1;
+}
+
+/* Lists the Maildir into idx through its index; read_dirs reads new/
+ * and cur/ whatever the stamp says.  0 or -1 (logged). */
+static int
+sync_index(struct mail_index *idx, const struct mail_opts *opts,
+    bool read_dirs)
+{
+	struct table	 t;
+	struct index_stamp now;
+	bool		 use_index = !opts->no_index;
+	int		 r = READ_MISSING, write = 0;
+
+	index_free(idx);
+	idx->saved = idx->ids_saved = false;
+	memset(&idx->stamp, 0, sizeof(idx->stamp));
+	memset(&t, 0, sizeof(t));
+	memset(&now, 0, sizeof(now));
+	if (use_index && (r = read_index(idx, &t)) == -1) {
+		log_warn("%s: listing", idx->path);
+		goto fail;
+	}
+	if (!use_index)
+		t.uidvalidity = t.nextuid = 0;
+	else if (r == READ_MISSING)
+		log_info("%s: no %s yet, building it", idx->path, INDEX_FILE);
+	if (use_index)
+		stamp_take(idx, &now);
+	/* Hints name files just put in: those are listed from the disk. */
+	if (!read_dirs && r == READ_OK && t.version == INDEX_VERSION &&
+	    idx->nhints == 0 && stamp_holds(&t.stamp, &now)) {
+		log_debug("%s: new/ and cur/ unchanged, listed from %s",
+		    idx->path, INDEX_FILE);
+		if (list_known(idx, &t) == -1) {
+			log_warn("%s: listing", idx->path);
+			goto fail;
+		}
+		idx->stamp = t.stamp;
+	} else if ((write = list_scanned(idx, &t, &now, use_index)) == -1)
+		goto fail;
+	if (use_index && (r != READ_OK || t.version != INDEX_VERSION))
+		write = 1;
 	table_free(&t);
 	if (!use_index)
 		return 0;
-	if (r != READ_OK)
-		write = 1;
 	if (assign_gids(idx, opts))
 		write = 1;
 	if (!write) {
@@ -1217,19 +1505,22 @@ index_sync(struct mail_index *idx, const struct mail_opts *opts)
 		return 0;
 	}
 	/* Without the lock: listed, but new UIDs and IDs may not last. */
-	if (idx->lockfd != -1 && write_index(idx) == 0) {
+	if (idx->lockfd != -1 && write_index(idx) == 0)
 		idx->saved = true;
-		record_file(idx);
-	} else
+	else
 		idx->ids_saved = false;
 	return 0;
-nomem:
-	log_warn("%s: listing", idx->path);
 fail:
-	mail_free(l, n);
 	table_free(&t);
 	index_free(idx);
 	return -1;
+}
+
+/* Lists the Maildir into idx through its index. */
+int
+index_sync(struct mail_index *idx, const struct mail_opts *opts)
+{
+	return sync_index(idx, opts, false);
 }
 
 /* Whether the listing lacks the lasting IDs opts asks for. */
@@ -1249,8 +1540,36 @@ index_lacks(const struct mail_index *idx, const struct mail_opts *opts)
 	return false;
 }
 
-/* Writes idx less the messages gone, or syncs afresh when another
- * process replaced the index meanwhile. */
+/* The generation in the header of the index file as it is now: 0 when
+ * there is none, it cannot be read, or it is not version 2's. */
+static uint64_t
+file_generation(const struct mail_index *idx)
+{
+	struct table	 t;
+	char		 buf[HEADER_MAX], *nl;
+	ssize_t		 n;
+	int		 fd;
+
+	fd = openat(idx->dirfd, INDEX_FILE, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((nl = memchr(buf, '\n', (size_t)n)) == NULL)
+		return 0;
+	*nl = '\0';
+	memset(&t, 0, sizeof(t));
+	if (parse_header(&t, buf) < 0)
+		return 0;
+	return t.generation;
+}
+
+/* Writes idx less the messages gone, or syncs afresh when the index file
+ * is no longer the generation idx read or wrote. */
 int
 index_commit(struct mail_index *idx, const struct mail_opts *opts)
 {
@@ -1261,17 +1580,16 @@ index_commit(struct mail_index *idx, const struct mail_opts *opts)
 		errno = ENOLCK;
 		return -1;
 	}
-	if (same_file(idx)) {
-		if (write_index(idx) == -1)
-			return -1;
-		record_file(idx);
-		return 0;
-	}
-	/* Someone else's listing is newer than ours: list afresh, which
-	 * drops what is gone and keeps what they added. */
+	if (idx->generation != 0 && file_generation(idx) == idx->generation)
+		return write_index(idx);
+	/* Someone else's listing is newer than ours: list afresh from the
+	 * directories, which drops what is gone and keeps what they
+	 * added. */
+	log_debug("%s/%s: not the generation read, listed afresh", idx->path,
+	    INDEX_FILE);
 	index_init(&fresh, idx->dirfd, idx->path);
 	fresh.lockfd = idx->lockfd;
-	rc = index_sync(&fresh, opts);
+	rc = sync_index(&fresh, opts, true);
 	fresh.lockfd = -1;
 	index_free(&fresh);
 	return rc;

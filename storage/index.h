@@ -2,10 +2,15 @@
  * index.h: the per-Maildir index, INDEX_FILE in the top directory of a
  * Maildir or of a Maildir++ folder.  It maps each message's base name to
  * its UID in the folder (IMAP's: strictly ascending, never reused under
- * one UIDVALIDITY), its global message ID (msgid.h), its network size
- * and its delivery time, so that a known Maildir is listed with one
- * readdir per directory and without a stat() or open() per message.
- * The format is in postern-storage(7).
+ * one UIDVALIDITY), its global message ID (msgid.h), its network size,
+ * its delivery time and its file name, so that a known Maildir is listed
+ * with one readdir per directory and without a stat() or open() per
+ * message, or with no readdir at all while new/ and cur/ keep the inode
+ * and modification time the listing that wrote the index found them
+ * with (long enough before it began that no change can hide in the same
+ * time stamp).  The header's generation, one more at each write, tells
+ * a writer whether the file is still the one it read.  The format is in
+ * postern-storage(7).
  *
  * Locking: the index is written only under the index lock,
  * INDEX_LOCK_FILE, waited for up to INDEX_LOCK_WAIT ms and held for the
@@ -26,7 +31,8 @@
 
 #define INDEX_FILE	"postern-index"
 #define INDEX_LOCK_FILE	"postern-index.lock"
-#define INDEX_VERSION	1
+#define INDEX_VERSION	2		/* version 1 (no generation, no
+					   stamp, base names) is read too */
 #define INDEX_LOCK_WAIT	10000		/* ms */
 #define UIDLIST_DOVECOT	"dovecot-uidlist"	/* read once, never written */
 
@@ -41,6 +47,19 @@ struct index_hint {
 	const char	*base;		/* its base name */
 	time_t		 time;		/* -1: as its name says */
 	uint32_t	 uid;		/* set by index_sync(); 0: not found */
+};
+
+/* A directory as a listing found it when it began. */
+struct index_dir {
+	ino_t		 ino;
+	struct timespec	 mtime;
+};
+
+/* new/ and cur/ as the listing behind an index found them, and when it
+ * began (scan 0: no stamp, the next listing reads the directories). */
+struct index_stamp {
+	struct timespec	 scan;
+	struct index_dir dir[2];	/* new/, cur/ */
 };
 
 /* The messages of one Maildir directory as the index and the directories
@@ -60,12 +79,10 @@ struct mail_index {
 					   says: its UIDs last */
 	bool		 ids_saved;	/* every message has a global ID,
 					   and the index on disk has it */
-	bool		 have_file;	/* dev and ino are the index file's
-					   that was read or written last */
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 fsize;
-	struct timespec	 mtime;
+	uint64_t	 generation;	/* of the index file read or written
+					   last; 0: unknown (none, version
+					   1, unreadable) */
+	struct index_stamp stamp;	/* under which mail[] was listed */
 };
 
 /* Sets up an empty index of the Maildir dirfd (path for the log). */
@@ -78,19 +95,24 @@ int	 index_lock(struct mail_index *idx);
 /* Releases the index lock if held. */
 void	 index_unlock(struct mail_index *idx);
 /*
- * Lists the Maildir into idx (replacing what it held): reads the index,
- * reads new/ and cur/ once each, drops the messages that are gone, and
- * gives the new ones a UID in delivery order, a size, a time and (with a
- * counter in opts) a global ID.  With the index lock held and anything
- * changed, writes the index.  opts->no_index lists every message as new
- * and neither reads nor writes the index.  Returns 0, or -1 (logged)
- * when new/ or cur/ cannot be read or memory runs out.
+ * Lists the Maildir into idx (replacing what it held): reads the index;
+ * when its stamp says new/ and cur/ are unchanged since it was written,
+ * lists what it says without reading them; else reads new/ and cur/ once
+ * each, drops the messages that are gone, and gives the new ones a UID
+ * in delivery order, a size, a time and (with a counter in opts) a global
+ * ID.  With the index lock held and anything changed (or a stamp the
+ * next listing can trust to be had), writes the index.  opts->no_index
+ * lists every message as new and neither reads nor writes the index.
+ * Returns 0, or -1 (logged) when new/ or cur/ cannot be read or memory
+ * runs out.
  */
 int	 index_sync(struct mail_index *idx, const struct mail_opts *opts);
 /*
  * With the index lock held: writes idx's messages, less those marked
- * MAIL_GONE, as the index; if another process replaced the index since
- * idx read or wrote it, syncs afresh instead.  Returns 0 or -1 (logged).
+ * MAIL_GONE, as the index; if the index file's generation is no longer
+ * the one idx read or wrote (another process wrote it since, or it is
+ * unknown), syncs afresh from new/ and cur/ instead, which keeps what
+ * the other wrote and drops what is gone.  Returns 0 or -1 (logged).
  */
 int	 index_commit(struct mail_index *idx, const struct mail_opts *opts);
 /*

@@ -280,6 +280,19 @@ arena_alloc(struct arena **ap, size_t len)
 	return a->data + a->used - len;
 }
 
+/* Copies len octets of s into the arena, NUL-ended. */
+char *
+arena_strndup(struct arena **ap, const char *s, size_t len)
+{
+	char	*p;
+
+	if ((p = arena_alloc(ap, len + 1)) == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
 /* Frees every chunk. */
 void
 arena_free(struct arena **ap)

@@ -115,6 +115,9 @@ void	 maildrop_close(struct maildrop **mdp);
 struct arena;
 /* Frees the arena *ap and sets it to NULL. */
 void	 arena_free(struct arena **ap);
+/* A NUL-ended copy of the len octets at s in the arena *ap (made if
+ * NULL), or NULL (errno ENOMEM). */
+char	*arena_strndup(struct arena **ap, const char *s, size_t len);
 /* Gives m the malloc'ed name, freeing its old one if it was its own. */
 void	 mail_rename(struct mail *m, char *name);
 /* Frees m's name if it is its own, and sets it to NULL. */
