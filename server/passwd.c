@@ -196,9 +196,31 @@ passwd_chomp(char *line, ssize_t *len)
 		line[--*len] = '\0';
 }
 
-/* Finds user in the passwd-file at path: 1 found, 0 not, -1 unreadable. */
-int
-passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
+/* passwd_owned: whether a line (its first len octets) is user's, its
+ * first field being user; NULL user: every line is. */
+static int
+passwd_owned(const char *line, size_t len, const char *user)
+{
+	size_t	 ulen;
+
+	if (user == NULL)
+		return 1;
+	ulen = strlen(user);
+	return len >= ulen && memcmp(line, user, ulen) == 0 &&
+	    (len == ulen || line[ulen] == ':' || line[ulen] == '\0');
+}
+
+/*
+ * passwd_scan: reads the file at path for user's entry (NULL: checks
+ * every line), logging each malformed line it owns.  Returns 1 and fills
+ * *e when found, 0 when not, -1 when unreadable; *bad_r counts the
+ * malformed lines logged.  Lines of other users are not parsed, so that
+ * a lookup costs a comparison a line and one bad entry is not logged at
+ * every login of every user below it.
+ */
+static int
+passwd_scan(const char *path, const char *user, struct passwd_entry *e,
+    unsigned long *bad_r)
 {
 	struct passwd_entry	 cur;
 	FILE			*fp;
@@ -208,8 +230,9 @@ passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
 	unsigned long		 lineno = 0;
 	ssize_t			 len;
 	const char		*why;
-	int			 found = 0, saved = 0, r;
+	int			 found = 0, saved = 0;
 
+	*bad_r = 0;
 	/* Sized so that getline never moves a valid line: a realloc would
 	 * free the old buffer, hashes and all, without wiping it. */
 	if ((line = malloc(cap)) == NULL) {
@@ -225,23 +248,22 @@ passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
 	while ((len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
 		passwd_chomp(line, &len);
-		if (len > PASSWD_LINE_MAX) {
-			log_warnx("%s:%lu: line too long", path, lineno);
+		if (!passwd_owned(line, (size_t)len, user))
 			continue;
-		}
-		if (strlen(line) != (size_t)len) {
-			log_warnx("%s:%lu: NUL in line", path, lineno);
-			continue;
-		}
-		r = passwd_parse_line(line, &cur, &why);
-		if (r == -1)
-			log_warnx("%s:%lu: %s", path, lineno, why);
-		if (r != 1)
-			continue;
-		if (strcmp(cur.user, user) == 0) {
+		why = NULL;
+		if (len > PASSWD_LINE_MAX)
+			why = "line too long";
+		else if (strlen(line) != (size_t)len)
+			why = "NUL in line";
+		else if (passwd_parse_line(line, &cur, &why) == 1 &&
+		    user != NULL && strcmp(cur.user, user) == 0) {
 			*e = cur;
 			found = 1;
 			break;
+		}
+		if (why != NULL) {
+			log_warnx("%s:%lu: %s", path, lineno, why);
+			++*bad_r;
 		}
 	}
 	if (!found && ferror(fp)) {
@@ -257,4 +279,26 @@ passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
 	if (found == -1)
 		errno = saved;
 	return found;
+}
+
+/* Finds user in the passwd-file at path: 1 found, 0 not, -1 unreadable. */
+int
+passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
+{
+	unsigned long	 bad;
+
+	return passwd_scan(path, user, e, &bad);
+}
+
+/* Checks every line of the passwd-file at path: the malformed lines, -1
+ * when unreadable. */
+long
+passwd_check(const char *path)
+{
+	struct passwd_entry	 e;
+	unsigned long		 bad;
+
+	if (passwd_scan(path, NULL, &e, &bad) == -1)
+		return -1;
+	return (long)bad;
 }

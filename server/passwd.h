@@ -31,9 +31,14 @@ int	passwd_parse_line(const char *line, struct passwd_entry *e,
 /*
  * Finds user in the file at path.  Returns 1 and fills *e when found,
  * 0 when not, -1 when the file cannot be read (errno set, logged).
- * Malformed lines are logged with their line number and skipped.
+ * Only the lines whose first field is user are parsed: those that are
+ * malformed are logged with their line number and skipped.
  */
 int	passwd_lookup(const char *path, const char *user,
 	    struct passwd_entry *e);
+/* Parses every line of the file at path and logs each malformed one, as
+ * `postern check` does.  Returns how many, or -1 when the file cannot be
+ * read (logged). */
+long	passwd_check(const char *path);
 
 #endif

@@ -23,6 +23,7 @@
 #include "server/conf.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/mda.h"
 #include "server/passwd.h"
 #include "server/password.h"
 #include "server/privsep.h"
@@ -236,12 +237,34 @@ cmd_hash(int argc, char **argv)
 	return status;
 }
 
+/* check_passwd: the passwd-file's malformed lines, each said on stderr;
+ * one the file cannot be read is only noted, as posternd starts without
+ * it.  Returns how many. */
+static long
+check_passwd(const struct conf *conf)
+{
+	long	 bad;
+
+	if (conf->passdb != PASSDB_PASSWD_FILE)
+		return 0;
+	if ((bad = passwd_check(conf->passwd_file)) == -1) {
+		complain("note: the passwd-file %s cannot be read, not checked",
+		    conf->passwd_file);
+		return 0;
+	}
+	if (bad > 0)
+		complain("%s: %ld malformed line%s", conf->passwd_file, bad,
+		    bad == 1 ? "" : "s");
+	return bad;
+}
+
 /* postern check [-c file]: loads the configuration and prints it. */
 static int
 cmd_check(int argc, char **argv)
 {
 	struct conf	 conf;
 	const char	*path = POSTERN_CONF;
+	long		 bad;
 	int		 ch;
 
 	opterr = 0;	/* getopt would name "check" as the program */
@@ -263,9 +286,11 @@ cmd_check(int argc, char **argv)
 	memset(&conf, 0, sizeof(conf));
 	if (conf_load(path, &conf) == -1)
 		return 1;	/* conf_load said why */
-	conf_print(&conf, stdout);
+	bad = check_passwd(&conf);
+	if (bad == 0)
+		conf_print(&conf, stdout);
 	conf_free(&conf);
-	return finish_stdout();
+	return bad != 0 ? 1 : finish_stdout();
 }
 
 /* Resolves mail_user, which accounts naming no uid are delivered as
@@ -287,31 +312,6 @@ mail_identity(struct conf *conf)
 	conf->mail_uid = pw->pw_uid;
 	conf->mail_gid = pw->pw_gid;
 	return 0;
-}
-
-/*
- * Finds the recipient in the passwd-file: the whole name first, then
- * its local part (before the last '@').  Returns 1 and fills *e, 0 when
- * unknown, -1 when the file cannot be read.
- */
-static int
-find_user(const struct conf *conf, const char *user, struct passwd_entry *e)
-{
-	char		 local[USER_MAX + 1];
-	const char	*at;
-	int		 rc;
-
-	if (auth_valid_user(user) &&
-	    (rc = passwd_lookup(conf->passwd_file, user, e)) != 0)
-		return rc;
-	if ((at = strrchr(user, '@')) == NULL || at == user ||
-	    (size_t)(at - user) >= sizeof(local))
-		return 0;
-	memcpy(local, user, (size_t)(at - user));
-	local[at - user] = '\0';
-	if (!auth_valid_user(local))
-		return 0;
-	return passwd_lookup(conf->passwd_file, local, e);
 }
 
 /* Whether s may go into a header line: printable, at most max octets. */
@@ -341,68 +341,60 @@ deliver_failed(const char *user, const char *what)
 	return deliver_tempfail(err) ? EX_TEMPFAIL : EX_CANTCREAT;
 }
 
-/* Prepends the Return-Path: and Delivered-To: lines asked for. */
+/* Says why mda_lookup() found no account to deliver to as rc, and
+ * returns the exit status. */
 static int
-deliver_headers(struct delivery *d, const char *sender, const char *rcpt)
+not_found(const struct conf *conf, const char *user, enum mda_found rc)
 {
-	char	 line[SENDER_MAX + USER_MAX + 32];
-	int	 n;
+	char	 safe[USER_MAX + 1];
 
-	if (sender != NULL) {
-		n = snprintf(line, sizeof(line), "Return-Path: <%s>\n",
-		    sender);
-		if (n < 0 || (size_t)n >= sizeof(line) ||
-		    deliver_write(d, line, (size_t)n) == -1)
-			return -1;
+	switch (rc) {
+	case MDA_UNREADABLE:
+		complain("%s: cannot read the passwd-file %s", user,
+		    conf->passwd_file);
+		return EX_TEMPFAIL;
+	case MDA_ROOT:
+		complain("%s: uid 0 refused", user);
+		log_warnx("deliver: user=<%s> failed: uid 0 refused", user);
+		return EX_NOPERM;
+	case MDA_BADPATH:
+		complain("%s: the maildir template makes no valid path", user);
+		return EX_TEMPFAIL;
+	case MDA_NOIDENT:
+		complain("%s: cannot take the account's identity (see the "
+		    "log)", user);
+		return EX_TEMPFAIL;
+	default:
+		session_safe(user, safe, sizeof(safe));
+		complain("%s: unknown user", safe);
+		log_info("deliver: user=<%s> failed: unknown user", safe);
+		return EX_NOUSER;
 	}
-	if (rcpt != NULL) {
-		n = snprintf(line, sizeof(line), "Delivered-To: <%s>\n", rcpt);
-		if (n < 0 || (size_t)n >= sizeof(line) ||
-		    deliver_write(d, line, (size_t)n) == -1)
-			return -1;
-	}
-	return 0;
 }
 
 /*
- * Delivers stdin as user (already looked up as *e) into its Maildir.
- * Returns the exit status.
+ * Delivers stdin as user into the Maildir of its account u, whose
+ * identity (mda_lookup()) this process takes first, so that the
+ * account's POP3 sessions own what is delivered.  Returns the exit
+ * status.
  */
 static int
-deliver_as(struct conf *conf, const char *user,
-    const struct passwd_entry *e, const char *sender, const char *folder,
-    int dflag)
+deliver_as(struct conf *conf, const char *user, const struct auth_user *u,
+    const char *sender, const char *folder, int dflag)
 {
 	struct delivery	*d;
-	struct auth_user u;
 	char		 name[DELIVER_NAME_MAX];
 	char		 where[DELIVER_FOLDER_MAX + 1];
 	off_t		 size;
 
-	if (e->uid == 0) {
-		complain("%s: uid 0 refused", user);
-		log_warnx("deliver: user=<%s> failed: uid 0 refused", user);
-		return EX_NOPERM;
-	}
-	memset(&u, 0, sizeof(u));
-	strlcpy(u.name, e->user, sizeof(u.name));
-	u.uid = e->uid;
-	u.gid = e->gid;
-	if (auth_maildir_path(conf->maildir, e->user, e->home, u.maildir,
-	    sizeof(u.maildir)) == -1) {
-		complain("%s: the maildir template makes no valid path", user);
-		return EX_TEMPFAIL;
-	}
-	/* The identity a POP3 session of the account runs as, so that it
-	 * owns what is delivered: the entry's uid, else mail_user. */
-	if (mail_identity(conf) == -1 || privsep_become(conf, &u) == -1) {
+	if (privsep_become(conf, u) == -1) {
 		complain("%s: cannot take the account's identity (see the "
 		    "log)", user);
 		return EX_TEMPFAIL;
 	}
-	if ((d = deliver_begin(u.maildir, folder)) == NULL)
-		return deliver_failed(user, u.maildir);
-	if (deliver_headers(d, sender, dflag ? user : NULL) == -1 ||
+	if ((d = deliver_begin(u->maildir, folder)) == NULL)
+		return deliver_failed(user, u->maildir);
+	if (mda_headers(d, sender, dflag ? user : NULL) == -1 ||
 	    deliver_copy(d, STDIN_FILENO) == -1) {
 		deliver_abort(&d);
 		return deliver_failed(user, "writing the message");
@@ -412,7 +404,7 @@ deliver_as(struct conf *conf, const char *user,
 	if (deliver_commit(&d, name, sizeof(name), NULL, &size) == -1)
 		return deliver_failed(user, "committing the message");
 	log_info("deliver: user=<%s> from=<%s> folder=%s name=%s size=%lld",
-	    e->user, sender != NULL ? sender : "", where, name,
+	    u->name, sender != NULL ? sender : "", where, name,
 	    (long long)size);
 	return 0;
 }
@@ -423,11 +415,11 @@ static int
 cmd_deliver(int argc, char **argv)
 {
 	struct conf		 conf;
-	struct passwd_entry	 e;
+	struct auth_user	 u;
 	const char		*path = POSTERN_CONF, *folder = NULL, *user;
 	char			 sender[SENDER_MAX + 1], *from = NULL;
-	char			 safe[USER_MAX + 1];
 	size_t			 len;
+	enum mda_found		 found;
 	int			 ch, dflag = 0, rc;
 
 	opterr = 0;
@@ -488,24 +480,16 @@ cmd_deliver(int argc, char **argv)
 	memset(&conf, 0, sizeof(conf));
 	if (conf_load(path, &conf) == -1)
 		return EX_TEMPFAIL;	/* conf_load said why */
-	switch (find_user(&conf, user, &e)) {
-	case -1:
-		complain("%s: cannot read the passwd-file %s", user,
-		    conf.passwd_file);
+	/* Accounts naming no uid are delivered as mail_user, as posternd
+	 * serves them, when we run as root. */
+	if (mail_identity(&conf) == -1) {
+		complain("%s: cannot take the account's identity", user);
 		rc = EX_TEMPFAIL;
-		break;
-	case 0:
-		session_safe(user, safe, sizeof(safe));
-		complain("%s: unknown user", safe);
-		log_info("deliver: user=<%s> failed: unknown user", safe);
-		rc = EX_NOUSER;
-		break;
-	default:
-		rc = deliver_as(&conf, user, &e,
+	} else if ((found = mda_lookup(&conf, user, &u)) != MDA_FOUND)
+		rc = not_found(&conf, user, found);
+	else
+		rc = deliver_as(&conf, user, &u,
 		    from != NULL ? sender : NULL, folder, dflag);
-		break;
-	}
-	explicit_bzero(&e, sizeof(e));
 	conf_free(&conf);
 	return rc;
 }

@@ -156,6 +156,26 @@ def config_check():
                        text=True)
     t.ok(p.returncode == 0 and "port = 110" in p.stdout,
          "postern check prints the settings", p.stderr)
+    pw = os.path.join(d, "passwd")
+    with open(pw, "w") as f:
+        f.write("alice:{PLAIN}a\nbob:{PLAIN}b:x\n# c\ncarol\n")
+    withpw = os.path.join(d, "pw.conf")
+    with open(withpw, "w") as f:
+        f.write(f'passwd_file = "{pw}"\n'
+                'listen { protocol = "pop3" address = "::1" }\n')
+    p = subprocess.run([POSTERN, "check", "-c", withpw], capture_output=True,
+                       text=True)
+    t.ok(p.returncode == 1 and f"{pw}:2: invalid uid" in p.stderr and
+         f"{pw}:4: no password field" in p.stderr and
+         "2 malformed lines" in p.stderr and p.stdout == "",
+         "postern check reports every malformed passwd-file line",
+         (p.returncode, p.stderr))
+    with open(pw, "w") as f:
+        f.write("alice:{PLAIN}a\n")
+    p = subprocess.run([POSTERN, "check", "-c", withpw], capture_output=True,
+                       text=True)
+    t.ok(p.returncode == 0 and "port = 110" in p.stdout,
+         "and passes a good one", p.stderr)
 
 
 def daemon_mode():

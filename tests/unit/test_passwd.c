@@ -75,7 +75,8 @@ write_file(const struct fixture *f, const char *text, size_t len)
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* Runs passwd_lookup on path with stderr (the log) sent to f->log. */
+/* Runs passwd_lookup on path with stderr (the log) sent to f->log; with
+ * a NULL user, passwd_check. */
 static int
 lookup_path_logged(const struct fixture *f, const char *path,
     const char *user, struct passwd_entry *e)
@@ -88,7 +89,8 @@ lookup_path_logged(const struct fixture *f, const char *path,
 	    != -1);
 	assert_true(dup2(fd, STDERR_FILENO) != -1);
 	close(fd);
-	r = passwd_lookup(path, user, e);
+	r = user != NULL ? passwd_lookup(path, user, e) :
+	    (int)passwd_check(path);
 	err = errno;
 	fflush(stderr);
 	assert_true(dup2(saved, STDERR_FILENO) != -1);
@@ -121,6 +123,23 @@ assert_logged(const struct fixture *f, int lineno, const char *why)
 	fclose(fp);
 	if (strstr(buf, msg) == NULL)
 		fail_msg("\"%s\" not in the log: %s", msg, buf);
+}
+
+/* Asserts that the log written by lookup_logged names no line of the
+ * fixture's file. */
+static void
+assert_quiet(const struct fixture *f)
+{
+	char	 buf[8192];
+	FILE	*fp;
+	size_t	 n;
+
+	assert_non_null(fp = fopen(f->log, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	if (strstr(buf, f->path) != NULL)
+		fail_msg("the log names the file: %s", buf);
 }
 
 static void
@@ -321,17 +340,32 @@ test_lookup_malformed_logged(void **state)
 	    "nopassword\n"			/* line 3 */
 	    "alice:{PLAIN}good:5:5\n"
 	    "bob:{PLAIN}b:1:1::relative\n";	/* line 5 */
+	static const char good[] = "alice:{PLAIN}a\n# c\n\nbob:{PLAIN}b:1:1\n";
 
 	write_file(f, text, sizeof(text) - 1);
 	assert_int_equal(lookup_logged(f, "alice", &e), 1);
 	assert_string_equal(e.hash, "{PLAIN}good");
 	assert_int_equal(e.uid, 5);
 	assert_logged(f, 2, "invalid uid");
-	assert_logged(f, 3, "no password field");
 
 	/* A malformed entry is not found, even under its own name. */
 	assert_int_equal(lookup_logged(f, "bob", &e), 0);
 	assert_logged(f, 5, "home is not an absolute path");
+	assert_int_equal(lookup_logged(f, "nopassword", &e), 0);
+	assert_logged(f, 3, "no password field");
+
+	/* Other users' bad lines are not parsed, nor logged at each login. */
+	assert_int_equal(lookup_logged(f, "carol", &e), 0);
+	assert_quiet(f);
+
+	/* passwd_check parses and logs them all. */
+	assert_int_equal(lookup_logged(f, NULL, &e), 3);
+	assert_logged(f, 2, "invalid uid");
+	assert_logged(f, 3, "no password field");
+	assert_logged(f, 5, "home is not an absolute path");
+	write_file(f, good, sizeof(good) - 1);
+	assert_int_equal(lookup_logged(f, NULL, &e), 0);
+	assert_quiet(f);
 }
 
 static void
