@@ -23,6 +23,7 @@
 
 #include "protocols/command.h"
 #include "protocols/protocol.h"
+#include "protocols/spool.h"
 #include "server/auth.h"
 #include "server/io.h"
 #include "server/limits.h"
@@ -52,10 +53,7 @@ struct lmtp {
 	char		 from[LMTP_ADDR_MAX + 1];
 	struct rcpt	*rcpt;
 	size_t		 nrcpt;
-	int		 spool;		/* the message text, -1 if none */
-	char		*sbuf;		/* spool output buffer, IO_FILEBUF */
-	size_t		 slen;
-	int		 serr;		/* errno of a spool write failure */
+	struct spool	 sp;		/* the message text */
 	unsigned	 ok_n, fail_n;	/* deliveries, for the last log line */
 	struct cmdloop	 cl;		/* the command loop; why it ended */
 };
@@ -126,13 +124,7 @@ reset(struct lmtp *l)
 	l->nrcpt = 0;
 	l->mail = false;
 	l->from[0] = '\0';
-	if (l->spool != -1)
-		close(l->spool);
-	l->spool = -1;
-	free(l->sbuf);
-	l->sbuf = NULL;
-	l->slen = 0;
-	l->serr = 0;
+	spool_close(&l->sp);
 }
 
 /*
@@ -360,78 +352,12 @@ cmd_rcpt(struct lmtp *l, char *args)
 	return CMD_OK;
 }
 
-/* spool_flush: writes the spool buffer out; records the first error. */
-static void
-spool_flush(struct lmtp *l)
-{
-	size_t	 done = 0;
-	ssize_t	 n;
-
-	while (l->serr == 0 && done < l->slen) {
-		n = write(l->spool, l->sbuf + done, l->slen - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			l->serr = n == 0 ? EIO : errno;
-			errno = l->serr;
-			log_warn("lmtp: rip=%s: writing the spool file",
-			    l->s->rip);
-			break;
-		}
-		done += (size_t)n;
-	}
-	l->slen = 0;
-}
-
-/* spool_put: appends n octets to the spool. */
-static void
-spool_put(struct lmtp *l, const char *p, size_t n)
-{
-	size_t	 k;
-
-	while (n > 0 && l->serr == 0) {
-		if (l->slen == IO_FILEBUF)
-			spool_flush(l);
-		k = IO_FILEBUF - l->slen;
-		if (k > n)
-			k = n;
-		memcpy(l->sbuf + l->slen, p, k);
-		l->slen += k;
-		p += k;
-		n -= k;
-	}
-}
-
-/* spool_open: an unlinked temporary file for the message, or -1. */
-static int
-spool_open(struct lmtp *l)
-{
-	char	 path[PATH_MAX];
-	int	 n;
-
-	n = snprintf(path, sizeof(path), "%s/postern-lmtp.XXXXXXXXXX",
-	    l->s->conf->lmtp_temp_dir);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((l->spool = mkostemp(path, O_CLOEXEC)) == -1)
-		return -1;
-	(void)unlink(path);
-	if ((l->sbuf = malloc(IO_FILEBUF)) == NULL) {
-		close(l->spool);
-		l->spool = -1;
-		return -1;
-	}
-	return 0;
-}
-
 /* store: delivers the spool to r: in this process when r runs as its
  * uid, else in a delivery child that takes r's (mda.h).  Fills *j. */
 static void
 store(struct lmtp *l, const struct rcpt *r, struct mda_job *j)
 {
-	struct mda_msg	 m = { l->spool, l->from };
+	struct mda_msg	 m = { l->sp.fd, l->from };
 	struct auth_user u;
 
 	memset(&u, 0, sizeof(u));
@@ -511,53 +437,11 @@ refuse_all(struct lmtp *l, bool toolong, off_t size)
 			    l->s->conf->lmtp_max_message_size);
 		else
 			reply(l, "451 4.3.0 <%s> cannot spool the message: %s",
-			    l->rcpt[i].addr, strerror(l->serr));
+			    l->rcpt[i].addr, strerror(l->sp.err));
 	}
 	log_info("lmtp: rip=%s from=<%s>: message refused: %s", l->s->rip,
-	    l->from, toolong ? "line too long" : l->serr != 0 ?
-	    strerror(l->serr) : "too big");
-}
-
-/*
- * read_data: reads the message text up to the "." line into the spool,
- * undoing the dot-stuffing and storing lines with LF.  Returns the
- * network size read, or -1 when the session must end (*why_r says why).
- */
-static off_t
-read_data(struct lmtp *l, bool *toolong_r, const char **why_r)
-{
-	char	*line;
-	ssize_t	 n;
-	bool	 crlf = true;
-	off_t	 size = 0, max = l->s->conf->lmtp_max_message_size;
-
-	*toolong_r = false;
-	for (;;) {
-		n = io_getline(l->io, &line);
-		if (n == IO_TOOLONG) {
-			*toolong_r = true;
-			continue;
-		}
-		if (n < 0) {
-			*why_r = n == IO_TIMEOUT ? "timeout" : n == IO_EOF ?
-			    "disconnected in DATA" : "connection error";
-			return -1;
-		}
-		if (n == 1 && line[0] == '.' && crlf && io_crlf(l->io))
-			return size;
-		/* A lone dot next to a bare LF is text, not the end: no
-		 * second message can be smuggled in behind it. */
-		crlf = io_crlf(l->io);
-		if (line[0] == '.' && n > 1) {
-			line++;
-			n--;
-		}
-		size += n + 2;
-		if (size > max || *toolong_r)
-			continue;
-		spool_put(l, line, (size_t)n);
-		spool_put(l, "\n", 1);
-	}
+	    l->from, toolong ? "line too long" : l->sp.err != 0 ?
+	    strerror(l->sp.err) : "too big");
 }
 
 /* cmd_data: DATA; the message, then one reply per recipient. */
@@ -565,8 +449,7 @@ static int
 cmd_data(struct lmtp *l, char *args)
 {
 	const char	*why = "connection error";
-	bool		 toolong;
-	off_t		 size;
+	off_t		 max = l->s->conf->lmtp_max_message_size;
 
 	if (!l->mail || l->nrcpt == 0) {
 		reply(l, "503 5.5.1 need %s before DATA",
@@ -577,7 +460,7 @@ cmd_data(struct lmtp *l, char *args)
 		reply(l, "501 5.5.4 DATA takes no argument");
 		return CMD_BAD;
 	}
-	if (spool_open(l) == -1) {
+	if (spool_open(&l->sp, l->s->conf->lmtp_temp_dir, "lmtp") == -1) {
 		log_warn("lmtp: rip=%s: spool file in %s", l->s->rip,
 		    l->s->conf->lmtp_temp_dir);
 		reply(l, "451 4.3.0 cannot create a spool file, try again "
@@ -586,7 +469,7 @@ cmd_data(struct lmtp *l, char *args)
 	}
 	reply(l, "354 2.0.0 send the message, ending with \".\" on a line "
 	    "by itself");
-	if ((size = read_data(l, &toolong, &why)) == -1) {
+	if (spool_read(&l->sp, l->io, max, &why) == -1) {
 		if (strcmp(why, "timeout") == 0)
 			reply(l, "421 4.4.2 %s timeout, closing",
 			    l->s->conf->hostname);
@@ -595,11 +478,8 @@ cmd_data(struct lmtp *l, char *args)
 		l->cl.why = why;
 		return CMD_CLOSE;
 	}
-	if (!toolong && size <= l->s->conf->lmtp_max_message_size)
-		spool_flush(l);
-	if (toolong || size > l->s->conf->lmtp_max_message_size ||
-	    l->serr != 0)
-		refuse_all(l, toolong, size);
+	if (l->sp.toolong || l->sp.size > max || l->sp.err != 0)
+		refuse_all(l, l->sp.toolong, l->sp.size);
 	else
 		deliver_all(l);
 	reset(l);
@@ -692,7 +572,7 @@ lmtp_serve(struct session *s)
 
 	memset(&l, 0, sizeof(l));
 	l.s = s;
-	l.spool = -1;
+	spool_init(&l.sp);
 	if ((size_t)s->conf->max_line > max)
 		max = (size_t)s->conf->max_line;
 	if ((l.io = session_io(s, max)) == NULL)

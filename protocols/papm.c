@@ -30,6 +30,7 @@
 
 #include "protocols/command.h"
 #include "protocols/protocol.h"
+#include "protocols/spool.h"
 #include "server/auth.h"
 #include "server/delegate.h"
 #include "server/io.h"
@@ -84,14 +85,10 @@ struct papm {
 	struct delegate_rcpt *asked;	/* in DATA: the copies the auth
 					   process writes */
 	size_t		 nasked;
-	int		 spool;		/* the message text, -1 if none */
-	char		*sbuf;		/* spool output buffer, IO_FILEBUF */
-	size_t		 slen;
-	int		 serr;		/* errno of a spool write failure */
+	struct spool	 sp;		/* the message text */
 	/* The session. */
 	unsigned	 read_n, pushed_n;	/* for the logout line */
 	off_t		 read_b;
-	const char	*why;
 	bool		 logged_out;
 	struct cmdloop	 cl;		/* the command loop; why it ended */
 };
@@ -534,13 +531,7 @@ reset(struct papm *pa)
 	pa->nrcpt = pa->nremote = 0;
 	pa->mail = false;
 	pa->from[0] = '\0';
-	if (pa->spool != -1)
-		close(pa->spool);
-	pa->spool = -1;
-	free(pa->sbuf);
-	pa->sbuf = NULL;
-	pa->slen = 0;
-	pa->serr = 0;
+	spool_close(&pa->sp);
 }
 
 /* domain_ok: whether d is a domain name: dot-separated labels of letters,
@@ -823,114 +814,6 @@ cmd_rcpt(struct papm *pa, char *args)
 	return CMD_OK;
 }
 
-/* spool_flush: writes the spool buffer out; records the first error. */
-static void
-spool_flush(struct papm *pa)
-{
-	size_t	 done = 0;
-	ssize_t	 n;
-
-	while (pa->serr == 0 && done < pa->slen) {
-		n = write(pa->spool, pa->sbuf + done, pa->slen - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			pa->serr = n == 0 ? EIO : errno;
-			errno = pa->serr;
-			log_warn("papm: rip=%s: writing the spool file",
-			    pa->s->rip);
-			break;
-		}
-		done += (size_t)n;
-	}
-	pa->slen = 0;
-}
-
-/* spool_put: appends n octets to the spool. */
-static void
-spool_put(struct papm *pa, const char *p, size_t n)
-{
-	size_t	 k;
-
-	while (n > 0 && pa->serr == 0) {
-		if (pa->slen == IO_FILEBUF)
-			spool_flush(pa);
-		k = IO_FILEBUF - pa->slen;
-		if (k > n)
-			k = n;
-		memcpy(pa->sbuf + pa->slen, p, k);
-		pa->slen += k;
-		p += k;
-		n -= k;
-	}
-}
-
-/* spool_open: an unlinked temporary file in lmtp_temp_dir, or -1. */
-static int
-spool_open(struct papm *pa)
-{
-	char	 path[PATH_MAX];
-	int	 n;
-
-	n = snprintf(path, sizeof(path), "%s/postern-papm.XXXXXXXXXX",
-	    pa->s->conf->lmtp_temp_dir);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((pa->spool = mkostemp(path, O_CLOEXEC)) == -1)
-		return -1;
-	(void)unlink(path);
-	if ((pa->sbuf = malloc(IO_FILEBUF)) == NULL) {
-		close(pa->spool);
-		pa->spool = -1;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * read_data: reads the message up to the "." line into the spool, undoing
- * the dot-stuffing, lines stored with LF.  Returns its network size (each
- * line with CRLF), or -1 when the session must end (*why_r says why).
- */
-static off_t
-read_data(struct papm *pa, bool *toolong_r, const char **why_r)
-{
-	char	*line;
-	ssize_t	 n;
-	bool	 crlf = true;
-	off_t	 size = 0, max = pa->s->conf->papm_max_message_size;
-
-	*toolong_r = false;
-	for (;;) {
-		n = io_getline(pa->io, &line);
-		if (n == IO_TOOLONG) {
-			*toolong_r = true;
-			continue;
-		}
-		if (n < 0) {
-			*why_r = n == IO_TIMEOUT ? "timeout" : n == IO_EOF ?
-			    "disconnected in DATA" : "connection error";
-			return -1;
-		}
-		if (n == 1 && line[0] == '.' && crlf && io_crlf(pa->io))
-			return size;
-		/* A lone dot next to a bare LF is text, not the end: no
-		 * second message can be smuggled in behind it. */
-		crlf = io_crlf(pa->io);
-		if (line[0] == '.' && n > 1) {
-			line++;
-			n--;
-		}
-		size += n + 2;
-		if (size > max || *toolong_r)
-			continue;
-		spool_put(pa, line, (size_t)n);
-		spool_put(pa, "\n", 1);
-	}
-}
-
 /* wait_child: waits for pid up to seconds; kills it after that.  Returns
  * its status, or -1 (timed out or lost). */
 static int
@@ -1010,7 +893,7 @@ relay(struct papm *pa, char *why, size_t whylen)
 		snprintf(why, whylen, "%s", strerror(errno));
 		return -1;
 	}
-	if (lseek(pa->spool, 0, SEEK_SET) == -1 || (pid = fork()) == -1) {
+	if (lseek(pa->sp.fd, 0, SEEK_SET) == -1 || (pid = fork()) == -1) {
 		snprintf(why, whylen, "%s", strerror(errno));
 		free(argv);
 		free(words);
@@ -1018,7 +901,7 @@ relay(struct papm *pa, char *why, size_t whylen)
 	}
 	if (pid == 0) {
 		null = open("/dev/null", O_RDWR);
-		if (dup2(pa->spool, STDIN_FILENO) == -1 || null == -1 ||
+		if (dup2(pa->sp.fd, STDIN_FILENO) == -1 || null == -1 ||
 		    dup2(null, STDOUT_FILENO) == -1)
 			_exit(127);
 		closefrom(STDERR_FILENO + 1);
@@ -1079,7 +962,7 @@ ask_all(struct papm *pa)
 			dr->addr = pa->rcpt[i].addr;
 			dr->user = pa->rcpt[i].user;
 		}
-	if (delegate_begin(pa->s, pa->from, pa->spool, pa->asked, n) == 0)
+	if (delegate_begin(pa->s, pa->from, pa->sp.fd, pa->asked, n) == 0)
 		return 0;
 	err = errno != 0 ? errno : EIO;
 	for (dr = pa->asked, i = 0; i < n; i++)
@@ -1101,7 +984,7 @@ ask_all(struct papm *pa)
 static int
 write_all(struct papm *pa)
 {
-	struct mda_msg	 m = { pa->spool, NULL };	/* no header added */
+	struct mda_msg	 m = { pa->sp.fd, NULL };	/* no header added */
 	struct auth_user u;
 	struct prcpt	*r;
 	size_t		 i;
@@ -1224,7 +1107,6 @@ cmd_data(struct papm *pa, char *args)
 	const char	*why = "connection error";
 	long		 max = pa->s->conf->papm_max_message_size;
 	bool		 toolong;
-	off_t		 size;
 
 	if (!pa->mail || pa->nrcpt == 0) {
 		reply(pa, pa->mail ? "-ERR send RCPT TO: first" :
@@ -1235,33 +1117,32 @@ cmd_data(struct papm *pa, char *args)
 		reply(pa, "-ERR DATA takes no argument");
 		return CMD_BAD;
 	}
-	if (spool_open(pa) == -1) {
+	if (spool_open(&pa->sp, pa->s->conf->lmtp_temp_dir, "papm") == -1) {
 		log_warn("papm: rip=%s: spool file in %s", pa->s->rip,
 		    pa->s->conf->lmtp_temp_dir);
 		reply(pa, "-ERR cannot spool the message, try again later");
 		return CMD_OK;
 	}
 	reply(pa, "+OK");
-	if ((size = read_data(pa, &toolong, &why)) == -1) {
+	if (spool_read(&pa->sp, pa->io, max, &why) == -1) {
 		log_info("papm: user=<%s> rip=%s from=<%s>: %s, nothing "
 		    "delivered", pa->s->user, pa->s->rip, pa->from, why);
 		pa->cl.why = why;
 		return CMD_CLOSE;
 	}
-	if (!toolong && size <= max)
-		spool_flush(pa);
+	toolong = pa->sp.toolong;
 	if (toolong)
 		reply(pa, "-ERR message has a line longer than %d octets, "
 		    "nothing delivered", MESSAGE_LINE_MAX);
-	else if (size > max)
+	else if (pa->sp.size > max)
 		reply(pa, "-ERR message too large: the limit is %ld octets, "
 		    "nothing delivered", max);
-	else if (pa->serr != 0)
+	else if (pa->sp.err != 0)
 		reply(pa, "-ERR cannot spool the message: %s, nothing "
-		    "delivered", strerror(pa->serr));
+		    "delivered", strerror(pa->sp.err));
 	else
 		push_all(pa);
-	if (toolong || size > max)
+	if (toolong || pa->sp.size > max)
 		log_info("papm: user=<%s> rip=%s from=<%s>: message refused: "
 		    "%s", pa->s->user, pa->s->rip, pa->from, toolong ?
 		    "line too long" : "too large");
@@ -1330,7 +1211,7 @@ papm_serve(struct session *s)
 	memset(&pa, 0, sizeof(pa));
 	pa.s = s;
 	pa.state = AUTH;
-	pa.spool = -1;
+	spool_init(&pa.sp);
 	if ((pa.io = session_io(s, (size_t)s->conf->max_line >
 	    MESSAGE_LINE_MAX ? (size_t)s->conf->max_line : MESSAGE_LINE_MAX)) ==
 	    NULL)
