@@ -31,7 +31,7 @@ static int
 open_lockfile(int dirfd, const char *name)
 {
 	struct stat	 st;
-	int		 fd, flags;
+	int		 fd;
 
 	/* O_NONBLOCK: a FIFO planted under the name must not hang us. */
 	fd = openat(dirfd, name,
@@ -47,11 +47,8 @@ open_lockfile(int dirfd, const char *name)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		close_keep_errno(fd);
-		return -1;
-	}
+	/* O_NONBLOCK stays: the descriptor only carries the lock, which
+	 * F_SETLK never waits for anyway. */
 	return fd;
 }
 

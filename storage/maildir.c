@@ -902,6 +902,14 @@ maildrop_commit(struct maildrop *md, size_t *failed_r)
 	size_t	 i, failed = 0, gone = 0;
 	bool	 locked = false;
 
+	for (i = 0; i < md->count; i++)
+		if (md->mail[i].flags & (MAIL_DELETED | MAIL_SEEN))
+			break;
+	if (i == md->count) {
+		if (failed_r != NULL)
+			*failed_r = 0;
+		return 0;	/* nothing to apply: no lock to take */
+	}
 	if (!md->opts.no_index)
 		locked = index_lock(&md->idx) == 0;
 	for (i = 0; i < md->count; i++) {
