@@ -27,6 +27,7 @@
 
 #include "protocols/protocol.h"
 #include "server/authd.h"
+#include "server/compat.h"
 #include "server/delegate.h"
 #include "server/io.h"
 #include "server/log.h"
@@ -456,6 +457,7 @@ run_session(const struct conf *conf, const struct wire_req *rq,
     const char *pending, int conn, int chan, const struct auth_user *u)
 {
 	session_signals();
+	compat_shed_memory();
 	if (privsep_become(conf, u) == -1)
 		_exit(1);
 	serve_resumed(conf, rq, pending, conn, chan, u);
@@ -518,6 +520,7 @@ mw_main(const struct conf *conf, int fd)
 	int		 conn, chan;
 
 	session_signals();
+	compat_shed_memory();
 	memset(&nobody_in_particular, 0, sizeof(nobody_in_particular));
 	nobody_in_particular.uid = -1;	/* takes mail_user's */
 	strlcpy(nobody_in_particular.name, conf->mail_user,

@@ -24,6 +24,7 @@
 
 #include "protocols/protocol.h"
 #include "server/io.h"
+#include "server/compat.h"
 #include "server/log.h"
 #include "server/privsep.h"
 #include "server/proxy.h"
@@ -482,6 +483,7 @@ worker_main(const struct worker_args *w)
 	sigaddset(&blocked, SIGALRM);
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	handlers(false);
+	compat_shed_memory();
 	if (w->local)
 		become_local(w->conf);
 	else
