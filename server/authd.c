@@ -85,8 +85,14 @@ struct mailworker {
 	pid_t	 pid;		/* 0: none (dead, or not started) */
 	int	 fd;		/* the auth process's end */
 	bool	 busy;
+	bool	 extra;		/* started for a login that found every
+				   mail worker busy; ends when idle */
 	time_t	 born;		/* a worker dying at once waits a second */
+	time_t	 idle;		/* since when it has been idle */
 };
+
+/* An extra mail worker idle this long ends (seconds). */
+#define MW_EXTRA_IDLE	60
 
 struct job {
 	struct wire_req	 rq;
@@ -630,6 +636,9 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 	return i;
 }
 
+static int	mw_grow(const struct conf *, struct kids *, int,
+		    struct mailworker *, int, const struct chans *);
+
 /* answer: sends the verdict to the worker. */
 static void
 answer(int fd, enum auth_result r, const char *why,
@@ -851,7 +860,9 @@ handle(const struct conf *conf, struct kids *k, int q,
 	else if (r == AUTH_OK) {
 		chan = chan_open(ch, rq, &u);
 		if (nmw > 0 && uid == conf->mail_uid && gid == conf->mail_gid &&
-		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0)
+		    ((w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0 ||
+		    (mw_grow(conf, k, q, mw, nmw, ch) == 0 &&
+		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0)))
 			sb_session_pid(slot, mw[w].pid);	/* it carries on */
 		else if ((pid = fork()) == -1) {
 			log_warn("authd: fork");
@@ -959,36 +970,85 @@ shutdown_kids(const struct conf *conf, struct kids *k,
 	kids_reap(k, 0, mw, nmw, ch);
 }
 
-/* mw_missing: whether a mail worker is not running. */
+/* mw_missing: whether one of the mail workers kept ready is not
+ * running. */
 static bool
 mw_missing(const struct mailworker *mw, int nmw)
 {
 	int	 w;
 
 	for (w = 0; w < nmw; w++)
-		if (mw[w].pid == 0)
+		if (mw[w].pid == 0 && !mw[w].extra)
 			return true;
 	return false;
 }
 
-/* mw_fill: starts the mail workers that are missing. */
+/* mw_start: starts mail worker w; the child closes the auth process's
+ * descriptors, the other mail workers' among them. */
 static void
-mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
-    int nmw, const struct chans *ch)
+mw_start(const struct conf *conf, struct kids *k, int q,
+    struct mailworker *mw, int nmw, const struct chans *ch, int w)
 {
-	int	 fds[WORKERS_MAX + 3], w, n = 0;
+	int	 fds[WORKERS_MAX + 3], i, n = 0;
 
 	fds[n++] = q;
 	fds[n++] = wake[0];
 	fds[n++] = wake[1];
+	for (i = 0; i < nmw && n < WORKERS_MAX + 3; i++)
+		fds[n++] = mw[i].fd;
+	mw[w].born = mw[w].idle = time(NULL);
+	mw_spawn(conf, k, &mw[w], fds, (size_t)n, ch);
+}
+
+/* mw_fill: starts the mail workers kept ready that are missing. */
+static void
+mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
+    int nmw, const struct chans *ch)
+{
+	int	 w;
+
 	for (w = 0; w < nmw; w++)
-		fds[n++] = mw[w].fd;
+		if (mw[w].pid == 0 && !mw[w].extra && time(NULL) > mw[w].born)
+			mw_start(conf, k, q, mw, nmw, ch, w);
+}
+
+/* mw_grow: every mail worker is busy: starts an extra one, when there is
+ * room.  0, or -1 when there is none or the start failed. */
+static int
+mw_grow(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
+    int nmw, const struct chans *ch)
+{
+	int	 w;
+
 	for (w = 0; w < nmw; w++)
-		if (mw[w].pid == 0 && time(NULL) > mw[w].born) {
-			mw[w].born = time(NULL);
-			mw_spawn(conf, k, &mw[w], fds, (size_t)n, ch);
-			fds[3 + w] = mw[w].fd;
+		if (mw[w].extra && mw[w].pid == 0 && mw[w].fd == -1)
+			break;
+	if (w == nmw)
+		return -1;
+	mw_start(conf, k, q, mw, nmw, ch, w);
+	return mw[w].pid != 0 ? 0 : -1;
+}
+
+/* mw_retire: ends the extra mail workers idle for MW_EXTRA_IDLE seconds:
+ * with their socket closed, they exit.  Whether extras are still up. */
+static bool
+mw_retire(struct mailworker *mw, int nmw, time_t now)
+{
+	bool	 left = false;
+	int	 w;
+
+	for (w = 0; w < nmw; w++) {
+		if (!mw[w].extra || mw[w].pid == 0)
+			continue;
+		if (mw[w].fd != -1 && !mw[w].busy &&
+		    now - mw[w].idle >= MW_EXTRA_IDLE) {
+			close(mw[w].fd);
+			mw[w].fd = -1;
+			mw[w].busy = true;	/* until reaped */
 		}
+		left = true;
+	}
+	return left;
 }
 
 /* mw_events: a mail worker's byte says it is idle again; a hang-up that
@@ -1004,6 +1064,7 @@ mw_events(struct mailworker *mw, int nmw, const struct pollfd *pfd)
 			continue;
 		if (read(mw[w].fd, &b, 1) == 1) {
 			mw[w].busy = false;
+			mw[w].idle = time(NULL);
 			sb_session_clear(sb_session_find(mw[w].pid));
 		}
 		else {
@@ -1094,26 +1155,34 @@ authd_main(const struct conf *conf, int q)
 	size_t			 npfd = 0;
 	char			*pending;
 	int			 fds[2], nmw = 0, w, timeout;
+	bool			 extras;
 	char			 drain[64];
 
 	authd_signals();
 	setproctitle("auth");
 	conf = &live;	/* its own copy, which SIGHUP replaces */
+	/* mail_workers kept ready, and room for extras up to max_workers. */
 	if (conf->privsep && conf->mail_user[0] != '\0')
-		nmw = conf->mail_workers;
+		nmw = conf->mail_workers > 0 && conf->max_workers >
+		    conf->mail_workers ? conf->max_workers : conf->mail_workers;
 	rq = malloc(sizeof(*rq));
 	pending = malloc(AUTHD_PENDING_MAX);
 	mw = calloc((size_t)nmw + 1, sizeof(*mw));
 	if (rq == NULL || pending == NULL || mw == NULL)
 		fatal("authd: malloc");
-	for (w = 0; w < nmw; w++)
+	for (w = 0; w < nmw; w++) {
 		mw[w].fd = -1;
+		mw[w].extra = w >= conf->mail_workers;
+	}
 	while (!got_term) {
 		mw_fill(conf, &k, q, mw, nmw, &ch);
 		if ((pfd = poll_set(pfd, &npfd, q, mw, nmw, &ch)) == NULL)
 			fatal("authd: malloc");
-		/* Wake every second while a mail worker is missing. */
-		timeout = nmw > 0 && mw_missing(mw, nmw) ? 1000 : -1;
+		/* Wake every second while a mail worker is missing or an
+		 * extra one may have to end. */
+		extras = nmw > 0 && mw_retire(mw, nmw, time(NULL));
+		timeout = extras || (nmw > 0 && mw_missing(mw, nmw)) ? 1000 :
+		    -1;
 		if (poll(pfd, (nfds_t)nmw + 2 + ch.n, timeout) == -1 &&
 		    errno != EINTR)
 			fatal("authd: poll");

@@ -171,6 +171,47 @@ def scoreboard():
              "status without a running posternd says so", st.stderr)
 
 
+def mail_workers():
+    """Logins that find every mail worker busy start extra ones, which
+    serve later sessions too and end after a minute idle."""
+    if os.geteuid() != 0:
+        t.skip("extra mail workers", "needs privilege separation (root)")
+        return
+    users = {f"u{i}": f"pw{i}" for i in range(4)}
+    settings = dict(mail_workers=1, max_workers=8, min_spare=4)
+
+    def mail(srv):
+        return [p for p in srv.sessions()
+                if Server.title(p).startswith("posternd: ")]
+
+    with Server(users=users, settings=settings, workers=4) as srv:
+        t.ok(wait_for(lambda: len(mail(srv)) == 1),
+             "mail_workers = 1: one mail worker waits", mail(srv))
+        clients = []
+        for u, pw in users.items():
+            c = srv.client()
+            t.ok(c.login(u, pw)[1].startswith("+OK"), f"{u} logs in")
+            clients.append(c)
+        held = set(mail(srv))
+        t.eq(len(held), 4, "four sessions at once: three extra mail "
+             "workers")
+        for c in clients:
+            c.cmd("QUIT")
+            c.close()
+        t.ok(wait_for(lambda: all("mail idle" in Server.title(p)
+                                  for p in mail(srv))),
+             "their sessions over, all four wait for more",
+             [Server.title(p) for p in mail(srv)])
+        c = srv.client()
+        c.login("u3", "pw3")
+        t.ok(set(mail(srv)) == held, "a new login is served by one of them, "
+             "no new process")
+        c.cmd("QUIT")
+        c.close()
+        t.ok(wait_for(lambda: len(mail(srv)) == 1, 90),
+             "after a minute idle the extras end: one is left", mail(srv))
+
+
 def config():
     d = tempfile.mkdtemp(prefix="postern-pool-conf-")
     path = os.path.join(d, "postern.conf")
@@ -210,5 +251,6 @@ grow_and_shrink()
 at_max_workers()
 recycled()
 scoreboard()
+mail_workers()
 config()
 t.done()
