@@ -62,10 +62,12 @@ $(BUILD)/posternd: $(BUILD)/obj/server/posternd.o $(BUILD)/libpostern.a
 $(BUILD)/postern: $(BUILD)/obj/server/postern.o $(BUILD)/libpostern.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libpostern.a
+# Each test is linked with tests/unit/fixture.c, the shared fixtures.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h tests/unit/fixture.c \
+    tests/unit/fixture.h $(BUILD)/libpostern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
-	    $(BUILD)/libpostern.a $(CMOCKA_LIBS) $(LIBS_ALL)
+	    tests/unit/fixture.c $(BUILD)/libpostern.a $(CMOCKA_LIBS) $(LIBS_ALL)
 
 unit: $(UNIT_BIN)
 
@@ -101,6 +103,8 @@ FUZZ_ARGS_index        = -max_len=2048 -dict=fuzz/index.dict
 FUZZ_ARGS_pop1         = -max_len=4096 -dict=fuzz/pop1.dict
 FUZZ_ARGS_papm         = -max_len=4096 -dict=fuzz/papm.dict
 FUZZ_ARGS_lmtp         = -max_len=4096 -dict=fuzz/lmtp.dict
+FUZZ_ARGS_mrp          = -max_len=4096 -dict=fuzz/mrp.dict
+FUZZ_ARGS_tls          = -max_len=8192
 # A fixed seed keeps CI's one-minute smoke run the same from run to run;
 # FUZZ_SEED=0 lets libFuzzer pick one, for longer hunts.
 FUZZ_SEED ?= 1
@@ -108,26 +112,34 @@ FUZZ_ARGS = -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 \
             -seed=$(FUZZ_SEED) \
             -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
 
-$(FUZZ_DIR)/obj/%.o: %.c $(HDRS) fuzz/common.h config.mk
+$(FUZZ_DIR)/obj/%.o: %.c $(HDRS) fuzz/common.h fuzz/session.h config.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # Kept after a build: only pattern rules name them, which would make them
 # intermediate files that make deletes.
-.SECONDARY: $(FUZZ_LIBOBJ)
+.SECONDARY: $(FUZZ_LIBOBJ) $(FUZZ_DIR)/obj/fuzz/session.o
 
-$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/common.h $(FUZZ_LIBOBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $< \
-	    $(FUZZ_LIBOBJ) $(LIBS_ALL)
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/common.h fuzz/session.h $(FUZZ_LIBOBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -pthread -o $@ \
+	    $(filter-out %.h,$^) $(LIBS_ALL)
 
 REPLAY_OBJ  = $(FUZZ_NAMES:%=$(BUILD)/obj/fuzz/fuzz_%.o) \
-              $(BUILD)/obj/fuzz/replay.o $(BUILD)/obj/fuzz/common.o
-$(REPLAY_OBJ): fuzz/common.h
+              $(BUILD)/obj/fuzz/replay.o $(BUILD)/obj/fuzz/common.o \
+              $(BUILD)/obj/fuzz/session.o
+$(REPLAY_OBJ): fuzz/common.h fuzz/session.h
+
+# The session harnesses also link fuzz/session.c, their shared fixture
+# (and crypt(3) stub): only they, so that no other harness gets the stub.
+FUZZ_SESSIONS = pop3 pop1 papm lmtp mrp
+$(FUZZ_SESSIONS:%=$(FUZZ_DIR)/fuzz_%): $(FUZZ_DIR)/obj/fuzz/session.o
+$(FUZZ_SESSIONS:%=$(FUZZ_DIR)/replay_%): $(BUILD)/obj/fuzz/session.o
 
 $(FUZZ_DIR)/replay_%: $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/obj/fuzz/replay.o \
     $(BUILD)/obj/fuzz/common.o $(BUILD)/libpostern.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $(filter %.o,$^) \
+	    $(filter %.a,$^) $(LIBS_ALL)
 
 fuzz-build: deps-ensure $(FUZZ_BIN)
 

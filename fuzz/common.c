@@ -53,24 +53,19 @@ fuzz_path(char *out, size_t outlen, const char *a, const char *b)
 	FUZZ_CHECK(n > 0 && (size_t)n < outlen);
 }
 
-/* rm_at: removes name in dirfd, a directory's contents first. */
+static int	rm_at(int, const char *);
+
+/* empty_fd: removes what is inside the open directory fd, and closes
+ * it.  0, or -1 if something stayed. */
 static int
-rm_at(int dirfd, const char *name)
+empty_fd(int fd)
 {
-	struct stat	 st;
 	struct dirent	*d;
 	DIR		*dp;
-	int		 fd, rv = 0;
+	int		 rv = 0;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0);
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd == -1 || (dp = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((dp = fdopendir(fd)) == NULL) {
+		close(fd);
 		return -1;
 	}
 	while ((d = readdir(dp)) != NULL) {
@@ -80,6 +75,23 @@ rm_at(int dirfd, const char *name)
 			rv = -1;
 	}
 	closedir(dp);
+	return rv;
+}
+
+/* rm_at: removes name in dirfd, a directory's contents first. */
+static int
+rm_at(int dirfd, const char *name)
+{
+	struct stat	 st;
+	int		 fd, rv;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dirfd, name, 0);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	rv = fd == -1 ? -1 : empty_fd(fd);
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1)
 		rv = -1;
 	return rv;
@@ -89,24 +101,10 @@ rm_at(int dirfd, const char *name)
 int
 fuzz_empty_dir(const char *path)
 {
-	struct dirent	*d;
-	DIR		*dp;
-	int		 fd, rv = 0;
+	int	 fd;
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || (dp = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	while ((d = readdir(dp)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		if (rm_at(fd, d->d_name) == -1)
-			rv = -1;
-	}
-	closedir(dp);
-	return rv;
+	return fd == -1 ? -1 : empty_fd(fd);
 }
 
 /* cleanup: the atexit hook removing the temporary directories. */
@@ -146,6 +144,17 @@ fuzz_tempdir(const char *tag)
 		atexit(cleanup);
 	}
 	return p;
+}
+
+/* fuzz_lowest_fd: what dup() gets now. */
+int
+fuzz_lowest_fd(void)
+{
+	int	 fd = dup(2);
+
+	FUZZ_CHECK(fd != -1);
+	close(fd);
+	return fd;
 }
 
 /* fuzz_write_file: the whole of data into path. */

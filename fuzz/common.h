@@ -1,7 +1,7 @@
 /*
  * common.h: what the fuzz harnesses share: a quiet start, temporary
- * directories that go away at exit, whole-file writes, and the check
- * that stops a run when an invariant breaks.  Harness-only code: nothing
+ * directories that go away at exit, whole-file writes, the descriptor
+ * leak check, and the check that stops a run when an invariant breaks.  Harness-only code: nothing
  * in the server includes it.
  */
 #ifndef POSTERN_FUZZ_COMMON_H
@@ -42,5 +42,8 @@ void	fuzz_write_file(const char *path, const void *data, size_t len);
 int	fuzz_empty_dir(const char *path);
 /* Builds "a/b" into out; aborts when it does not fit. */
 void	fuzz_path(char *out, size_t outlen, const char *a, const char *b);
+/* The descriptor the next open() would get: the same before and after a
+ * run, or the run leaked one. */
+int	fuzz_lowest_fd(void);
 
 #endif

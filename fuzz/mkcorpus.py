@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """mkcorpus.py: writes the seed corpora in fuzz/corpus/NAME/ from the
 specs' examples (RFC 1939 section 10, the POP3 lecture notes in
-shared/specs) and the sessions of tests/unit/test_pop3.c and
-tests/integration/test_pop3.py.  Each seed starts with the octets the
-harness reads as its set-up (see the comment at the top of each
-fuzz_NAME.c).  Run it from the top of the tree after changing a harness's
-input layout; the files it writes are committed.
+shared/specs, postern-mrp(7)) and the sessions of the unit and
+integration tests, and fuzz_tls's from TLS clients captured as it runs
+(Python's ssl module and the openssl command).  Each seed starts with the
+octets the harness reads as its set-up (see the comment at the top of
+each fuzz_NAME.c).  Run it from the top of the tree after changing a
+harness's input layout; the files it writes are committed.
 """
 import base64
 import os
@@ -335,6 +336,167 @@ LMTP = {
 }
 
 
+# fuzz_mrp: session.h's bits as fuzz_pop3's (1 sends "LOGIN fuzz
+# fuzz-pass" first), then 32 SELECT after it, 64 mrp_auth_ecb, 128
+# mrp_create.  From postern-mrp(7)'s EXAMPLES and the sessions of
+# tests/integration/test_mrp.py and test_mrp_auth.py.
+MRP_SELECT, MRP_ECB, MRP_CREATE = 32, 64, 128
+SEL = LOGIN | MRP_SELECT
+X25519_KEY = base64.b64encode(bytes([9]) + bytes(31)).decode()
+NONCE = base64.b64encode(bytes(range(16))).decode()
+MRP = {
+    "man-example": (LOOP, crlf("LOGIN fuzz fuzz-pass", "SELECT",
+                               "SEARCH SUBJECT=[lunch]", "CHANGE 7 DELETED",
+                               "EXPUNGE", "QUIT")),
+    "any-state": (LOOP, crlf("NOOP", "noop", "HELP", "HELP fetch",
+                             "HELP NOPE", "SELECT", "FETCH 1",
+                             "CREATE SMITHEEE PASSWORD123",
+                             "LOGIN SMITHEEE wrongpassword", "QUIT")),
+    "selected": (LOGIN, crlf("LOGIN fuzz fuzz-pass", "FETCH 1", "SELECT",
+                             "FETCH RECENT", "FETCH 2:4", "FETCH 4:2",
+                             "FETCH 1:6 DRAFT SEEN", "FETCH ALL",
+                             "FETCH SENT", "FETCH 14", "FETCH 3:14 SEEN",
+                             "LOGOUT", "FETCH 1", "SELECT", "SELECT",
+                             "QUIT")),
+    "search": (SEL, crlf("SEARCH BODY=[body]", "SEARCH SENDER=[bobby]",
+                         "SEARCH SUBJECT=[six]", "SEARCH RECIPIENT=[b]",
+                         "SEARCH ALL=[line]", "SEARCH SINCE=[2018-01-12]",
+                         "SEARCH UNTIL=[2018-01-03]", "QUIT")),
+    "change-expunge": (SEL, crlf("CHANGE 1 SEEN", "CHANGE 34324 RECENT",
+                                 "CHANGE 1 RECENT", "CHANGE 2 DELETED",
+                                 "CHANGE 3 SENT", "CHANGE 4 DRAFT",
+                                 "FETCH ALL", "EXPUNGE", "FETCH ALL",
+                                 "CHANGE 2 SEEN", "LOGOUT", "SELECT",
+                                 "QUIT")),
+    "tokens": (LOOP, crlf("TOKEN fuzz fd725648-932b-45d4-b16a-83c2c5cc2474",
+                          "TOKEN fuzz short", "LOGIN fuzz fuzz-pass",
+                          "TOKEN fuzz x", "LOGIN fuzz fuzz-pass", "QUIT")),
+    "malformed": (LOOP, crlf("NOOP x", "NOOP ", "QUIT now", "LOGIN",
+                             "LOGIN fuzz", "LOGIN fuzz  fuzz-pass",
+                             "LOGIN fuzz fuzz-pass x", "TOKEN fuzz",
+                             "CREATE", "AUTH", "AUTH RC4", "AUTH AES/ECB",
+                             "", "FOO", "LOG1N a b") +
+                  b"LOGIN fuzz\xe9 fuzz-pass\r\nNO\x00OP\r\nNOOP\r\n"),
+    "malformed-control": (SEL, crlf(
+        "SELECT x", "FETCH", "FETCH ", "FETCH 0", "FETCH 01",
+        "FETCH 4294967296", "FETCH 99999999999999999999", "FETCH 1:",
+        "FETCH :3", "FETCH 1 2", "FETCH 1:2:3", "FETCH 1:x", "FETCH 1-3",
+        "FETCH SEEN 1", "FETCH 1  SEEN", "FETCH FLAGGED", "FETCH 4294967295",
+        "SEARCH", "SEARCH BODY", "SEARCH BODY=x", "SEARCH BODY=[x",
+        "SEARCH BODY=[x] y", "SEARCH BODY=[]", "SEARCH HEADER=[x]",
+        "SEARCH SINCE=[2018-13-01]", "SEARCH UNTIL=[yesterday]", "CHANGE",
+        "CHANGE 1", "CHANGE 0 SEEN", "CHANGE 4294967296 SEEN",
+        "CHANGE x SEEN", "CHANGE 1 ALL", "CHANGE 1 FLAGGED",
+        "CHANGE 1 SEEN x", "EXPUNGE 1", "LOGOUT x", "TOKEN a b",
+        "fetch 1 seen")),
+    "too-many-bad": (LOOP | FEWBAD, crlf(*["FOO"] * 5)),
+    "long-line": (SEL | SHORT, crlf("x" * 100, "SEARCH BODY=[" + "y" * 70 +
+                                    "]", "FETCH 1")),
+    "plaintext-refused": (0, crlf("LOGIN fuzz fuzz-pass", "TOKEN fuzz "
+                                  "fd725648-932b-45d4-b16a-83c2c5cc2474",
+                                  "QUIT")),
+    "plaintext-never": (LOOP | NEVER, crlf("LOGIN fuzz fuzz-pass", "QUIT")),
+    "auth-failures": (LOOP, crlf(*["LOGIN fuzz wrong"] * 11)),
+    "create": (LOOP | MRP_CREATE, crlf("CREATE SMITHEEE PASSWORD123",
+                                       "SELECT", "FETCH ALL", "QUIT")),
+    "create-errors": (LOOP | MRP_CREATE, crlf(
+        "CREATE FUZZ password1", "CREATE short PASSWORD456",
+        "CREATE abcdefgh1234567890abcdefgh12345 PASSWORD456",
+        "CREATE abcdefgh short", "CREATE -abcdefgh PASSWORD456",
+        "CREATE racename1 PASSWORD111", "CREATE racename2 PASSWORD222")),
+    "create-refused": (MRP_CREATE, crlf("CREATE SMITHEEE PASSWORD123")),
+    # AUTH's key exchange: the fuzzer cannot seal records with the keys it
+    # gets, so what follows the exchange only meets the record check.
+    "auth": (LOOP, crlf("AUTH AES/CBC", X25519_KEY + " " + NONCE, "NOOP")),
+    "auth-des": (LOOP, crlf("AUTH des/cbc", X25519_KEY + " " + NONCE,
+                            "AUTH AES/CBC")),
+    "auth-ecb": (LOOP | MRP_ECB, crlf("AUTH AES/ECB", X25519_KEY + " " +
+                                      NONCE, base64.b64encode(bytes(80))
+                                      .decode())),
+    "auth-errors": (LOOP, crlf("AUTH AES/CBC", "not a key line",
+                               "AUTH AES/CBC", X25519_KEY,
+                               "AUTH AES/CBC", "AAAA " + NONCE,
+                               "AUTH AES/CBC", base64.b64encode(bytes(32))
+                               .decode() + " " + NONCE,
+                               "AUTH DES/ECB", "QUIT")),
+    "auth-after-login": (LOGIN | LOOP, crlf("AUTH AES/CBC")),
+}
+
+
+def tls_flights():
+    """fuzz_tls's seeds: what real clients send first, captured now from
+    Python's ssl module (OpenSSL) over memory BIOs: a TLS 1.3 and a TLS 1.2
+    ClientHello, each truncated too; the whole of a TLS 1.2 client's
+    flights against a server with another key; clear text on a TLS
+    port."""
+    import ssl
+    import subprocess
+    import tempfile
+
+    def client(maxver=None, sni="fuzz.example"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if maxver is not None:
+            ctx.maximum_version = maxver
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        return ctx.wrap_bio(inc, out, server_hostname=sni), inc, out
+
+    def hello(maxver=None, sni="fuzz.example"):
+        c, _, out = client(maxver, sni)
+        try:
+            c.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return out.read()
+
+    def flights(maxver):
+        """Everything the client sends in a whole handshake and one line
+        of application data, against a server of its own."""
+        with tempfile.TemporaryDirectory() as d:
+            crt, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "2", "-subj", "/CN=x",
+                            "-keyout", key, "-out", crt], check=True,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            sctx.load_cert_chain(crt, key)
+            sin, sout = ssl.MemoryBIO(), ssl.MemoryBIO()
+            s = sctx.wrap_bio(sin, sout, server_side=True)
+            c, cin, cout = client(maxver)
+            sent = b""
+            for _ in range(10):
+                for side in (c, s):
+                    try:
+                        side.do_handshake()
+                    except ssl.SSLWantReadError:
+                        pass
+                data = cout.read()
+                sent += data
+                sin.write(data)
+                cin.write(sout.read())
+            c.write(b"USER fuzz\r\n")
+            return sent + cout.read()
+
+    h13, h12 = hello(), hello(ssl.TLSVersion.TLSv1_2)
+    return {
+        "clienthello-tls13": h13,
+        "clienthello-tls12": h12,
+        "clienthello-no-sni": hello(sni=None),
+        "clienthello-header-only": h13[:5],
+        "clienthello-half": h13[:len(h13) // 2],
+        "clienthello-less-one": h13[:-1],
+        "clienthello-then-garbage": h12 + b"\x14\x03\x03\x00\x01\x01" +
+                                    b"\x16\x03\x03\x00\x28" + bytes(40),
+        "flights-tls12": flights(ssl.TLSVersion.TLSv1_2),
+        "flights-tls13": flights(ssl.TLSVersion.TLSv1_3),
+        "plaintext-pop3": b"USER fuzz\r\nPASS fuzz pass\r\n",
+        "empty": b"",
+    }
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -351,8 +513,10 @@ def main():
     write("conf", CONF)
     write("base64", {k: bytes([f]) + v for k, (f, v) in BASE64.items()})
     write("index", INDEX)
-    for name, seeds in (("pop1", POP1), ("papm", PAPM), ("lmtp", LMTP)):
+    for name, seeds in (("pop1", POP1), ("papm", PAPM), ("lmtp", LMTP),
+                        ("mrp", MRP)):
         write(name, {k: bytes([f]) + v for k, (f, v) in seeds.items()})
+    write("tls", tls_flights())
 
 
 if __name__ == "__main__":

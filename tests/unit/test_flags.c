@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,68 +17,11 @@
 #include <unistd.h>
 
 #include "storage/flags.h"
-
-struct fixture {
-	char	 dir[PATH_MAX];
-	int	 dirfd;
-};
-
-/* Makes an empty temporary directory. */
-static int
-setup(void **state)
-{
-	struct fixture	*fx;
-	const char	*tmp = getenv("TMPDIR");
-
-	if ((fx = calloc(1, sizeof(*fx))) == NULL)
-		return -1;
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if (snprintf(fx->dir, sizeof(fx->dir), "%s/test_flags.XXXXXX", tmp) >=
-	    (int)sizeof(fx->dir) || mkdtemp(fx->dir) == NULL ||
-	    (fx->dirfd = open(fx->dir, O_RDONLY | O_DIRECTORY)) == -1) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-/* Removes one entry of the tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* Removes the temporary directory. */
-static int
-teardown(void **state)
-{
-	struct fixture	*fx = *state;
-	int		 rc;
-
-	(void)close(fx->dirfd);
-	rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return rc;
-}
-
-/* Writes s to the file name. */
-static void
-put(struct fixture *fx, const char *name, const char *s)
-{
-	int	 fd;
-
-	fd = openat(fx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	assert_int_equal(close(fd), 0);
-}
+#include "tests/unit/fixture.h"
 
 /* The contents of name. */
 static const char *
-get(struct fixture *fx, const char *name)
+get(struct fx_dir *fx, const char *name)
 {
 	static char	 buf[8192];
 	ssize_t		 n;
@@ -158,7 +100,7 @@ test_keyword_valid(void **state)
 static void
 test_keywords_file(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct keywords	 kw;
 	bool		 added;
 	int		 i;
@@ -176,8 +118,8 @@ test_keywords_file(void **state)
 	assert_string_equal(get(fx, KEYWORDS_FILE), "0 $Label1\n1 Junk\n");
 	keywords_free(&kw);
 
-	put(fx, KEYWORDS_FILE, "0 $Label1\n3 Work\nx y\n30 Far\n1 two words\n"
-	    "3 Again\n2 Late");
+	put(fx->dirfd, KEYWORDS_FILE, "0 $Label1\n3 Work\nx y\n30 Far\n"
+	    "1 two words\n3 Again\n2 Late");
 	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), 0);
 	assert_int_equal(keywords_find(&kw, "$LABEL1"), 0);
 	assert_int_equal(keywords_find(&kw, "Work"), 3);
@@ -198,7 +140,7 @@ test_keywords_file(void **state)
 
 	/* Dovecot's file when Postern has none */
 	assert_int_equal(unlinkat(fx->dirfd, KEYWORDS_FILE, 0), 0);
-	put(fx, KEYWORDS_DOVECOT, "0 $Forwarded\n1 $MDNSent\n");
+	put(fx->dirfd, KEYWORDS_DOVECOT, "0 $Forwarded\n1 $MDNSent\n");
 	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), 0);
 	assert_int_equal(keywords_find(&kw, "$MDNSent"), 1);
 	assert_int_equal(keywords_add(&kw, "Mine", &added), 2);
@@ -216,8 +158,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_keyword_valid),
-		cmocka_unit_test_setup_teardown(test_keywords_file, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_keywords_file,
+		    fx_dir_setup, fx_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,96 +23,26 @@
 #include "storage/folder.h"
 #include "storage/index.h"
 #include "storage/maildir.h"
-
-struct fixture {
-	char		 dir[PATH_MAX];
-	char		 root[PATH_MAX + 8];	/* the Maildir */
-	char		 state[PATH_MAX + 8];
-	int		 rootfd;
-	struct mail_opts opts;
-};
-
-/* Makes dir/Maildir with new/, cur/, tmp/, and dir/state. */
-static int
-setup(void **state)
-{
-	struct fixture	*fx;
-	const char	*tmp = getenv("TMPDIR");
-
-	if ((fx = calloc(1, sizeof(*fx))) == NULL)
-		return -1;
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if (snprintf(fx->dir, sizeof(fx->dir), "%s/test_folder.XXXXXX",
-	    tmp) >= (int)sizeof(fx->dir) || mkdtemp(fx->dir) == NULL)
-		goto fail;
-	(void)snprintf(fx->root, sizeof(fx->root), "%s/Maildir", fx->dir);
-	(void)snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
-	if (mkdir(fx->root, 0700) == -1 || mkdir(fx->state, 0700) == -1)
-		goto fail;
-	fx->rootfd = open(fx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fx->rootfd == -1 || mkdirat(fx->rootfd, "new", 0700) == -1 ||
-	    mkdirat(fx->rootfd, "cur", 0700) == -1 ||
-	    mkdirat(fx->rootfd, "tmp", 0700) == -1)
-		goto fail;
-	fx->opts.state_dir = fx->state;
-	*state = fx;
-	return 0;
-fail:
-	free(fx);
-	return -1;
-}
-
-/* Removes one entry of the tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* Removes the temporary tree. */
-static int
-teardown(void **state)
-{
-	struct fixture	*fx = *state;
-	int		 rc;
-
-	(void)close(fx->rootfd);
-	rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return rc;
-}
-
-/* Writes s to the file rel of the Maildir. */
-static void
-put(struct fixture *fx, const char *rel, const char *s)
-{
-	int	 fd;
-
-	fd = openat(fx->rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	assert_int_equal(close(fd), 0);
-}
+#include "tests/unit/fixture.h"
 
 /* True if rel exists in the Maildir (links not followed). */
 static bool
-exists(struct fixture *fx, const char *rel)
+exists(struct fx_dir *fx, const char *rel)
 {
 	struct stat	 st;
 
-	return fstatat(fx->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return fstatat(fx->mdfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* The folders as one string, "INBOX,a,b". */
 static const char *
-listing(struct fixture *fx)
+listing(struct fx_dir *fx)
 {
 	static char	 out[1024];
 	char		**names;
 	size_t		 n, i;
 
-	assert_int_equal(folder_list(fx->root, &names, &n), 0);
+	assert_int_equal(folder_list(fx->md, &names, &n), 0);
 	out[0] = '\0';
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -126,11 +55,11 @@ listing(struct fixture *fx)
 
 /* Opens a folder, which must work. */
 static struct folder *
-fopen_ok(struct fixture *fx, const char *name)
+fopen_ok(struct fx_dir *fx, const char *name)
 {
 	struct folder	*f = NULL;
 
-	assert_int_equal(folder_open(fx->root, name, &fx->opts, &f), 0);
+	assert_int_equal(folder_open(fx->md, name, &fx->opts, &f), 0);
 	assert_non_null(f);
 	return f;
 }
@@ -167,69 +96,69 @@ test_names(void **state)
 static void
 test_manage(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*f;
 
 	assert_string_equal(listing(fx), "INBOX");
-	assert_int_equal(folder_create(fx->root, "Sent"), 0);
+	assert_int_equal(folder_create(fx->md, "Sent"), 0);
 	assert_true(exists(fx, ".Sent/new"));
 	assert_true(exists(fx, ".Sent/cur"));
 	assert_true(exists(fx, ".Sent/tmp"));
 	assert_true(exists(fx, ".Sent/" FOLDER_MARKER));
-	assert_int_equal(folder_create(fx->root, "Sent"), -1);
+	assert_int_equal(folder_create(fx->md, "Sent"), -1);
 	assert_int_equal(errno, EEXIST);
-	assert_int_equal(folder_create(fx->root, "INBOX"), -1);
+	assert_int_equal(folder_create(fx->md, "INBOX"), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(folder_create(fx->root, "../escape"), -1);
+	assert_int_equal(folder_create(fx->md, "../escape"), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(folder_create(fx->root, "a/b"), -1);
+	assert_int_equal(folder_create(fx->md, "a/b"), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_false(exists(fx, "../escape"));
-	assert_int_equal(folder_create(fx->root, "INBOX.Drafts"), 0);
+	assert_int_equal(folder_create(fx->md, "INBOX.Drafts"), 0);
 	assert_true(exists(fx, ".Drafts"));
-	assert_int_equal(folder_create(fx->root, "Lists.postern"), 0);
-	assert_int_equal(folder_create(fx->root, "Lists"), 0);
-	assert_int_equal(folder_create(fx->root, "Lists.postern.dev"), 0);
+	assert_int_equal(folder_create(fx->md, "Lists.postern"), 0);
+	assert_int_equal(folder_create(fx->md, "Lists"), 0);
+	assert_int_equal(folder_create(fx->md, "Lists.postern.dev"), 0);
 	/* other dot names are not folders */
-	assert_int_equal(mkdirat(fx->rootfd, "..odd", 0700), 0);
-	put(fx, ".afile", "x");
+	assert_int_equal(mkdirat(fx->mdfd, "..odd", 0700), 0);
+	put(fx->mdfd, ".afile", "x");
 	assert_string_equal(listing(fx),
 	    "INBOX,Drafts,Lists,Lists.postern,Lists.postern.dev,Sent");
 
 	/* a message in a child follows the rename */
-	put(fx, ".Lists.postern/new/1.a", "a\n");
-	assert_int_equal(folder_rename(fx->root, "Lists", "Archive.Lists"),
+	put(fx->mdfd, ".Lists.postern/new/1.a", "a\n");
+	assert_int_equal(folder_rename(fx->md, "Lists", "Archive.Lists"),
 	    0);
 	assert_string_equal(listing(fx), "INBOX,Archive.Lists,"
 	    "Archive.Lists.postern,Archive.Lists.postern.dev,Drafts,Sent");
 	assert_true(exists(fx, ".Archive.Lists.postern/new/1.a"));
-	assert_int_equal(folder_rename(fx->root, "Lists", "X"), -1);
+	assert_int_equal(folder_rename(fx->md, "Lists", "X"), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(folder_rename(fx->root, "Sent", "Drafts"), -1);
+	assert_int_equal(folder_rename(fx->md, "Sent", "Drafts"), -1);
 	assert_int_equal(errno, EEXIST);
-	assert_int_equal(folder_rename(fx->root, "Sent", "Sent.inner"), -1);
+	assert_int_equal(folder_rename(fx->md, "Sent", "Sent.inner"), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(folder_rename(fx->root, "INBOX", "Old"), -1);
+	assert_int_equal(folder_rename(fx->md, "INBOX", "Old"), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(folder_rename(fx->root, "Sent", "a..b"), -1);
+	assert_int_equal(folder_rename(fx->md, "Sent", "a..b"), -1);
 	assert_int_equal(errno, EINVAL);
 
 	/* delete: the folder and its messages; children stay */
 	f = fopen_ok(fx, "Archive.Lists.postern");
 	assert_int_equal(f->count, 1);
 	folder_close(&f);
-	assert_int_equal(folder_delete(fx->root, "Archive.Lists"), 0);
-	assert_int_equal(folder_delete(fx->root, "Archive.Lists"), -1);
+	assert_int_equal(folder_delete(fx->md, "Archive.Lists"), 0);
+	assert_int_equal(folder_delete(fx->md, "Archive.Lists"), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(folder_delete(fx->root, "INBOX"), -1);
+	assert_int_equal(folder_delete(fx->md, "INBOX"), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(folder_delete(fx->root, "Archive.Lists.postern"), 0);
+	assert_int_equal(folder_delete(fx->md, "Archive.Lists.postern"), 0);
 	assert_string_equal(listing(fx),
 	    "INBOX,Archive.Lists.postern.dev,Drafts,Sent");
 	assert_false(exists(fx, ".Archive.Lists.postern"));
 	/* nothing left behind in tmp/ */
 	{
-		DIR *dp = fdopendir(openat(fx->rootfd, "tmp", O_RDONLY |
+		DIR *dp = fdopendir(openat(fx->mdfd, "tmp", O_RDONLY |
 		    O_DIRECTORY));
 		struct dirent *d;
 		int n = 0;
@@ -243,11 +172,11 @@ test_manage(void **state)
 	}
 
 	/* open: missing, invalid, half made (crash while creating) */
-	assert_int_equal(folder_open(fx->root, "Nope", &fx->opts, &f), -1);
+	assert_int_equal(folder_open(fx->md, "Nope", &fx->opts, &f), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(folder_open(fx->root, "../x", &fx->opts, &f), -1);
+	assert_int_equal(folder_open(fx->md, "../x", &fx->opts, &f), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(mkdirat(fx->rootfd, ".Half", 0700), 0);
+	assert_int_equal(mkdirat(fx->mdfd, ".Half", 0700), 0);
 	f = fopen_ok(fx, "Half");
 	assert_true(exists(fx, ".Half/cur"));
 	folder_close(&f);
@@ -258,13 +187,13 @@ test_manage(void **state)
 static void
 test_flags_round_trip(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*f;
 	uint32_t	 uid;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "cur/2.b:2,ZS", "b\n");
-	put(fx, "cur/3.c:1,odd", "c\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,ZS", "b\n");
+	put(fx->mdfd, "cur/3.c:1,odd", "c\n");
 	f = fopen_ok(fx, "INBOX");
 	assert_int_equal(f->count, 3);
 	uid = f->mail[0].uid;
@@ -286,7 +215,7 @@ test_flags_round_trip(void **state)
 	assert_int_equal(errno, EINVAL);
 	assert_true(exists(fx, "cur/3.c:1,odd"));
 	/* moved by another agent meanwhile: followed */
-	assert_int_equal(renameat(fx->rootfd, "cur/1.a:2,", fx->rootfd,
+	assert_int_equal(renameat(fx->mdfd, "cur/1.a:2,", fx->mdfd,
 	    "cur/1.a:2,T"), 0);
 	assert_int_equal(folder_set_flags(f, 0, FLAG_SEEN, 0, 0, 0), 0);
 	assert_string_equal(f->mail[0].name, "cur/1.a:2,ST");
@@ -303,11 +232,11 @@ test_flags_round_trip(void **state)
 static void
 test_keywords(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*f, *g;
 	int		 a, b;
 
-	put(fx, "new/1.a", "a\n");
+	put(fx->mdfd, "new/1.a", "a\n");
 	f = fopen_ok(fx, "INBOX");
 	assert_int_equal(folder_keyword(f, "$Label1", false), -1);
 	assert_int_equal(errno, ENOENT);
@@ -339,20 +268,20 @@ test_keywords(void **state)
 static void
 test_expunge(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*f;
 	size_t		 n;
 	uint32_t	 uidv;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "cur/2.b:2,ST", "b\n");
-	put(fx, "new/3.c", "c\n");
-	put(fx, "cur/4.d:2,S", "d\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,ST", "b\n");
+	put(fx->mdfd, "new/3.c", "c\n");
+	put(fx->mdfd, "cur/4.d:2,S", "d\n");
 	f = fopen_ok(fx, "INBOX");
 	uidv = f->uidvalidity;
 	assert_int_equal(f->nextuid, 5);
 	/* flagged T by another agent since the listing */
-	assert_int_equal(renameat(fx->rootfd, "cur/4.d:2,S", fx->rootfd,
+	assert_int_equal(renameat(fx->mdfd, "cur/4.d:2,S", fx->mdfd,
 	    "cur/4.d:2,ST"), 0);
 	assert_int_equal(folder_expunge(f, &n), 0);
 	assert_int_equal(n, 2);
@@ -362,8 +291,8 @@ test_expunge(void **state)
 	assert_false(exists(fx, "cur/2.b:2,ST"));
 	assert_false(exists(fx, "cur/4.d:2,ST"));
 	folder_close(&f);
-	put(fx, "new/2.b", "b again\n");
-	put(fx, "new/5.e", "e\n");
+	put(fx->mdfd, "new/2.b", "b again\n");
+	put(fx->mdfd, "new/5.e", "e\n");
 	f = fopen_ok(fx, "INBOX");
 	assert_int_equal(f->uidvalidity, uidv);
 	assert_int_equal(f->count, 4);
@@ -383,16 +312,16 @@ test_expunge(void **state)
 static void
 test_copy(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*in, *sent;
 	uint32_t	 uids[2];
 	size_t		 which[2] = { 1, 0 };
 	int		 k;
 
-	put(fx, "new/1000.a", "first\n");
-	put(fx, "new/2000.b", "second\n");
-	assert_int_equal(folder_create(fx->root, "Sent"), 0);
-	put(fx, ".Sent/new/10.x", "x\n");
+	put(fx->mdfd, "new/1000.a", "first\n");
+	put(fx->mdfd, "new/2000.b", "second\n");
+	assert_int_equal(folder_create(fx->md, "Sent"), 0);
+	put(fx->mdfd, ".Sent/new/10.x", "x\n");
 	in = fopen_ok(fx, "INBOX");
 	sent = fopen_ok(fx, "Sent");
 	k = folder_keyword(in, "Work", true);
@@ -441,13 +370,13 @@ test_copy(void **state)
 static void
 test_append(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*f;
 	uint32_t	 uid = 0;
 	int		 fd;
 	char		 path[PATH_MAX + 32];
 
-	assert_int_equal(folder_create(fx->root, "Drafts"), 0);
+	assert_int_equal(folder_create(fx->md, "Drafts"), 0);
 	f = fopen_ok(fx, "Drafts");
 	(void)snprintf(path, sizeof(path), "%s/msg", fx->dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -472,14 +401,14 @@ test_append(void **state)
 static void
 test_beside_pop3(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct folder	*f;
 	struct maildrop	*md;
 	uint32_t	 uidv;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
-	assert_int_equal(maildrop_open(fx->root, &fx->opts, &md), 0);
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	assert_int_equal(maildrop_open(fx->md, &fx->opts, &md), 0);
 	f = fopen_ok(fx, "INBOX");
 	uidv = f->uidvalidity;
 	assert_int_equal(uidv, md->uidvalidity);
@@ -503,7 +432,8 @@ test_beside_pop3(void **state)
 int
 main(void)
 {
-#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, fx_maildir_setup, \
+		    fx_dir_teardown)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		T(test_manage),

@@ -3,9 +3,12 @@
  * delivery order that last and are never reused, sizes and times taken
  * from the index without reading a message, incremental updates, the
  * rebuild of a missing, truncated, corrupt or foreign index (logged),
- * files the index does not know, Dovecot's uidlist, the index lock, and
- * a writer killed at any moment.  Every test works in its own temporary
- * directory and removes it afterwards.
+ * version 1 read and rewritten, files the index does not know, Dovecot's
+ * uidlist, the index lock, a writer killed at any moment, the generation
+ * that keeps a commit from writing over another's index, and the
+ * directory stamp that spares the readdir without ever hiding a change.
+ * Every test works in its own temporary directory and removes it
+ * afterwards.
  */
 #include "tests/unit/unit.h"
 
@@ -15,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,86 +31,11 @@
 #include "storage/lock.h"
 #include "storage/maildir.h"
 #include "storage/msgid.h"
-
-struct fixture {
-	char		 dir[PATH_MAX];		/* holds md/ and state/ */
-	char		 md[PATH_MAX + 8];
-	char		 state[PATH_MAX + 8];
-	int		 mdfd;
-	struct mail_opts opts;
-	int		 saved_stderr;		/* while the log is captured */
-	FILE		*log;
-};
-
-/* Makes dir/md (a Maildir) and dir/state. */
-static int
-setup(void **state)
-{
-	struct fixture	*fx;
-	const char	*tmp = getenv("TMPDIR");
-
-	if ((fx = calloc(1, sizeof(*fx))) == NULL)
-		return -1;
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if (snprintf(fx->dir, sizeof(fx->dir), "%s/test_index.XXXXXX", tmp) >=
-	    (int)sizeof(fx->dir) || mkdtemp(fx->dir) == NULL)
-		goto fail;
-	(void)snprintf(fx->md, sizeof(fx->md), "%s/md", fx->dir);
-	(void)snprintf(fx->state, sizeof(fx->state), "%s/state", fx->dir);
-	if (mkdir(fx->md, 0700) == -1 || mkdir(fx->state, 0700) == -1)
-		goto fail;
-	fx->mdfd = open(fx->md, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fx->mdfd == -1 || mkdirat(fx->mdfd, "new", 0700) == -1 ||
-	    mkdirat(fx->mdfd, "cur", 0700) == -1 ||
-	    mkdirat(fx->mdfd, "tmp", 0700) == -1)
-		goto fail;
-	fx->opts.state_dir = fx->state;
-	fx->saved_stderr = -1;
-	*state = fx;
-	return 0;
-fail:
-	free(fx);
-	return -1;
-}
-
-/* Removes one entry of the tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* Removes the temporary tree. */
-static int
-teardown(void **state)
-{
-	struct fixture	*fx = *state;
-	int		 rc;
-
-	(void)close(fx->mdfd);
-	rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return rc;
-}
-
-/* Writes the string s to the file rel of the Maildir. */
-static void
-put(struct fixture *fx, const char *rel, const char *s)
-{
-	size_t	 len = strlen(s);
-	int	 fd;
-
-	fd = openat(fx->mdfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
+#include "tests/unit/fixture.h"
 
 /* The contents of the file rel of the Maildir ("" if none), malloc'ed. */
 static char *
-get(struct fixture *fx, const char *rel)
+get(struct fx_dir *fx, const char *rel)
 {
 	char	*buf;
 	ssize_t	 n;
@@ -129,7 +56,7 @@ get(struct fixture *fx, const char *rel)
 
 /* Whether the file rel of the Maildir holds needle. */
 static bool
-holds(struct fixture *fx, const char *rel, const char *needle)
+holds(struct fx_dir *fx, const char *rel, const char *needle)
 {
 	char	*text = get(fx, rel);
 	bool	 found = strstr(text, needle) != NULL;
@@ -138,39 +65,9 @@ holds(struct fixture *fx, const char *rel, const char *needle)
 	return found;
 }
 
-/* Starts sending the log (stderr) to a temporary file. */
-static void
-capture(struct fixture *fx)
-{
-	fflush(stderr);
-	assert_non_null(fx->log = tmpfile());
-	fx->saved_stderr = dup(2);
-	assert_true(fx->saved_stderr >= 0);
-	assert_int_equal(dup2(fileno(fx->log), 2), 2);
-}
-
-/* Stops the capture; true if the log written meanwhile has needle. */
-static bool
-captured(struct fixture *fx, const char *needle)
-{
-	char	 buf[16384];
-	size_t	 n;
-
-	fflush(stderr);
-	assert_int_equal(dup2(fx->saved_stderr, 2), 2);
-	(void)close(fx->saved_stderr);
-	fx->saved_stderr = -1;
-	rewind(fx->log);
-	n = fread(buf, 1, sizeof(buf) - 1, fx->log);
-	buf[n] = '\0';
-	fclose(fx->log);
-	fx->log = NULL;
-	return strstr(buf, needle) != NULL;
-}
-
 /* Opens the fixture's maildrop, which must succeed. */
 static struct maildrop *
-md_open(struct fixture *fx)
+md_open(struct fx_dir *fx)
 {
 	struct maildrop	*md = NULL;
 
@@ -209,15 +106,15 @@ assert_ascending(const struct maildrop *md)
 static void
 test_first_and_again(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	uint32_t	 uidv;
 	char		*text;
 
-	put(fx, "new/1000.b", "b\n");
-	put(fx, "new/999.a", "a\n");
-	put(fx, "cur/1001.c,W=77:2,S", "c\n");
-	put(fx, "cur/abc:2,", "x\n");
+	put(fx->mdfd, "new/1000.b", "b\n");
+	put(fx->mdfd, "new/999.a", "a\n");
+	put(fx->mdfd, "cur/1001.c,W=77:2,S", "c\n");
+	put(fx->mdfd, "cur/abc:2,", "x\n");
 	capture(fx);
 	md = md_open(fx);
 	assert_true(captured(fx, "no postern-index yet, building it"));
@@ -239,10 +136,10 @@ test_first_and_again(void **state)
 	maildrop_close(&md);
 
 	text = get(fx, INDEX_FILE);
-	assert_int_equal(strncmp(text, "postern-index 1 ", 16), 0);
-	assert_non_null(strstr(text, " 5 4\n"));	/* nextuid, count */
-	assert_non_null(strstr(text, "\n2 2 3 999 999.a\n"));
-	assert_non_null(strstr(text, "\n4 4 77 1001 1001.c,W=77\n"));
+	assert_int_equal(strncmp(text, "postern-index 2 ", 16), 0);
+	assert_non_null(strstr(text, " 5 4 "));	/* nextuid, count */
+	assert_non_null(strstr(text, "\n2 2 3 999 new/999.a\n"));
+	assert_non_null(strstr(text, "\n4 4 77 1001 cur/1001.c,W=77:2,S\n"));
 	assert_int_equal(strcmp(text + strlen(text) - 4, "end\n"), 0);
 	free(text);
 
@@ -259,18 +156,18 @@ test_first_and_again(void **state)
 static void
 test_sizes_from_index(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 
-	put(fx, "new/1.a,S=2", "a\n");
-	put(fx, "new/x.b", "b\n");
+	put(fx->mdfd, "new/1.a,S=2", "a\n");
+	put(fx->mdfd, "new/x.b", "b\n");
 	md = md_open(fx);
 	/* a name without a time comes first, and its time is the mtime */
 	assert_string_equal(md->mail[0].name, "new/x.b");
 	assert_true(md->mail[0].time > 1000000000);
 	assert_int_equal(md->mail[1].size, 3);
 	maildrop_close(&md);
-	put(fx, "new/1.a,S=2", "a much longer text\n");
+	put(fx->mdfd, "new/1.a,S=2", "a much longer text\n");
 	md = md_open(fx);
 	assert_int_equal(md->mail[1].size, 3);
 	assert_int_equal(md->mail[1].time, 1);
@@ -283,14 +180,14 @@ test_sizes_from_index(void **state)
 static void
 test_incremental(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 failed;
 	uint32_t	 uidv;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
-	put(fx, "new/3.c", "c\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, "new/3.c", "c\n");
 	md = md_open(fx);
 	uidv = md->uidvalidity;
 	md->mail[1].flags |= MAIL_DELETED;
@@ -298,8 +195,9 @@ test_incremental(void **state)
 	maildrop_close(&md);
 	assert_false(holds(fx, INDEX_FILE, "2.b"));
 
-	put(fx, "new/0.z", "z\n");	/* older by its name: still last */
-	put(fx, "new/2.b", "b\n");	/* the removed one's name again */
+	/* Older by its name: still last; the removed one's name again. */
+	put(fx->mdfd, "new/0.z", "z\n");
+	put(fx->mdfd, "new/2.b", "b\n");
 	unlinkat(fx->mdfd, "new/3.c", 0);	/* removed by another agent */
 	md = md_open(fx);
 	assert_int_equal(md->uidvalidity, uidv);
@@ -320,11 +218,11 @@ test_incremental(void **state)
 static void
 test_moves_keep_uid(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
 	md = md_open(fx);
 	md->mail[0].flags |= MAIL_SEEN;
 	assert_int_equal(maildrop_commit(md, NULL), 0);
@@ -345,14 +243,14 @@ test_moves_keep_uid(void **state)
 static void
 test_truncated(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	uint32_t	 uidv;
 	char		*text, *cut;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
-	put(fx, "new/3.c", "c\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, "new/3.c", "c\n");
 	md = md_open(fx);
 	uidv = md->uidvalidity;
 	maildrop_close(&md);
@@ -360,7 +258,7 @@ test_truncated(void **state)
 	cut = strstr(text, "\n2 ");
 	assert_non_null(cut);
 	cut[5] = '\0';		/* "...\n2 2 3" */
-	put(fx, INDEX_FILE, text);
+	put(fx->mdfd, INDEX_FILE, text);
 	free(text);
 	capture(fx);
 	md = md_open(fx);
@@ -376,21 +274,27 @@ test_truncated(void **state)
 	free(text);
 }
 
-/* A corrupt line: the entries before it are kept. */
+/* A corrupt line: the entries before it are kept.  In version 2 a file
+ * name outside new/ and cur/, or not a message's, is corrupt. */
 static void
 test_corrupt_entry(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
+	static const char *const bad[] = {
+		"tmp/2.b", "cur/2.b:2,/x", "new/.2.b", "2.b", "cur/:2,S",
+		"new/2/b",
+	};
 	char		 text[512];
+	size_t		 i;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
-	put(fx, "new/3.c", "c\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, "new/3.c", "c\n");
 	/* UIDs out of order after the first: corrupt from line 3 on */
 	(void)snprintf(text, sizeof(text), "postern-index 1 1234 40 3\n"
 	    "10 0 3 1 1.a\n9 0 3 2 2.b\n30 0 3 3 3.c\nend\n");
-	put(fx, INDEX_FILE, text);
+	put(fx->mdfd, INDEX_FILE, text);
 	capture(fx);
 	md = md_open(fx);
 	assert_true(captured(fx, ":3: corrupt; the 1 entries before it are "
@@ -400,6 +304,24 @@ test_corrupt_entry(void **state)
 	assert_int_equal(uid_of(md, "2.b"), 40);
 	assert_int_equal(uid_of(md, "3.c"), 41);
 	maildrop_close(&md);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(text, sizeof(text), "postern-index 2 1234 40 3 "
+		    "7 0.000000000 0 0.000000000 0 0.000000000\n"
+		    "10 0 3 1 new/1.a\n11 0 3 2 %s\n30 0 3 3 new/3.c\nend\n",
+		    bad[i]);
+		put(fx->mdfd, INDEX_FILE, text);
+		capture(fx);
+		md = md_open(fx);
+		assert_true(captured(fx, ":3: corrupt; the 1 entries before "
+		    "it are kept"));
+		assert_int_equal(md->uidvalidity, 1234);
+		assert_int_equal(md->count, 3);
+		assert_int_equal(uid_of(md, "1.a"), 10);
+		assert_int_equal(uid_of(md, "2.b"), 40);
+		assert_int_equal(uid_of(md, "3.c"), 41);
+		maildrop_close(&md);
+	}
 }
 
 /* A foreign version, a broken header, garbage, an empty file and a
@@ -407,10 +329,12 @@ test_corrupt_entry(void **state)
 static void
 test_rebuilt(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	static const char *const bad[] = {
-		"postern-index 2 1234 3 1\n1 0 3 1 1.a\nend\n",
+		"postern-index 3 1234 3 1\n1 0 3 1 1.a\nend\n",
+		/* version 2 without its generation and stamp */
+		"postern-index 2 1234 3 1\n1 0 3 1 new/1.a\nend\n",
 		"postern-index 1 x 3 1\n1 0 3 1 1.a\nend\n",
 		"\x7f" "ELF\x02\x01\x01\n\n\n",
 		"",
@@ -420,10 +344,10 @@ test_rebuilt(void **state)
 	uint32_t	 prev = 0;
 	size_t		 i;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		put(fx, INDEX_FILE, bad[i]);
+		put(fx->mdfd, INDEX_FILE, bad[i]);
 		/* The lost UIDVALIDITY was no later than the file's mtime:
 		 * the new one is later still, even within one second. */
 		memset(ts, 0, sizeof(ts));
@@ -469,15 +393,16 @@ test_rebuilt(void **state)
 static void
 test_leftover_tmp(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	char		*text;
 
-	put(fx, "new/1.a", "a\n");
+	put(fx->mdfd, "new/1.a", "a\n");
 	md = md_open(fx);
 	maildrop_close(&md);
-	put(fx, INDEX_FILE ".tmp", "postern-index 1 99 7 1\n5 0 3 1 1.a\n");
-	put(fx, "new/2.b", "b\n");
+	put(fx->mdfd, INDEX_FILE ".tmp",
+	    "postern-index 1 99 7 1\n5 0 3 1 1.a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
 	md = md_open(fx);
 	assert_int_equal(uid_of(md, "1.a"), 1);
 	assert_int_equal(uid_of(md, "2.b"), 2);
@@ -492,12 +417,12 @@ test_leftover_tmp(void **state)
 static void
 test_unknown_file(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 
-	put(fx, "new/1.a", "a\n");
-	put(fx, "cur/5.e:2,S", "e\n");
-	put(fx, INDEX_FILE, "postern-index 1 1234 10 2\n"
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/5.e:2,S", "e\n");
+	put(fx->mdfd, INDEX_FILE, "postern-index 1 1234 10 2\n"
 	    "3 0 3 1 1.a\n4 0 3 2 2.gone\nend\n");
 	md = md_open(fx);
 	assert_int_equal(md->count, 2);
@@ -512,11 +437,11 @@ test_unknown_file(void **state)
 static void
 test_no_index(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	struct stat	 st;
 
-	put(fx, "new/1.a,W=99", "a\n");
+	put(fx->mdfd, "new/1.a,W=99", "a\n");
 	fx->opts.no_index = true;
 	md = md_open(fx);
 	assert_int_equal(md->count, 1);
@@ -534,14 +459,14 @@ test_no_index(void **state)
 static void
 test_gid_later(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	char		 bad[PATH_MAX + 16];
 
 	(void)snprintf(bad, sizeof(bad), "%s/none", fx->state);
 	fx->opts.state_dir = bad;
-	put(fx, "new/1.a", "a\n");
-	put(fx, "new/2.b", "b\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
 	capture(fx);
 	md = md_open(fx);
 	assert_true(captured(fx, "none/msgid"));
@@ -557,7 +482,7 @@ test_gid_later(void **state)
 	fx->opts.need_uids = fx->opts.need_gids = false;
 
 	fx->opts.state_dir = fx->state;
-	put(fx, "new/3.c", "c\n");
+	put(fx->mdfd, "new/3.c", "c\n");
 	md = md_open(fx);
 	assert_int_equal(md->count, 3);
 	assert_int_equal(md->mail[0].gid, 1);
@@ -572,13 +497,13 @@ test_gid_later(void **state)
 static void
 test_dovecot_uidlist(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 
-	put(fx, "cur/1.a,S=2:2,S", "a\n");
-	put(fx, "new/2.b,S=2", "b\n");
-	put(fx, "new/3.c", "c\n");
-	put(fx, UIDLIST_DOVECOT, "3 V1275660208 N25 Gabcdef\n"
+	put(fx->mdfd, "cur/1.a,S=2:2,S", "a\n");
+	put(fx->mdfd, "new/2.b,S=2", "b\n");
+	put(fx->mdfd, "new/3.c", "c\n");
+	put(fx->mdfd, UIDLIST_DOVECOT, "3 V1275660208 N25 Gabcdef\n"
 	    "5 W40 :1.a,S=2:2,S\n"
 	    "9 :2.b,S=2\n"
 	    "12 W7 :4.gone\n");
@@ -591,7 +516,7 @@ test_dovecot_uidlist(void **state)
 	assert_int_equal(md->mail[1].size, 3);		/* counted */
 	maildrop_close(&md);
 	/* from now on Postern's own index; Dovecot's list is not read */
-	put(fx, UIDLIST_DOVECOT, "3 V1 N2\n1 :3.c\n");
+	put(fx->mdfd, UIDLIST_DOVECOT, "3 V1 N2\n1 :3.c\n");
 	md = md_open(fx);
 	assert_int_equal(md->uidvalidity, 1275660208);
 	assert_int_equal(uid_of(md, "3.c"), 25);
@@ -599,7 +524,7 @@ test_dovecot_uidlist(void **state)
 
 	/* an unusable list is ignored */
 	assert_int_equal(unlinkat(fx->mdfd, INDEX_FILE, 0), 0);
-	put(fx, UIDLIST_DOVECOT, "3 V1 N2\nx :3.c\n");
+	put(fx->mdfd, UIDLIST_DOVECOT, "3 V1 N2\nx :3.c\n");
 	capture(fx);
 	md = md_open(fx);
 	assert_true(captured(fx, "not understood"));
@@ -611,14 +536,14 @@ test_dovecot_uidlist(void **state)
 static void
 test_index_lock_wait(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	struct timespec	 a, b;
 	pid_t		 pid;
 	int		 p[2], status;
 	char		 c;
 
-	put(fx, "new/1.a", "a\n");
+	put(fx->mdfd, "new/1.a", "a\n");
 	assert_int_equal(pipe(p), 0);
 	if ((pid = fork()) == 0) {
 		int fd = lock_take(fx->mdfd, INDEX_LOCK_FILE);
@@ -647,7 +572,7 @@ test_index_lock_wait(void **state)
 
 /* Many messages, so that writing the index takes a while. */
 static void
-many(struct fixture *fx, int n, int from)
+many(struct fx_dir *fx, int n, int from)
 {
 	char	 name[64];
 	int	 i;
@@ -655,7 +580,7 @@ many(struct fixture *fx, int n, int from)
 	for (i = from; i < from + n; i++) {
 		(void)snprintf(name, sizeof(name),
 		    "new/%d.M%dP1.crash.example,W=%d", 1000000 + i, i, 3);
-		put(fx, name, "x\n");
+		put(fx->mdfd, name, "x\n");
 	}
 }
 
@@ -665,7 +590,7 @@ many(struct fixture *fx, int n, int from)
 static void
 test_kill_writer(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	uint32_t	 first_uid[1000];
 	struct timespec	 ts;
@@ -711,10 +636,435 @@ test_kill_writer(void **state)
 	}
 }
 
+/* The mtime of the Maildir's subdirectory sub. */
+static struct timespec
+mtime_of(struct fx_dir *fx, const char *sub)
+{
+	struct stat	 st;
+
+	assert_int_equal(fstatat(fx->mdfd, sub, &st, AT_SYMLINK_NOFOLLOW),
+	    0);
+	return st.st_mtim;
+}
+
+/* Sets the access and modification times of rel to *ts. */
+static void
+set_mtime(struct fx_dir *fx, const char *rel, const struct timespec *ts)
+{
+	struct timespec	 t[2];
+
+	t[0] = t[1] = *ts;
+	assert_int_equal(utimensat(fx->mdfd, rel, t, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* Sets the mtimes of new/ and cur/ secs seconds back, as those of a
+ * Maildir last changed a while ago. */
+static void
+age_dirs(struct fx_dir *fx, time_t secs)
+{
+	struct timespec	 ts;
+
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	ts.tv_sec -= secs;
+	set_mtime(fx, "new", &ts);
+	set_mtime(fx, "cur", &ts);
+}
+
+/* Fields of the index header, counted from the magic word (0). */
+#define H_VERSION	1
+#define H_NEXTUID	3
+#define H_GENERATION	5
+
+/* Field n of the index file's header, as a number. */
+static unsigned long long
+header_field(struct fx_dir *fx, int n)
+{
+	char			*text = get(fx, INDEX_FILE), *p = text;
+	unsigned long long	 v;
+
+	for (; n > 0; n--) {
+		assert_non_null(p = strchr(p, ' '));
+		p++;
+	}
+	assert_true(*p >= '0' && *p <= '9');
+	v = strtoull(p, NULL, 10);
+	free(text);
+	return v;
+}
+
+/*
+ * While new/ and cur/ keep the inode and mtime the listing behind the
+ * index found them with, long enough before it began, a listing reads
+ * neither: a file put into cur/ behind its back with cur/'s mtime set
+ * back is not seen (so no readdir ran), the listing is the one the
+ * readdir made, and the index is not written.  Another mtime, to the
+ * nanosecond, or another directory in cur/'s place with the same mtime,
+ * and the directories are read again.
+ */
+static void
+test_stamp_spares_readdir(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct timespec	 cur;
+	unsigned long long gen;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b,W=9:2,FS", "b\n");
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	assert_int_equal(md->count, 2);
+	maildrop_close(&md);
+	gen = header_field(fx, H_GENERATION);
+
+	cur = mtime_of(fx, "cur");
+	put(fx->mdfd, "cur/3.c:2,", "c\n");
+	set_mtime(fx, "cur", &cur);
+	md = md_open(fx);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "3.c"), 0);
+	assert_string_equal(md->mail[0].name, "new/1.a");
+	assert_string_equal(md->mail[1].name, "cur/2.b,W=9:2,FS");
+	assert_int_equal(md->mail[0].uid, 1);
+	assert_int_equal(md->mail[1].uid, 2);
+	assert_int_equal(md->mail[0].size, 3);
+	assert_int_equal(md->mail[1].size, 9);
+	assert_int_equal(md->mail[1].time, 2);
+	assert_int_equal(md->mail[1].mflags, FLAG_BIT('F') | FLAG_BIT('S'));
+	assert_int_equal(md->mail[1].gid, 2);
+	assert_int_equal(md->size, 12);
+	assert_true(md->idx.saved && md->idx.ids_saved);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen);
+
+	/* one nanosecond off: read again */
+	cur.tv_nsec = cur.tv_nsec == 0 ? 1 : cur.tv_nsec - 1;
+	set_mtime(fx, "cur", &cur);
+	md = md_open(fx);
+	assert_int_equal(md->count, 3);
+	assert_int_equal(uid_of(md, "3.c"), 3);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 1);
+
+	/* another cur/ with the same mtime: read again */
+	cur = mtime_of(fx, "cur");
+	assert_int_equal(renameat(fx->mdfd, "cur", fx->mdfd, "old"), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "cur", 0700), 0);
+	assert_int_equal(renameat(fx->mdfd, "old/2.b,W=9:2,FS", fx->mdfd,
+	    "cur/2.b,W=9:2,FS"), 0);
+	assert_int_equal(renameat(fx->mdfd, "old/3.c:2,", fx->mdfd,
+	    "cur/3.c:2,"), 0);
+	put(fx->mdfd, "cur/4.d:2,S", "d\n");
+	set_mtime(fx, "cur", &cur);
+	md = md_open(fx);
+	assert_int_equal(md->count, 4);
+	assert_int_equal(uid_of(md, "2.b,W=9"), 2);
+	assert_int_equal(uid_of(md, "4.d"), 4);
+	maildrop_close(&md);
+}
+
+/*
+ * No change is hidden: a file put into new/ just after the listing that
+ * wrote the index, with new/'s mtime set back to what that listing saw
+ * (as a change in the same tick of the file system's clock leaves it),
+ * is listed, since a stamp taken within STAMP_GUARD of the directory's
+ * last change is not trusted.  Once the stamp is trusted, mail
+ * delivered to new/, a message moved to cur/ or renamed there with other
+ * flags, and a message removed are all seen.
+ */
+static void
+test_stamp_sees_changes(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct timespec	 ts;
+	unsigned long long gen;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	md = md_open(fx);
+	maildrop_close(&md);
+	ts = mtime_of(fx, "new");
+	put(fx->mdfd, "new/2.b", "b\n");
+	set_mtime(fx, "new", &ts);
+	md = md_open(fx);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "2.b"), 2);
+	maildrop_close(&md);
+
+	/* settled: the stamp is written, and trusted */
+	age_dirs(fx, 10);
+	gen = header_field(fx, H_GENERATION);
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 1);
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 1);
+
+	put(fx->mdfd, "new/3.c", "c\n");
+	md = md_open(fx);
+	assert_int_equal(md->count, 3);
+	assert_int_equal(uid_of(md, "3.c"), 3);
+	maildrop_close(&md);
+
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_int_equal(renameat(fx->mdfd, "new/1.a", fx->mdfd,
+	    "cur/1.a:2,F"), 0);
+	md = md_open(fx);
+	assert_int_equal(md->count, 3);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,F");
+	assert_int_equal(md->mail[0].uid, 1);
+	assert_int_equal(md->mail[0].mflags, FLAG_BIT('F'));
+	maildrop_close(&md);
+
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_int_equal(renameat(fx->mdfd, "cur/1.a:2,F", fx->mdfd,
+	    "cur/1.a:2,FS"), 0);
+	md = md_open(fx);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,FS");
+	assert_int_equal(md->mail[0].mflags, FLAG_BIT('F') | FLAG_BIT('S'));
+	maildrop_close(&md);
+
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_int_equal(unlinkat(fx->mdfd, "new/2.b", 0), 0);
+	md = md_open(fx);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "2.b"), 0);
+	assert_int_equal(uid_of(md, "3.c"), 3);
+	maildrop_close(&md);
+}
+
+/*
+ * A stale listing - messages renamed and removed by another host while
+ * the NFS attribute cache still shows new/ and cur/ as they were, played
+ * here by setting cur/'s mtime back - still reads a message: opening it
+ * follows its base name to its new name.  One removed meanwhile is
+ * reported removed, deleting the renamed one removes it, and nothing
+ * else is touched.
+ */
+static void
+test_stale_name(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct timespec	 cur;
+	struct stat	 st;
+	char		 buf[16];
+	size_t		 failed = 1;
+	int		 fd;
+
+	put(fx->mdfd, "cur/1.a:2,", "one\n");
+	put(fx->mdfd, "cur/2.b:2,", "two\n");
+	put(fx->mdfd, "cur/3.c:2,", "three\n");
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	maildrop_close(&md);
+	cur = mtime_of(fx, "cur");
+	assert_int_equal(renameat(fx->mdfd, "cur/1.a:2,", fx->mdfd,
+	    "cur/1.a:2,S"), 0);
+	assert_int_equal(renameat(fx->mdfd, "cur/2.b:2,", fx->mdfd,
+	    "cur/2.b:2,T"), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "cur/3.c:2,", 0), 0);
+	set_mtime(fx, "cur", &cur);
+
+	md = md_open(fx);
+	assert_int_equal(md->count, 3);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,");	/* stale */
+	assert_true((fd = maildrop_open_mail(md, 0)) >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "one\n", 4);
+	(void)close(fd);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,S");
+	assert_int_equal(md->mail[0].mflags, FLAG_BIT('S'));
+	errno = 0;
+	assert_int_equal(maildrop_open_mail(md, 2), -1);
+	assert_int_equal(errno, ENOENT);
+	md->mail[1].flags |= MAIL_DELETED;
+	md->mail[2].flags |= MAIL_DELETED;
+	assert_int_equal(maildrop_commit(md, &failed), 0);
+	assert_int_equal(failed, 0);
+	maildrop_close(&md);
+	assert_int_equal(fstatat(fx->mdfd, "cur/2.b:2,T", &st, 0), -1);
+	assert_int_equal(fstatat(fx->mdfd, "cur/1.a:2,S", &st, 0), 0);
+
+	md = md_open(fx);
+	assert_int_equal(md->count, 1);
+	assert_string_equal(md->mail[0].name, "cur/1.a:2,S");
+	assert_int_equal(md->mail[0].uid, 1);
+	maildrop_close(&md);
+}
+
+/* Lists the fixture's Maildir into idx under the index lock. */
+static void
+idx_sync(struct fx_dir *fx, struct mail_index *idx)
+{
+	index_init(idx, fx->mdfd, fx->md);
+	assert_int_equal(index_lock(idx), 0);
+	assert_int_equal(index_sync(idx, &fx->opts), 0);
+	index_unlock(idx);
+}
+
+/* The index of the message with base name b in idx, which must be
+ * there. */
+static size_t
+idx_find(const struct mail_index *idx, const char *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < idx->count; i++)
+		if (idx->mail[i].baselen == strlen(b) &&
+		    strncmp(mail_base(&idx->mail[i]), b, strlen(b)) == 0)
+			return i;
+	fail_msg("%s not listed", b);
+	return 0;
+}
+
+/*
+ * Two sessions read the same index; the first lists a message delivered
+ * since (giving it UID 5) and removes another, and its commit writes the
+ * index.  The file is then made to have the inode, size and mtime the
+ * second session read it with.  The second session's commit still finds
+ * that the file is not the generation it read, and lists afresh: the
+ * first's removal and UID 5 stay, its own removal is done, and the next
+ * new message gets UID 6.
+ */
+static void
+test_generation_commit(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct mail_index a, b, c;
+	struct stat	 st0, st;
+	unsigned long long gen;
+	char		*text;
+	int		 fd;
+
+	put(fx->mdfd, "new/1000000001.x", "1\n");
+	put(fx->mdfd, "new/1000000002.x", "2\n");
+	put(fx->mdfd, "new/1000000003.x", "3\n");
+	put(fx->mdfd, "new/1000000004.x", "4\n");
+	idx_sync(fx, &a);
+	index_free(&a);
+	gen = header_field(fx, H_GENERATION);
+	assert_true(gen > 0);
+
+	idx_sync(fx, &b);
+	assert_int_equal(b.generation, gen);
+	/* the file as b read it, kept by its inode */
+	assert_int_equal(linkat(fx->mdfd, INDEX_FILE, fx->mdfd, "keep", 0),
+	    0);
+	assert_int_equal(fstatat(fx->mdfd, "keep", &st0, 0), 0);
+
+	put(fx->mdfd, "new/1000000005.x", "5\n");
+	idx_sync(fx, &a);
+	assert_int_equal(a.generation, gen + 1);
+	assert_int_equal(a.mail[idx_find(&a, "1000000005.x")].uid, 5);
+	assert_int_equal(unlinkat(fx->mdfd, "new/1000000001.x", 0), 0);
+	a.mail[idx_find(&a, "1000000001.x")].flags |= MAIL_GONE;
+	assert_int_equal(index_lock(&a), 0);
+	assert_int_equal(index_commit(&a, &fx->opts), 0);
+	index_unlock(&a);
+	index_free(&a);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 2);
+
+	/* a's index, in the inode b read, with its size and mtime */
+	text = get(fx, INDEX_FILE);
+	fd = openat(fx->mdfd, "keep", O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)),
+	    (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+	free(text);
+	assert_int_equal(renameat(fx->mdfd, "keep", fx->mdfd, INDEX_FILE), 0);
+	set_mtime(fx, INDEX_FILE, &st0.st_mtim);
+	assert_int_equal(fstatat(fx->mdfd, INDEX_FILE, &st, 0), 0);
+	assert_int_equal(st.st_dev, st0.st_dev);
+	assert_int_equal(st.st_ino, st0.st_ino);
+	assert_int_equal(st.st_size, st0.st_size);
+	assert_int_equal(st.st_mtim.tv_sec, st0.st_mtim.tv_sec);
+	assert_int_equal(st.st_mtim.tv_nsec, st0.st_mtim.tv_nsec);
+
+	assert_int_equal(unlinkat(fx->mdfd, "new/1000000002.x", 0), 0);
+	b.mail[idx_find(&b, "1000000002.x")].flags |= MAIL_GONE;
+	assert_int_equal(index_lock(&b), 0);
+	assert_int_equal(index_commit(&b, &fx->opts), 0);
+	index_unlock(&b);
+	index_free(&b);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 3);
+	assert_int_equal(header_field(fx, H_NEXTUID), 6);
+	assert_false(holds(fx, INDEX_FILE, "1000000001.x"));
+	assert_false(holds(fx, INDEX_FILE, "1000000002.x"));
+	assert_true(holds(fx, INDEX_FILE, "\n3 3 3 1000000003 "));
+	assert_true(holds(fx, INDEX_FILE, "\n5 5 3 1000000005 "));
+
+	put(fx->mdfd, "new/1000000000.x", "0\n");
+	idx_sync(fx, &c);
+	assert_int_equal(c.count, 4);
+	assert_int_equal(c.mail[idx_find(&c, "1000000003.x")].uid, 3);
+	assert_int_equal(c.mail[idx_find(&c, "1000000004.x")].uid, 4);
+	assert_int_equal(c.mail[idx_find(&c, "1000000005.x")].uid, 5);
+	assert_int_equal(c.mail[idx_find(&c, "1000000000.x")].uid, 6);
+	index_free(&c);
+}
+
+/*
+ * A version 1 index (base names, no generation, no stamp) keeps its
+ * UIDs and UIDVALIDITY; it is logged and written anew as version 2.
+ * A session that read it has generation 0, so its commit lists afresh.
+ */
+static void
+test_version1(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct mail_index x;
+	struct maildrop	*md;
+	char		*text;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,S", "b\n");
+	put(fx->mdfd, "new/3.c", "c\n");
+	put(fx->mdfd, INDEX_FILE, "postern-index 1 1234 10 3\n"
+	    "3 0 3 1 1.a\n4 0 3 2 2.b\n5 0 3 3 3.c\nend\n");
+	index_init(&x, fx->mdfd, fx->md);
+	assert_int_equal(index_sync(&x, &fx->opts), 0);	/* no lock */
+	assert_int_equal(x.generation, 0);	/* the IDs 1-3 it took are lost */
+	assert_int_equal(x.mail[idx_find(&x, "3.c")].uid, 5);
+	assert_true(holds(fx, INDEX_FILE, "postern-index 1 "));
+
+	capture(fx);
+	md = md_open(fx);
+	assert_true(captured(fx, "version 1, rewritten as version 2"));
+	assert_int_equal(md->uidvalidity, 1234);
+	assert_int_equal(uid_of(md, "1.a"), 3);
+	assert_int_equal(uid_of(md, "2.b"), 4);
+	maildrop_close(&md);
+	text = get(fx, INDEX_FILE);
+	assert_int_equal(strncmp(text, "postern-index 2 1234 10 3 ", 26), 0);
+	assert_non_null(strstr(text, "\n4 5 3 2 cur/2.b:2,S\n"));
+	free(text);
+
+	/* x's commit does not write over what it never read */
+	assert_int_equal(unlinkat(fx->mdfd, "new/3.c", 0), 0);
+	x.mail[idx_find(&x, "3.c")].flags |= MAIL_GONE;
+	assert_int_equal(index_lock(&x), 0);
+	assert_int_equal(index_commit(&x, &fx->opts), 0);
+	index_unlock(&x);
+	index_free(&x);
+	assert_int_equal(header_field(fx, H_VERSION), 2);
+	assert_true(holds(fx, INDEX_FILE, "\n3 4 3 1 new/1.a\n"));
+	assert_false(holds(fx, INDEX_FILE, "3.c"));
+}
+
 int
 main(void)
 {
-#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, fx_maildir_setup, \
+		    fx_dir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_first_and_again),
 		T(test_sizes_from_index),
@@ -730,6 +1080,11 @@ main(void)
 		T(test_dovecot_uidlist),
 		T(test_index_lock_wait),
 		T(test_kill_writer),
+		T(test_stamp_spares_readdir),
+		T(test_stamp_sees_changes),
+		T(test_stale_name),
+		T(test_generation_commit),
+		T(test_version1),
 	};
 #undef T
 

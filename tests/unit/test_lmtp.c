@@ -6,7 +6,6 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,148 +23,12 @@
 #include "server/log.h"
 #include "server/session.h"
 #include "storage/maildir.h"
+#include "tests/unit/fixture.h"
 
 /* The users of the passwd-file; "broken" has no tmp/, "nob" runs as
  * nobody (65534). */
 static const char *const USERS[] = { "alice", "bob", "carol@example.org",
 	"broken", "nob" };
-
-struct fixture {
-	char	 dir[64];
-	char	 passwd[256];
-	struct conf conf;
-	int	 fd;		/* the client's end */
-	pid_t	 pid;		/* the server child */
-	bool	 sandbox;	/* the child leaves root first, as a
-				   sandboxed worker does */
-	char	 buf[262144];
-	size_t	 len;
-};
-
-/* md: the Maildir path of user u. */
-static const char *
-md(struct fixture *f, const char *u)
-{
-	static char	 path[300];
-
-	snprintf(path, sizeof(path), "%s/home/%s/Maildir", f->dir, u);
-	return path;
-}
-
-/* mkmd: a Maildir for user u (without tmp/ if notmp). */
-static void
-mkmd(struct fixture *f, const char *u, bool notmp)
-{
-	char	 path[600];
-
-	snprintf(path, sizeof(path), "%s/home/%s", f->dir, u);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s", md(f, u));
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/new", md(f, u));
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/cur", md(f, u));
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/tmp", md(f, u));
-	if (!notmp)
-		assert_int_equal(mkdir(path, 0755), 0);
-}
-
-/* start: a server child on a socketpair. */
-static void
-start(struct fixture *f)
-{
-	struct session	 s;
-	int		 sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		close(sv[0]);
-		memset(&s, 0, sizeof(s));
-		s.conf = &f->conf;
-		s.proto = protocol_find("lmtp");
-		s.fd = sv[1];
-		strlcpy(s.rip, "127.0.0.1", sizeof(s.rip));
-		if (f->sandbox && geteuid() == 0 && setuid(65534) == -1)
-			_exit(1);
-		s.proto->serve(&s);
-		io_free(&s.io);
-		_exit(0);
-	}
-	close(sv[1]);
-	f->fd = sv[0];
-	f->len = 0;
-}
-
-/* stop: closes the client end and reaps the child. */
-static void
-stop(struct fixture *f)
-{
-	int	 status;
-
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	if (f->pid > 0) {
-		waitpid(f->pid, &status, 0);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-	}
-	f->pid = 0;
-}
-
-/* line: the next reply line without CRLF (static buffer); "" at EOF. */
-static const char *
-line(struct fixture *f)
-{
-	static char	 out[4096];
-	char		*nl;
-	ssize_t		 n;
-	size_t		 l;
-
-	while ((nl = memchr(f->buf, '\n', f->len)) == NULL) {
-		n = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
-		if (n <= 0)
-			return "";
-		f->len += (size_t)n;
-	}
-	l = (size_t)(nl - f->buf) + 1;
-	assert_true(l >= 2 && nl[-1] == '\r');
-	assert_true(l - 2 < sizeof(out));
-	memcpy(out, f->buf, l - 2);
-	out[l - 2] = '\0';
-	memmove(f->buf, f->buf + l, f->len - l);
-	f->len -= l;
-	return out;
-}
-
-/* sendall: writes text to the server. */
-static void
-sendall(struct fixture *f, const char *text, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		n = write(f->fd, text, len);
-		assert_true(n > 0);
-		text += n;
-		len -= (size_t)n;
-	}
-}
-
-/* cmd: sends one command line and returns the first reply line. */
-static const char *
-cmd(struct fixture *f, const char *c)
-{
-	char	 out[8192];
-	int	 n = snprintf(out, sizeof(out), "%s\r\n", c);
-
-	assert_true(n > 0 && (size_t)n < sizeof(out));
-	sendall(f, out, (size_t)n);
-	return line(f);
-}
 
 /* hello: reads the greeting and says LHLO. */
 static void
@@ -178,24 +41,6 @@ hello(struct fixture *f)
 	assert_string_equal(line(f), "250-ENHANCEDSTATUSCODES");
 	assert_string_equal(line(f), "250-8BITMIME");
 	assert_string_equal(line(f), "250 SIZE 100000");
-}
-
-/* count: files in sub of user u's Maildir. */
-static int
-count(struct fixture *f, const char *u, const char *sub)
-{
-	char		 path[600];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", md(f, u), sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* delivered: the text of the one message in u's new/ (static buffer),
@@ -212,8 +57,8 @@ delivered(struct fixture *f, const char *u, const char *reply)
 	ssize_t		 n;
 	int		 fd;
 
-	assert_int_equal(count(f, u, "new"), 1);
-	snprintf(path, sizeof(path), "%s/new", md(f, u));
+	assert_int_equal(count(maildir_of(f, u), "new"), 1);
+	snprintf(path, sizeof(path), "%s/new", maildir_of(f, u));
 	assert_non_null(d = opendir(path));
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
@@ -221,7 +66,7 @@ delivered(struct fixture *f, const char *u, const char *reply)
 	closedir(d);
 	if (reply != NULL)
 		assert_non_null(strstr(reply, name));
-	snprintf(path, sizeof(path), "%s/new/%s", md(f, u), name);
+	snprintf(path, sizeof(path), "%s/new/%s", maildir_of(f, u), name);
 	assert_true((fd = open(path, O_RDONLY)) != -1);
 	assert_int_equal(fstat(fd, &st), 0);
 	maildir_name_sizes(name, strlen(name), &s, &w);
@@ -237,13 +82,6 @@ delivered(struct fixture *f, const char *u, const char *reply)
 	return text;
 }
 
-/* rm_entry: removes one entry of a tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 /* nobody_entry: gives one entry of a tree to nobody (nftw callback). */
 static int
 nobody_entry(const char *p, const struct stat *st, int type,
@@ -252,31 +90,21 @@ nobody_entry(const char *p, const struct stat *st, int type,
 	return lchown(p, 65534, 65534);
 }
 
+/* setup: the accounts of USERS and toor (uid 0, alice's home). */
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 path[512], entry[1024];
-	FILE		*fp;
+	struct fixture	*f = fx_new("lmtp");
+	char		 path[PATH_MAX + 128];
 	size_t		 i;
 
-	assert_non_null(f);
-	strlcpy(f->dir, "/tmp/postern-lmtp-XXXXXX", sizeof(f->dir));
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(chmod(f->dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/home", f->dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
-	assert_non_null(fp = fopen(f->passwd, "w"));
-	for (i = 0; i < sizeof(USERS) / sizeof(USERS[0]); i++) {
-		mkmd(f, USERS[i], strcmp(USERS[i], "broken") == 0);
-		snprintf(entry, sizeof(entry), "%s:{PLAIN}x:%s::%s/home/%s::\n",
-		    USERS[i], strcmp(USERS[i], "nob") == 0 ? "65534:65534" :
-		    ":", f->dir, USERS[i]);
-		fputs(entry, fp);
-	}
-	fprintf(fp, "toor:{PLAIN}x:0:0::%s/home/alice::\n", f->dir);
-	fclose(fp);
+	for (i = 0; i < sizeof(USERS) / sizeof(USERS[0]); i++)
+		account(f, USERS[i], "x", strcmp(USERS[i], "nob") == 0 ?
+		    "65534:65534" : NULL);
+	snprintf(path, sizeof(path), "%s/tmp", maildir_of(f, "broken"));
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "toor:{PLAIN}x:0:0::%s/alice::", f->home);
+	passwd_add(f, path);
 	f->conf.mail_user = "";
 	if (geteuid() == 0) {
 		/* As posternd started as root: accounts naming no uid are
@@ -285,32 +113,11 @@ setup(void **state)
 		f->conf.mail_user = "nobody";
 		f->conf.mail_uid = 65534;
 		f->conf.mail_gid = 65534;
-		snprintf(path, sizeof(path), "%s/home", f->dir);
-		assert_int_equal(nftw(path, nobody_entry, 16, FTW_PHYS), 0);
+		assert_int_equal(nftw(f->home, nobody_entry, 16, FTW_PHYS), 0);
 	}
-
-	f->conf.passwd_file = f->passwd;
-	f->conf.maildir = "%h/Maildir";
-	f->conf.hostname = "test.example";
-	f->conf.login_timeout = 5;
-	f->conf.idle_timeout = 600;
-	f->conf.max_line = 512;
-	f->conf.max_bad_commands = 50;
 	f->conf.lmtp_max_message_size = 100000;
 	f->conf.lmtp_temp_dir = "/tmp";
-	f->fd = -1;
 	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-
-	stop(f);
-	assert_int_equal(nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-	free(f);
 	return 0;
 }
 
@@ -404,8 +211,8 @@ test_errors(void **state)
 	    "250 2.1.0 sender <> OK");
 	assert_string_equal(cmd(f, "QUIT"),
 	    "221 2.0.0 test.example closing connection");
-	assert_int_equal(count(f, "alice", "new"), 0);
-	assert_int_equal(count(f, "alice", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
 }
 
 /* One message to one recipient: headers added, dot-stuffing undone,
@@ -434,7 +241,7 @@ test_deliver_one(void **state)
 	    "Return-Path: <sender@example.org>\n"
 	    "Delivered-To: <alice@example.org>\n"
 	    "Subject: dots\n\n.\n..two\nx\nend\n");
-	assert_int_equal(count(f, "alice", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
 	/* The transaction is over: a new MAIL is needed. */
 	assert_string_equal(cmd(f, "RCPT TO:<alice>"),
 	    "503 5.5.1 need MAIL before RCPT");
@@ -492,7 +299,7 @@ test_recipients(void **state)
 	snprintf(text, sizeof(text), WANT, "bob@example.org");
 	assert_string_equal(delivered(f, "bob", reply), text);
 	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
-	assert_int_equal(count(f, "broken", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "broken"), "new"), 0);
 }
 
 /* Everything in one write, and two transactions on one connection. */
@@ -532,7 +339,7 @@ test_pipelining(void **state)
 	assert_string_equal(line(f),
 	    "221 2.0.0 test.example closing connection");
 	assert_string_equal(line(f), "");
-	assert_int_equal(count(f, "alice", "new"), 2);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 2);
 	assert_string_equal(delivered(f, "bob", NULL),
 	    "Return-Path: <s@x>\nDelivered-To: <bob>\none\n");
 }
@@ -571,9 +378,9 @@ test_size_limit(void **state)
 	assert_string_equal(line(f), "552 5.3.4 <bob> message too big: the "
 	    "limit is 100000 octets");
 	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
-	assert_int_equal(count(f, "alice", "new"), 0);
-	assert_int_equal(count(f, "bob", "new"), 0);
-	assert_int_equal(count(f, "alice", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
 	/* Exactly at the limit is accepted. */
 	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
 	    "250 2.1.0 sender <s@x> OK");
@@ -584,7 +391,7 @@ test_size_limit(void **state)
 	sendall(f, ".\r\n", 3);
 	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered as ",
 	    31) == 0);
-	assert_int_equal(count(f, "alice", "new"), 1);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 1);
 }
 
 /* Lines of 5000 octets arrive whole; a line over the limit refuses the
@@ -626,8 +433,8 @@ test_long_lines(void **state)
 	assert_string_equal(line(f), "554 5.6.0 <alice> message has a line "
 	    "longer than 65536 octets, not delivered");
 	assert_string_equal(cmd(f, "NOOP"), "250 2.0.0 OK");
-	assert_int_equal(count(f, "alice", "new"), 0);
-	assert_int_equal(count(f, "alice", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
 
 	memset(cmdline, 'n', sizeof(cmdline) - 1);
 	memcpy(cmdline, "NOOP ", 5);
@@ -650,8 +457,8 @@ test_eof_in_data(void **state)
 	shutdown(f->fd, SHUT_WR);
 	assert_string_equal(line(f), "");
 	stop(f);
-	assert_int_equal(count(f, "alice", "new"), 0);
-	assert_int_equal(count(f, "alice", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
 }
 
 /* Too many bad commands close the session with 421. */
@@ -696,25 +503,25 @@ test_uid(void **state)
 	sendall(f, "x\r\n.\r\n", 6);
 	assert_true(strncmp(line(f), "250 2.0.0 <nob> delivered", 25) == 0);
 	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered", 27) == 0);
-	snprintf(path, sizeof(path), "%s/new", md(f, "nob"));
+	snprintf(path, sizeof(path), "%s/new", maildir_of(f, "nob"));
 	assert_non_null(d = opendir(path));
 	name[0] = '\0';
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
 			strlcpy(name, e->d_name, sizeof(name));
 	closedir(d);
-	snprintf(path, sizeof(path), "%s/new/%s", md(f, "nob"), name);
+	snprintf(path, sizeof(path), "%s/new/%s", maildir_of(f, "nob"), name);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	assert_int_equal(st.st_gid, 65534);
-	snprintf(path, sizeof(path), "%s/new", md(f, "alice"));
+	snprintf(path, sizeof(path), "%s/new", maildir_of(f, "alice"));
 	assert_non_null(d = opendir(path));
 	name[0] = '\0';
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
 			strlcpy(name, e->d_name, sizeof(name));
 	closedir(d);
-	snprintf(path, sizeof(path), "%s/new/%s", md(f, "alice"), name);
+	snprintf(path, sizeof(path), "%s/new/%s", maildir_of(f, "alice"), name);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	/* The worker itself is still root: the drops were the children's. */
@@ -754,25 +561,26 @@ main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_session, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_one, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_recipients, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pipelining, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_size_limit, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_long_lines, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_eof_in_data, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_commands, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_uid, setup, teardown),
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_uid, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sandboxed, setup,
-		    teardown),
+		    fx_teardown),
 	};
 
 #ifdef HAVE_LIBBSD

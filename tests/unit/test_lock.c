@@ -20,53 +20,12 @@
 #include <unistd.h>
 
 #include "storage/lock.h"
+#include "tests/unit/fixture.h"
 
 /* Child exit codes. */
 #define CHILD_GOT_LOCK	10
 #define CHILD_HELD	11
 #define CHILD_ERROR	12
-
-struct fixture {
-	char	 dir[PATH_MAX];
-	int	 dirfd;
-};
-
-/* Makes an empty temporary directory. */
-static int
-setup(void **state)
-{
-	struct fixture	*fx;
-	const char	*tmp = getenv("TMPDIR");
-	int		 n;
-
-	if ((fx = calloc(1, sizeof(*fx))) == NULL)
-		return -1;
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	n = snprintf(fx->dir, sizeof(fx->dir), "%s/test_lock.XXXXXX", tmp);
-	if (n < 0 || (size_t)n >= sizeof(fx->dir) || mkdtemp(fx->dir) == NULL ||
-	    (fx->dirfd = open(fx->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-/* Removes the temporary directory and what the tests left in it. */
-static int
-teardown(void **state)
-{
-	struct fixture	*fx = *state;
-
-	(void)unlinkat(fx->dirfd, LOCK_FILE, 0);
-	(void)unlinkat(fx->dirfd, "target", 0);
-	(void)close(fx->dirfd);
-	(void)rmdir(fx->dir);
-	free(fx);
-	return 0;
-}
 
 /* In a child: tries the lock once and reports through the exit status. */
 static int
@@ -92,7 +51,7 @@ child_try(int dirfd)
 static void
 test_lock_exclusive(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct stat	 st;
 	int		 fd;
 
@@ -112,26 +71,11 @@ test_lock_exclusive(void **state)
 static void
 test_lock_holder_killed(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	pid_t		 pid;
-	int		 p[2], status, fd;
-	char		 c;
+	int		 status, fd;
 
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		(void)close(p[0]);
-		c = lock_take(fx->dirfd, LOCK_FILE) >= 0 ? 'y' : 'n';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	(void)close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	(void)close(p[0]);
-	assert_int_equal(c, 'y');
+	pid = lock_holder(fx->dirfd, -1);
 
 	errno = 0;
 	assert_int_equal(lock_take(fx->dirfd, LOCK_FILE), -1);
@@ -149,7 +93,7 @@ test_lock_holder_killed(void **state)
 static void
 test_lock_symlink(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct stat	 st;
 
 	assert_int_equal(symlinkat("target", fx->dirfd, LOCK_FILE), 0);
@@ -163,7 +107,7 @@ test_lock_symlink(void **state)
 static void
 test_lock_not_regular(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 
 	assert_int_equal(mkdirat(fx->dirfd, LOCK_FILE, 0700), 0);
 	assert_int_equal(lock_take(fx->dirfd, LOCK_FILE), -1);
@@ -187,27 +131,12 @@ ms_since(const struct timespec *a)
 static void
 test_lock_wait(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct timespec	 a;
 	pid_t		 pid;
-	int		 p[2], status, fd;
-	char		 c;
+	int		 status, fd;
 
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		(void)close(p[0]);
-		c = lock_take(fx->dirfd, LOCK_FILE) >= 0 ? 'y' : 'n';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		usleep(400000);
-		_exit(0);
-	}
-	(void)close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	(void)close(p[0]);
-	assert_int_equal(c, 'y');
+	pid = lock_holder(fx->dirfd, 400);
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	errno = 0;
@@ -241,16 +170,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_lock_exclusive, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lock_holder_killed, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lock_symlink, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lock_not_regular, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lock_wait, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_exclusive,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_holder_killed,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_symlink,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_not_regular,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_wait,
+		    fx_dir_setup, fx_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,10 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 #include "server/limits.h"
 #include "storage/lock.h"
 #include "storage/maildir.h"
+#include "tests/unit/fixture.h"
 
 #define HOURS(h)	((time_t)(h) * 60 * 60)
 
@@ -32,121 +31,22 @@
 #define CHILD_LOCKED	11
 #define CHILD_ERROR	12
 
-struct fixture {
-	char	 path[PATH_MAX];
-	int	 dirfd;
-};
-
-/* Makes a temporary Maildir with new/, cur/ and tmp/. */
-static int
-setup(void **state)
-{
-	struct fixture	*fx;
-	const char	*tmp = getenv("TMPDIR");
-	int		 n;
-
-	if ((fx = calloc(1, sizeof(*fx))) == NULL)
-		return -1;
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	n = snprintf(fx->path, sizeof(fx->path), "%s/test_maildir.XXXXXX",
-	    tmp);
-	if (n < 0 || (size_t)n >= sizeof(fx->path) ||
-	    mkdtemp(fx->path) == NULL)
-		goto fail;
-	fx->dirfd = open(fx->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fx->dirfd == -1 || mkdirat(fx->dirfd, "new", 0700) == -1 ||
-	    mkdirat(fx->dirfd, "cur", 0700) == -1 ||
-	    mkdirat(fx->dirfd, "tmp", 0700) == -1)
-		goto fail;
-	*state = fx;
-	return 0;
-fail:
-	free(fx);
-	return -1;
-}
-
-/* Removes one entry of the tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* Removes the temporary Maildir. */
-static int
-teardown(void **state)
-{
-	struct fixture	*fx = *state;
-	int		 rc;
-
-	(void)close(fx->dirfd);
-	rc = nftw(fx->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return rc;
-}
-
-/* Writes len bytes of data to the file rel of the Maildir. */
-static void
-put(struct fixture *fx, const char *rel, const char *data, size_t len)
-{
-	ssize_t	 n;
-	int	 fd;
-
-	fd = openat(fx->dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
-	assert_true(fd >= 0);
-	while (len > 0) {
-		n = write(fd, data, len);
-		assert_true(n > 0);
-		data += n;
-		len -= n;
-	}
-	assert_int_equal(close(fd), 0);
-}
-
-/* Writes the string s to the file rel. */
-static void
-put_str(struct fixture *fx, const char *rel, const char *s)
-{
-	put(fx, rel, s, strlen(s));
-}
-
 /* True if rel exists in the Maildir (links not followed). */
 static bool
-exists(struct fixture *fx, const char *rel)
+exists(struct fx_dir *fx, const char *rel)
 {
 	struct stat	 st;
 
-	return fstatat(fx->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* Counts the entries of sub not starting with '.'. */
-static size_t
-count_dir(struct fixture *fx, const char *sub)
-{
-	DIR		*dp;
-	struct dirent	*d;
-	size_t		 n = 0;
-	int		 fd;
-
-	fd = openat(fx->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_non_null(dp = fdopendir(fd));
-	while ((d = readdir(dp)) != NULL)
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dp);
-	return n;
+	return fstatat(fx->mdfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Opens the fixture's Maildir, which must succeed. */
 static struct maildrop *
-md_open(struct fixture *fx)
+md_open(struct fx_dir *fx)
 {
 	struct maildrop	*md = NULL;
 
-	assert_int_equal(maildrop_open(fx->path, NULL, &md), 0);
+	assert_int_equal(maildrop_open(fx->md, NULL, &md), 0);
 	assert_non_null(md);
 	return md;
 }
@@ -181,30 +81,30 @@ naive_size(const char *data, size_t len)
 
 /* maildir_count_size() on a file holding data. */
 static off_t
-count_of(struct fixture *fx, const char *data, size_t len)
+count_of(struct fx_dir *fx, const char *data, size_t len)
 {
 	off_t	 size = -1;
 	int	 fd;
 
-	put(fx, "tmp/count", data, len);
-	fd = openat(fx->dirfd, "tmp/count", O_RDONLY | O_CLOEXEC);
+	writeat(fx->mdfd, "tmp/count", data, len);
+	fd = openat(fx->mdfd, "tmp/count", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(maildir_count_size(fd, &size), 0);
 	assert_int_equal(close(fd), 0);
-	assert_int_equal(unlinkat(fx->dirfd, "tmp/count", 0), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "tmp/count", 0), 0);
 	return size;
 }
 
 /* Sets the atime and mtime of rel. */
 static void
-set_times(struct fixture *fx, const char *rel, time_t atime, time_t mtime)
+set_times(struct fx_dir *fx, const char *rel, time_t atime, time_t mtime)
 {
 	struct timespec	 ts[2];
 
 	memset(ts, 0, sizeof(ts));
 	ts[0].tv_sec = atime;
 	ts[1].tv_sec = mtime;
-	assert_int_equal(utimensat(fx->dirfd, rel, ts, AT_SYMLINK_NOFOLLOW),
+	assert_int_equal(utimensat(fx->mdfd, rel, ts, AT_SYMLINK_NOFOLLOW),
 	    0);
 }
 
@@ -227,23 +127,23 @@ slurp(int fd, char *buf, size_t bufsz)
 static void
 test_scan_order(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	static const char *const want[] = {
 		"new/abc", "cur/0998.c:2,", "new/999.b", "cur/1000.A:2,S",
 		"new/1000.a", "new/1000.a,S=1", "cur/10000.z:2,RS",
 	};
 
-	put_str(fx, "new/1000.a", "x\n");
-	put_str(fx, "new/999.b", "x\n");
-	put_str(fx, "new/1000.a,S=1", "x\n");
-	put_str(fx, "cur/1000.A:2,S", "x\n");
-	put_str(fx, "cur/0998.c:2,", "x\n");
-	put_str(fx, "cur/10000.z:2,RS", "x\n");
-	put_str(fx, "new/abc", "x\n");
-	put_str(fx, "new/.hidden", "x\n");
-	put_str(fx, "cur/.1.hidden:2,S", "x\n");
-	put_str(fx, "tmp/1.intmp", "x\n");
+	put(fx->mdfd, "new/1000.a", "x\n");
+	put(fx->mdfd, "new/999.b", "x\n");
+	put(fx->mdfd, "new/1000.a,S=1", "x\n");
+	put(fx->mdfd, "cur/1000.A:2,S", "x\n");
+	put(fx->mdfd, "cur/0998.c:2,", "x\n");
+	put(fx->mdfd, "cur/10000.z:2,RS", "x\n");
+	put(fx->mdfd, "new/abc", "x\n");
+	put(fx->mdfd, "new/.hidden", "x\n");
+	put(fx->mdfd, "cur/.1.hidden:2,S", "x\n");
+	put(fx->mdfd, "tmp/1.intmp", "x\n");
 
 	md = md_open(fx);
 	assert_names(md, want, sizeof(want) / sizeof(want[0]));
@@ -263,16 +163,16 @@ test_scan_order(void **state)
 static void
 test_scan_not_regular(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	static const char *const want[] = { "new/102.real" };
 
-	put_str(fx, "new/102.real", "hello\n");
-	assert_int_equal(mkdirat(fx->dirfd, "cur/100.dir:2,", 0700), 0);
-	assert_int_equal(symlinkat("102.real", fx->dirfd, "new/101.link"), 0);
-	assert_int_equal(symlinkat("102.real", fx->dirfd, "new/103.l,W=7"),
+	put(fx->mdfd, "new/102.real", "hello\n");
+	assert_int_equal(mkdirat(fx->mdfd, "cur/100.dir:2,", 0700), 0);
+	assert_int_equal(symlinkat("102.real", fx->mdfd, "new/101.link"), 0);
+	assert_int_equal(symlinkat("102.real", fx->mdfd, "new/103.l,W=7"),
 	    0);
-	assert_int_equal(mkfifoat(fx->dirfd, "new/104.fifo", 0600), 0);
+	assert_int_equal(mkfifoat(fx->mdfd, "new/104.fifo", 0600), 0);
 
 	md = md_open(fx);
 	assert_names(md, want, 1);
@@ -284,44 +184,44 @@ test_scan_not_regular(void **state)
 static void
 test_scan_missing_subdir(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md = NULL;
 	char		 path[PATH_MAX + 16];
 
-	assert_int_equal(unlinkat(fx->dirfd, "tmp", AT_REMOVEDIR), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "tmp", AT_REMOVEDIR), 0);
 	errno = 0;
-	assert_int_equal(maildrop_open(fx->path, NULL, &md), -1);
+	assert_int_equal(maildrop_open(fx->md, NULL, &md), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_null(md);
 	assert_false(exists(fx, "tmp"));
 	assert_false(exists(fx, LOCK_FILE));
 
 	/* cur/ as a file */
-	assert_int_equal(mkdirat(fx->dirfd, "tmp", 0700), 0);
-	assert_int_equal(unlinkat(fx->dirfd, "cur", AT_REMOVEDIR), 0);
-	put_str(fx, "cur", "");
-	assert_int_equal(maildrop_open(fx->path, NULL, &md), -1);
+	assert_int_equal(mkdirat(fx->mdfd, "tmp", 0700), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "cur", AT_REMOVEDIR), 0);
+	put(fx->mdfd, "cur", "");
+	assert_int_equal(maildrop_open(fx->md, NULL, &md), -1);
 	assert_int_equal(errno, ENOTDIR);
 	assert_null(md);
 
 	/* new/ as a symlink to a directory */
-	assert_int_equal(unlinkat(fx->dirfd, "cur", 0), 0);
-	assert_int_equal(mkdirat(fx->dirfd, "cur", 0700), 0);
-	assert_int_equal(unlinkat(fx->dirfd, "new", AT_REMOVEDIR), 0);
-	assert_int_equal(symlinkat("cur", fx->dirfd, "new"), 0);
-	assert_int_equal(maildrop_open(fx->path, NULL, &md), -1);
+	assert_int_equal(unlinkat(fx->mdfd, "cur", 0), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "cur", 0700), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "new", AT_REMOVEDIR), 0);
+	assert_int_equal(symlinkat("cur", fx->mdfd, "new"), 0);
+	assert_int_equal(maildrop_open(fx->md, NULL, &md), -1);
 	assert_null(md);
 
 	/* no Maildir at all */
-	assert_true(snprintf(path, sizeof(path), "%s/none", fx->path) <
+	assert_true(snprintf(path, sizeof(path), "%s/none", fx->md) <
 	    (int)sizeof(path));
 	assert_int_equal(maildrop_open(path, NULL, &md), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_null(md);
 
 	/* and a complete one opens */
-	assert_int_equal(unlinkat(fx->dirfd, "new", 0), 0);
-	assert_int_equal(mkdirat(fx->dirfd, "new", 0700), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "new", 0), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "new", 0700), 0);
 	md = md_open(fx);
 	assert_int_equal(md->count, 0);
 	assert_int_equal(md->size, 0);
@@ -332,14 +232,14 @@ test_scan_missing_subdir(void **state)
 static void
 test_scan_path_symlink(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md = NULL;
 	char		 link[PATH_MAX + 16];
 
-	put_str(fx, "new/1.a", "a\n");
-	assert_true(snprintf(link, sizeof(link), "%s.lnk", fx->path) <
+	put(fx->mdfd, "new/1.a", "a\n");
+	assert_true(snprintf(link, sizeof(link), "%s.lnk", fx->md) <
 	    (int)sizeof(link));
-	assert_int_equal(symlink(fx->path, link), 0);
+	assert_int_equal(symlink(fx->md, link), 0);
 	assert_int_equal(maildrop_open(link, NULL, &md), 0);
 	assert_int_equal(unlink(link), 0);
 	assert_int_equal(md->count, 1);
@@ -350,16 +250,16 @@ test_scan_path_symlink(void **state)
 static void
 test_sizes_from_names(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 
 	/* W deliberately wrong: only trusting the name gives 12345 */
-	put_str(fx, "new/1.w,S=4,W=12345", "abc\n");
+	put(fx->mdfd, "new/1.w,S=4,W=12345", "abc\n");
 	/* S alone: counted (4 bytes on disk, 5 on the wire) */
-	put_str(fx, "new/2.s,S=4", "abc\n");
-	put_str(fx, "cur/3.none:2,S", "a\r\nb\n");
+	put(fx->mdfd, "new/2.s,S=4", "abc\n");
+	put(fx->mdfd, "cur/3.none:2,S", "a\r\nb\n");
 	/* a malformed W is ignored and the file counted */
-	put_str(fx, "cur/4.badw,W=12x:2,", "abc");
+	put(fx->mdfd, "cur/4.badw,W=12x:2,", "abc");
 
 	md = md_open(fx);
 	assert_int_equal(md->count, 4);
@@ -418,7 +318,7 @@ test_name_sizes(void **state)
 static void
 test_count_size_small(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 
 #define COUNT(str)	count_of(fx, (str), sizeof(str) - 1)
 	assert_int_equal(COUNT(""), 0);
@@ -441,7 +341,7 @@ test_count_size_small(void **state)
 static void
 test_count_size_chunk_boundary(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	char		*buf;
 	size_t		 len = IO_FILEBUF + 2;
 
@@ -477,7 +377,7 @@ test_count_size_chunk_boundary(void **state)
 static void
 test_count_size_large(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	static const char alphabet[] = "abc \r\n\n";
 	struct maildrop	*md;
 	uint32_t	 x = 12345;
@@ -496,7 +396,7 @@ test_count_size_large(void **state)
 	assert_int_equal(count_of(fx, buf, len), want);
 
 	/* and through the listing, as a message without ,W= */
-	put(fx, "new/1.big,S=5242880", buf, len);
+	writeat(fx->mdfd, "new/1.big,S=5242880", buf, len);
 	md = md_open(fx);
 	assert_int_equal(md->count, 1);
 	assert_int_equal(md->mail[0].size, want);
@@ -510,19 +410,19 @@ test_count_size_large(void **state)
 static void
 test_stale_tmp(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	time_t		 now = time(NULL), later = now + HOURS(37);
 
-	put_str(fx, "tmp/stale", "x");
+	put(fx->mdfd, "tmp/stale", "x");
 	set_times(fx, "tmp/stale", now - HOURS(37), now - HOURS(37));
-	put_str(fx, "tmp/fresh", "x");
+	put(fx->mdfd, "tmp/fresh", "x");
 	set_times(fx, "tmp/fresh", later, later);
-	put_str(fx, "tmp/half", "x");
+	put(fx->mdfd, "tmp/half", "x");
 	set_times(fx, "tmp/half", now - HOURS(37), later - HOURS(35));
-	assert_int_equal(mkdirat(fx->dirfd, "tmp/olddir", 0700), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "tmp/olddir", 0700), 0);
 	set_times(fx, "tmp/olddir", now - HOURS(37), now - HOURS(37));
 
-	assert_int_equal(maildir_clean_tmp(fx->dirfd, fx->path, later), 1);
+	assert_int_equal(maildir_clean_tmp(fx->mdfd, fx->md, later), 1);
 	assert_false(exists(fx, "tmp/stale"));
 	assert_true(exists(fx, "tmp/fresh"));
 	assert_true(exists(fx, "tmp/half"));
@@ -534,13 +434,13 @@ test_stale_tmp(void **state)
 static void
 test_stale_tmp_at_open(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	time_t		 now = time(NULL);
 
-	put_str(fx, "tmp/old", "x");
+	put(fx->mdfd, "tmp/old", "x");
 	set_times(fx, "tmp/old", now - HOURS(37), now - HOURS(37));
-	put_str(fx, "tmp/fresh", "x");
+	put(fx->mdfd, "tmp/fresh", "x");
 	md = md_open(fx);
 	assert_int_equal(md->count, 0);
 	maildrop_close(&md);
@@ -576,35 +476,20 @@ child_open(const char *path)
 static void
 test_open_locked(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md = NULL;
 	pid_t		 pid;
-	int		 p[2], status;
-	char		 c;
+	int		 status;
 
-	put_str(fx, "new/1.a", "a\n");
+	put(fx->mdfd, "new/1.a", "a\n");
 	md = md_open(fx);
-	assert_int_equal(child_open(fx->path), CHILD_LOCKED);
+	assert_int_equal(child_open(fx->md), CHILD_LOCKED);
 	maildrop_close(&md);
-	assert_int_equal(child_open(fx->path), CHILD_OPENED);
+	assert_int_equal(child_open(fx->md), CHILD_OPENED);
 
 	/* another process holds it; then it dies */
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		(void)close(p[0]);
-		c = lock_take(fx->dirfd, LOCK_FILE) >= 0 ? 'y' : 'n';
-		if (write(p[1], &c, 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	(void)close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	(void)close(p[0]);
-	assert_int_equal(c, 'y');
-	assert_int_equal(maildrop_open(fx->path, NULL, &md),
+	pid = lock_holder(fx->mdfd, -1);
+	assert_int_equal(maildrop_open(fx->md, NULL, &md),
 	    MAILDROP_LOCKED);
 	assert_null(md);
 	assert_int_equal(kill(pid, SIGKILL), 0);
@@ -618,14 +503,14 @@ test_open_locked(void **state)
 static void
 test_delete_reset(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 failed = 99;
 	off_t		 size;
 
-	put_str(fx, "new/1.a", "a\n");
-	put_str(fx, "new/2.b", "bb\n");
-	put_str(fx, "cur/3.c:2,S", "ccc\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "bb\n");
+	put(fx->mdfd, "cur/3.c:2,S", "ccc\n");
 	md = md_open(fx);
 	assert_int_equal(md->count, 3);
 	assert_int_equal(maildrop_live(md, &size), 3);
@@ -650,21 +535,21 @@ test_delete_reset(void **state)
 static void
 test_delete_commit(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 failed = 99;
 
-	put_str(fx, "new/1.a", "a\n");
-	put_str(fx, "new/2.b", "b\n");
-	put_str(fx, "cur/3.c:2,S", "c\n");
-	put_str(fx, "cur/4.d:2,", "d\n");
-	put_str(fx, "new/.dot", "d\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, "cur/3.c:2,S", "c\n");
+	put(fx->mdfd, "cur/4.d:2,", "d\n");
+	put(fx->mdfd, "new/.dot", "d\n");
 	md = md_open(fx);
 	assert_int_equal(md->count, 4);
 	md->mail[1].flags |= MAIL_DELETED;
 	md->mail[2].flags |= MAIL_DELETED;
 	/* delivered after the snapshot: never listed, never touched */
-	put_str(fx, "new/0.late", "late\n");
+	put(fx->mdfd, "new/0.late", "late\n");
 	assert_int_equal(maildrop_commit(md, &failed), 0);
 	assert_int_equal(failed, 0);
 	maildrop_close(&md);
@@ -674,46 +559,46 @@ test_delete_commit(void **state)
 	assert_true(exists(fx, "cur/4.d:2,"));
 	assert_true(exists(fx, "new/0.late"));
 	assert_true(exists(fx, "new/.dot"));
-	assert_int_equal(count_dir(fx, "new"), 2);
-	assert_int_equal(count_dir(fx, "cur"), 1);
+	assert_int_equal(count(fx->md, "new"), 2);
+	assert_int_equal(count(fx->md, "cur"), 1);
 }
 
 /* A maildrop closed without a commit changes nothing. */
 static void
 test_delete_no_commit(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 i;
 
-	put_str(fx, "new/1.a", "a\n");
-	put_str(fx, "cur/2.b:2,", "b\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,", "b\n");
 	md = md_open(fx);
 	for (i = 0; i < md->count; i++)
 		md->mail[i].flags |= MAIL_DELETED | MAIL_SEEN;
 	maildrop_close(&md);
 	assert_true(exists(fx, "new/1.a"));
 	assert_true(exists(fx, "cur/2.b:2,"));
-	assert_int_equal(count_dir(fx, "new"), 1);
-	assert_int_equal(count_dir(fx, "cur"), 1);
+	assert_int_equal(count(fx->md, "new"), 1);
+	assert_int_equal(count(fx->md, "cur"), 1);
 }
 
 /* Seen messages go to cur/ with S, keeping the flags in ASCII order. */
 static void
 test_seen(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 failed = 99, i;
 
-	put_str(fx, "new/1.a", "a\n");
-	put_str(fx, "cur/2.b:2,F", "b\n");
-	put_str(fx, "cur/3.c:2,T", "c\n");
-	put_str(fx, "cur/4.d:2,RS", "d\n");
-	put_str(fx, "cur/5.e", "e\n");
-	put_str(fx, "cur/6.f:2,Fa", "f\n");
-	put_str(fx, "cur/7.g:2,DFPRT", "g\n");
-	put_str(fx, "new/8.h", "h\n");		/* not seen: stays */
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,F", "b\n");
+	put(fx->mdfd, "cur/3.c:2,T", "c\n");
+	put(fx->mdfd, "cur/4.d:2,RS", "d\n");
+	put(fx->mdfd, "cur/5.e", "e\n");
+	put(fx->mdfd, "cur/6.f:2,Fa", "f\n");
+	put(fx->mdfd, "cur/7.g:2,DFPRT", "g\n");
+	put(fx->mdfd, "new/8.h", "h\n");		/* not seen: stays */
 	md = md_open(fx);
 	assert_int_equal(md->count, 8);
 	for (i = 0; i < 7; i++)
@@ -731,21 +616,21 @@ test_seen(void **state)
 	assert_true(exists(fx, "cur/6.f:2,FSa"));
 	assert_true(exists(fx, "cur/7.g:2,DFPRST"));
 	assert_true(exists(fx, "new/8.h"));
-	assert_int_equal(count_dir(fx, "new"), 1);
-	assert_int_equal(count_dir(fx, "cur"), 7);
+	assert_int_equal(count(fx->md, "new"), 1);
+	assert_int_equal(count(fx->md, "cur"), 7);
 }
 
 /* Another agent removes a message: ENOENT. */
 static void
 test_open_mail_removed(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	char		 buf[64];
 	int		 fd;
 
-	put_str(fx, "new/1.a", "first\n");
-	put_str(fx, "new/2.b", "second\n");
+	put(fx->mdfd, "new/1.a", "first\n");
+	put(fx->mdfd, "new/2.b", "second\n");
 	md = md_open(fx);
 	fd = maildrop_open_mail(md, 1);
 	assert_true(fd >= 0);
@@ -753,7 +638,7 @@ test_open_mail_removed(void **state)
 	assert_string_equal(buf, "second\n");
 	assert_int_equal(close(fd), 0);
 
-	assert_int_equal(unlinkat(fx->dirfd, "new/1.a", 0), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "new/1.a", 0), 0);
 	errno = 0;
 	assert_int_equal(maildrop_open_mail(md, 0), -1);
 	assert_int_equal(errno, ENOENT);
@@ -767,16 +652,16 @@ test_open_mail_removed(void **state)
 static void
 test_open_mail_moved(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	char		 buf[64];
 	int		 fd;
 
-	put_str(fx, "new/1.a", "moved\n");
-	put_str(fx, "new/1.ab", "other\n");	/* a longer base: not it */
+	put(fx->mdfd, "new/1.a", "moved\n");
+	put(fx->mdfd, "new/1.ab", "other\n");	/* a longer base: not it */
 	md = md_open(fx);
 	assert_string_equal(md->mail[0].name, "new/1.a");
-	assert_int_equal(renameat(fx->dirfd, "new/1.a", fx->dirfd,
+	assert_int_equal(renameat(fx->mdfd, "new/1.a", fx->mdfd,
 	    "cur/1.a:2,S"), 0);
 	fd = maildrop_open_mail(md, 0);
 	assert_true(fd >= 0);
@@ -785,7 +670,7 @@ test_open_mail_moved(void **state)
 	assert_int_equal(close(fd), 0);
 	assert_string_equal(md->mail[0].name, "cur/1.a:2,S");
 
-	assert_int_equal(renameat(fx->dirfd, "cur/1.a:2,S", fx->dirfd,
+	assert_int_equal(renameat(fx->mdfd, "cur/1.a:2,S", fx->mdfd,
 	    "cur/1.a:2,RS"), 0);
 	fd = maildrop_open_mail(md, 0);
 	assert_true(fd >= 0);
@@ -793,8 +678,8 @@ test_open_mail_moved(void **state)
 	assert_string_equal(md->mail[0].name, "cur/1.a:2,RS");
 
 	/* and a message replaced by a directory is refused */
-	assert_int_equal(unlinkat(fx->dirfd, "new/1.ab", 0), 0);
-	assert_int_equal(mkdirat(fx->dirfd, "new/1.ab", 0700), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "new/1.ab", 0), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "new/1.ab", 0700), 0);
 	errno = 0;
 	assert_int_equal(maildrop_open_mail(md, 1), -1);
 	assert_int_equal(errno, EINVAL);
@@ -805,23 +690,23 @@ test_open_mail_moved(void **state)
 static void
 test_commit_moved_or_gone(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 failed = 99;
 
-	put_str(fx, "new/1.gone", "a\n");
-	put_str(fx, "new/2.moved", "b\n");
-	put_str(fx, "new/3.seen", "c\n");
-	put_str(fx, "new/4.keep", "d\n");
+	put(fx->mdfd, "new/1.gone", "a\n");
+	put(fx->mdfd, "new/2.moved", "b\n");
+	put(fx->mdfd, "new/3.seen", "c\n");
+	put(fx->mdfd, "new/4.keep", "d\n");
 	md = md_open(fx);
 	assert_int_equal(md->count, 4);
 	md->mail[0].flags |= MAIL_DELETED;
 	md->mail[1].flags |= MAIL_DELETED;
 	md->mail[2].flags |= MAIL_SEEN;
-	assert_int_equal(unlinkat(fx->dirfd, "new/1.gone", 0), 0);
-	assert_int_equal(renameat(fx->dirfd, "new/2.moved", fx->dirfd,
+	assert_int_equal(unlinkat(fx->mdfd, "new/1.gone", 0), 0);
+	assert_int_equal(renameat(fx->mdfd, "new/2.moved", fx->mdfd,
 	    "cur/2.moved:2,F"), 0);
-	assert_int_equal(renameat(fx->dirfd, "new/3.seen", fx->dirfd,
+	assert_int_equal(renameat(fx->mdfd, "new/3.seen", fx->mdfd,
 	    "cur/3.seen:2,R"), 0);
 	assert_int_equal(maildrop_commit(md, &failed), 0);
 	assert_int_equal(failed, 0);
@@ -829,26 +714,26 @@ test_commit_moved_or_gone(void **state)
 	assert_false(exists(fx, "cur/2.moved:2,F"));
 	assert_true(exists(fx, "cur/3.seen:2,RS"));
 	assert_true(exists(fx, "new/4.keep"));
-	assert_int_equal(count_dir(fx, "new"), 1);
-	assert_int_equal(count_dir(fx, "cur"), 1);
+	assert_int_equal(count(fx->md, "new"), 1);
+	assert_int_equal(count(fx->md, "cur"), 1);
 }
 
 /* A deletion that cannot be done is counted and the rest still done. */
 static void
 test_commit_failure(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	size_t		 failed = 0;
 
-	put_str(fx, "new/1.a", "a\n");
-	put_str(fx, "new/2.b", "b\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
 	md = md_open(fx);
 	md->mail[0].flags |= MAIL_DELETED;
 	md->mail[1].flags |= MAIL_DELETED;
 	/* a directory where the message was: unlink fails, not ENOENT */
-	assert_int_equal(unlinkat(fx->dirfd, "new/1.a", 0), 0);
-	assert_int_equal(mkdirat(fx->dirfd, "new/1.a", 0700), 0);
+	assert_int_equal(unlinkat(fx->mdfd, "new/1.a", 0), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "new/1.a", 0700), 0);
 	assert_int_equal(maildrop_commit(md, &failed), -1);
 	assert_int_equal(failed, 1);
 	maildrop_close(&md);
@@ -860,13 +745,13 @@ test_commit_failure(void **state)
 static void
 test_scan_duplicate(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	static const char *const want[] = { "cur/5.x:2,S", "new/6.y" };
 
-	put_str(fx, "new/5.x", "x\n");
-	put_str(fx, "cur/5.x:2,S", "x\n");
-	put_str(fx, "new/6.y", "y\n");
+	put(fx->mdfd, "new/5.x", "x\n");
+	put(fx->mdfd, "cur/5.x:2,S", "x\n");
+	put(fx->mdfd, "new/6.y", "y\n");
 	md = md_open(fx);
 	assert_names(md, want, 2);
 	assert_int_equal(md->size, 6);
@@ -876,7 +761,8 @@ test_scan_duplicate(void **state)
 int
 main(void)
 {
-#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, fx_maildir_setup, \
+		    fx_dir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_scan_order),
 		T(test_scan_not_regular),

@@ -5,14 +5,10 @@
  * speaks MRP on the other end: states, tokens, FETCH framing, CHANGE and
  * EXPUNGE on disk, CREATE.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +21,7 @@
 #include "server/io.h"
 #include "server/session.h"
 #include "server/token.h"
-
-struct fixture {
-	char	 dir[64];
-	char	 home[128];
-	char	 md[256];
-	char	 passwd[256];
-	char	 state[256];
-	struct conf conf;
-	int	 fd;
-	pid_t	 pid;
-	char	 buf[65536];
-	size_t	 len;
-};
+#include "tests/unit/fixture.h"
 
 /* A message whose lines look like MRP replies, without a final newline. */
 static const char TRICKY[] = "From: a@example.org\nTo: b@example.org\n"
@@ -45,98 +29,6 @@ static const char TRICKY[] = "From: a@example.org\nTo: b@example.org\n"
     "* FETCH ID 1 SIZE 2\nOK FETCH Completed\nBAD Syntax error\n"
     "no newline";
 static const char PLAIN[] = "Subject: plain\n\nhello\n";
-
-/* writef: writes a whole file. */
-static void
-writef(const char *path, const char *text)
-{
-	FILE	*fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
-/* start: a server child on a socketpair. */
-static void
-start(struct fixture *f)
-{
-	struct session	 s;
-	int		 sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		close(sv[0]);
-		memset(&s, 0, sizeof(s));
-		s.conf = &f->conf;
-		s.proto = protocol_find("mrp");
-		s.fd = sv[1];
-		s.authq = -1;
-		s.loopback = true;
-		strlcpy(s.rip, "127.0.0.1", sizeof(s.rip));
-		s.proto->serve(&s);
-		io_free(&s.io);
-		_exit(0);
-	}
-	close(sv[1]);
-	f->fd = sv[0];
-	f->len = 0;
-}
-
-/* stop: closes the client end and reaps the child. */
-static void
-stop(struct fixture *f)
-{
-	int	 status;
-
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	if (f->pid > 0) {
-		waitpid(f->pid, &status, 0);
-		assert_true(WIFEXITED(status));
-	}
-	f->pid = 0;
-}
-
-/* fill: reads more from the server; 0 at EOF. */
-static int
-fill(struct fixture *f)
-{
-	ssize_t	 n;
-
-	n = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
-	if (n <= 0)
-		return 0;
-	f->len += (size_t)n;
-	return 1;
-}
-
-/* line: the next reply line without CRLF (static buffer). */
-static const char *
-line(struct fixture *f)
-{
-	static char	 out[4096];
-	char		*nl;
-	size_t		 l;
-
-	while ((nl = memchr(f->buf, '\n', f->len)) == NULL)
-		if (!fill(f))
-			return "";
-	l = (size_t)(nl - f->buf) + 1;
-	assert_true(l >= 2 && nl[-1] == '\r');
-	assert_true(l - 2 < sizeof(out));
-	memcpy(out, f->buf, l - 2);
-	out[l - 2] = '\0';
-	memmove(f->buf, f->buf + l, f->len - l);
-	f->len -= l;
-	return out;
-}
 
 /* octets: the next n octets into out (NUL-terminated). */
 static void
@@ -148,18 +40,6 @@ octets(struct fixture *f, char *out, size_t n)
 	out[n] = '\0';
 	memmove(f->buf, f->buf + n, f->len - n);
 	f->len -= n;
-}
-
-/* cmd: sends one command line and returns the first reply line. */
-static const char *
-cmd(struct fixture *f, const char *c)
-{
-	char	 out[8192];
-	int	 n = snprintf(out, sizeof(out), "%s\r\n", c);
-
-	assert_true(n > 0 && (size_t)n < sizeof(out));
-	assert_int_equal(write(f->fd, out, (size_t)n), n);
-	return line(f);
 }
 
 /* frame: parses "* FETCH ID id SIZE n" into *id and *size; 0 or -1. */
@@ -179,83 +59,19 @@ frame(const char *l, unsigned long *id, long *size)
 	return *end == '\0' ? 0 : -1;
 }
 
-/* count: files in md/sub. */
-static int
-count(struct fixture *f, const char *sub)
-{
-	char		 path[512];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", f->md, sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
+/* setup: alice, with a message in new/ and one seen in cur/. */
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 path[512];
+	struct fixture	*f = fx_new("mrp");
 
-	assert_non_null(f);
-	strlcpy(f->dir, "/tmp/postern-mrp-XXXXXX", sizeof(f->dir));
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->home, sizeof(f->home), "%s/home", f->dir);
-	snprintf(f->md, sizeof(f->md), "%s/alice/Maildir", f->home);
-	assert_int_equal(mkdir(f->home, 0700), 0);
-	snprintf(path, sizeof(path), "%s/alice", f->home);
-	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(mkdir(f->md, 0700), 0);
-	snprintf(path, sizeof(path), "%s/new", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/cur", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/tmp", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/new/1000000001.a.test", f->md);
-	writef(path, TRICKY);
-	snprintf(path, sizeof(path), "%s/cur/1000000002.b.test:2,S", f->md);
-	writef(path, PLAIN);
-	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
-	snprintf(path, sizeof(path), "alice:{PLAIN}secret::::%s/alice::\n",
-	    f->home);
-	writef(f->passwd, path);
-
-	f->conf.passwd_file = f->passwd;
-	f->conf.maildir = "%h/Maildir";
-	f->conf.hostname = "test.example";
-	f->conf.login_timeout = 5;
-	f->conf.idle_timeout = 600;
-	f->conf.max_line = 512;
-	f->conf.max_bad_commands = 50;
+	account(f, "alice", "secret", NULL);
+	put_in(f->md, "new/1000000001.a.test", TRICKY);
+	put_in(f->md, "cur/1000000002.b.test:2,S", PLAIN);
 	f->conf.max_auth_failures = 10;
-	f->conf.plaintext_auth = PLAINTEXT_LOOPBACK;
-	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-	assert_int_equal(mkdir(f->state, 0700), 0);
-	f->conf.state_dir = f->state;
 	f->conf.mrp_create_home = f->home;
 	f->conf.mrp_create_rate = 2;
-	f->fd = -1;
 	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 rm[256];
-
-	stop(f);
-	snprintf(rm, sizeof(rm), "rm -rf %s", f->dir);
-	assert_int_equal(system(rm), 0);
-	free(f);
 	return 0;
 }
 
@@ -318,7 +134,7 @@ test_tokens(void **state)
 {
 	struct fixture	*f = *state;
 	char		 tok[TOKEN_LEN + 1], tok2[TOKEN_LEN + 1], l[128];
-	char		 path[512], data[256];
+	char		 path[PATH_MAX + 128], data[256];
 	const char	*why;
 	FILE		*fp;
 
@@ -424,10 +240,10 @@ test_change_expunge(void **state)
 	line(f);
 	snprintf(l, sizeof(l), "CHANGE %lu DELETED", id);
 	assert_string_equal(cmd(f, l), "OK CHANGE Completed");
-	assert_int_equal(count(f, "new"), 0);
-	assert_int_equal(count(f, "cur"), 2);
+	assert_int_equal(count(f->md, "new"), 0);
+	assert_int_equal(count(f->md, "cur"), 2);
 	assert_string_equal(cmd(f, "EXPUNGE"), "OK EXPUNGE Completed");
-	assert_int_equal(count(f, "cur"), 1);
+	assert_int_equal(count(f->md, "cur"), 1);
 	assert_string_equal(cmd(f, l), "BAD Message ID is not valid!");
 	assert_string_equal(cmd(f, "FETCH 2"),
 	    "BAD UID 2 is beyond the mailbox (1 messages)");
@@ -446,7 +262,7 @@ static void
 test_create(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[512];
+	char		 path[PATH_MAX + 128];
 	const char	*l;
 	struct stat	 st;
 
@@ -494,13 +310,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_states, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_states, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_framing, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_change_expunge, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create, setup,
+		    fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,73 +21,16 @@
 
 #include "storage/maildir.h"
 #include "storage/msgid.h"
+#include "tests/unit/fixture.h"
 
 #define CHILDREN	4
 #define ALLOCS		100
-
-struct fixture {
-	char	 dir[PATH_MAX];
-	int	 dirfd;
-};
-
-/* Makes an empty temporary directory. */
-static int
-setup(void **state)
-{
-	struct fixture	*fx;
-	const char	*tmp = getenv("TMPDIR");
-
-	if ((fx = calloc(1, sizeof(*fx))) == NULL)
-		return -1;
-	if (tmp == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	if (snprintf(fx->dir, sizeof(fx->dir), "%s/test_msgid.XXXXXX", tmp) >=
-	    (int)sizeof(fx->dir) || mkdtemp(fx->dir) == NULL ||
-	    (fx->dirfd = open(fx->dir, O_RDONLY | O_DIRECTORY)) == -1) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-/* Removes one entry of the tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* Removes the temporary directory. */
-static int
-teardown(void **state)
-{
-	struct fixture	*fx = *state;
-	int		 rc;
-
-	(void)close(fx->dirfd);
-	rc = nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return rc;
-}
-
-/* Writes s as the counter file. */
-static void
-put_counter(struct fixture *fx, const char *s)
-{
-	int	 fd;
-
-	fd = openat(fx->dirfd, MSGID_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
-	assert_int_equal(close(fd), 0);
-}
 
 /* From 1, in order, kept across opens; the file is one fixed line. */
 static void
 test_sequence(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct msgid	*m;
 	uint32_t	 first;
 	char		 buf[64];
@@ -121,20 +63,20 @@ test_sequence(void **state)
 static void
 test_corrupt_and_exhausted(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct msgid	*m;
 	uint32_t	 first;
 
-	put_counter(fx, "postern-msgid 1 00000x0013\n");
+	put(fx->dirfd, MSGID_FILE, "postern-msgid 1 00000x0013\n");
 	assert_non_null(m = msgid_open(fx->dir));
 	assert_int_equal(msgid_alloc(m, 1, &first), -1);
 	assert_int_equal(errno, EINVAL);
-	put_counter(fx, "postern-msgid 2 0000000013\n");
+	put(fx->dirfd, MSGID_FILE, "postern-msgid 2 0000000013\n");
 	assert_int_equal(msgid_alloc(m, 1, &first), -1);
 	assert_int_equal(errno, EINVAL);
-	put_counter(fx, "garbage");
+	put(fx->dirfd, MSGID_FILE, "garbage");
 	assert_int_equal(msgid_alloc(m, 1, &first), -1);
-	put_counter(fx, "postern-msgid 1 4294967294\n");
+	put(fx->dirfd, MSGID_FILE, "postern-msgid 1 4294967294\n");
 	assert_int_equal(msgid_alloc(m, 3, &first), -1);
 	assert_int_equal(errno, ERANGE);
 	assert_int_equal(msgid_alloc(m, 2, &first), 0);
@@ -162,7 +104,7 @@ test_corrupt_and_exhausted(void **state)
 static void
 test_concurrent(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	static uint32_t	 seen[CHILDREN * ALLOCS * 3 + 2];
 	uint32_t	 got[ALLOCS], first;
 	int		 p[CHILDREN][2], c, i, k, status;
@@ -220,7 +162,7 @@ test_concurrent(void **state)
 
 /* Makes a Maildir dir/name with n messages. */
 static void
-maildir_with(struct fixture *fx, const char *name, int n)
+maildir_with(struct fx_dir *fx, const char *name, int n)
 {
 	char	 p[128];
 	int	 fd, i;
@@ -247,7 +189,7 @@ maildir_with(struct fixture *fx, const char *name, int n)
 static void
 test_two_maildirs(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct mail_opts opts;
 	struct maildrop	*md;
 	char		 path[2][PATH_MAX + 8];
@@ -293,7 +235,7 @@ test_two_maildirs(void **state)
 static void
 test_prepare(void **state)
 {
-	struct fixture	*fx = *state;
+	struct fx_dir	*fx = *state;
 	struct msgid	*m;
 	struct stat	 st;
 	char		 sd[PATH_MAX + 8];
@@ -327,7 +269,8 @@ test_prepare(void **state)
 int
 main(void)
 {
-#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, fx_dir_setup, \
+		    fx_dir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_sequence),
 		T(test_corrupt_and_exhausted),

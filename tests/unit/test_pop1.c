@@ -4,13 +4,10 @@
  * pop1_protocol.serve() on one end of a socketpair with a temporary
  * passwd-file and Maildir; the test speaks RFC 918 on the other end.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +20,7 @@
 #include "server/log.h"
 #include "server/session.h"
 #include "storage/maildir.h"
-
-struct fixture {
-	char	 dir[64];
-	char	 md[256];
-	char	 passwd[256];
-	char	 state[256];
-	struct conf conf;
-	int	 fd;		/* the client's end */
-	pid_t	 pid;		/* the server child */
-	char	 buf[262144];
-	size_t	 len;
-};
+#include "tests/unit/fixture.h"
 
 /* Named 1000000001.a.test and 1000000002.b.test: delivered at those
  * seconds, Sun Sep  9 01:46:41 and 42 2001 UTC. */
@@ -47,132 +33,12 @@ static const char WANT1[] = "From a@b.example Sun Sep  9 01:46:41 2001\r\n"
 static const char WANT2[] = "From MAILER-DAEMON Sun Sep  9 01:46:42 2001\r\n"
     "Subject: two\r\n\r\n>From crlf\r\nno newline\r\n\r\n";
 
-/* writef: writes a whole file. */
-static void
-writef(const char *path, const char *text, size_t len)
-{
-	FILE	*fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, len, fp), len);
-	fclose(fp);
-}
-
-/* put: a message file in the Maildir's new/. */
-static void
-put(struct fixture *f, const char *dir, const char *name, const char *text)
-{
-	char	 path[1024];
-	int	 n;
-
-	n = snprintf(path, sizeof(path), "%s/new/%s", dir, name);
-	assert_true(n > 0 && (size_t)n < sizeof(path));
-	writef(path, text, strlen(text));
-}
-
-/* start: a server child on a socketpair. */
-static void
-start(struct fixture *f)
-{
-	struct session	 s;
-	int		 sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		close(sv[0]);
-		memset(&s, 0, sizeof(s));
-		s.conf = &f->conf;
-		s.proto = protocol_find("pop1");
-		s.fd = sv[1];
-		s.authq = -1;
-		s.loopback = true;
-		strlcpy(s.rip, "127.0.0.1", sizeof(s.rip));
-		s.proto->serve(&s);
-		io_free(&s.io);
-		_exit(0);
-	}
-	close(sv[1]);
-	f->fd = sv[0];
-	f->len = 0;
-}
-
-/* stop: closes the client end and reaps the child. */
-static void
-stop(struct fixture *f)
-{
-	int	 status;
-
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	if (f->pid > 0) {
-		waitpid(f->pid, &status, 0);
-		assert_true(WIFEXITED(status));
-	}
-	f->pid = 0;
-}
-
-/* fill: reads until at least n octets are buffered or the peer closes. */
-static void
-fill(struct fixture *f, size_t n)
-{
-	ssize_t	 r;
-
-	while (f->len < n) {
-		r = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
-		if (r <= 0)
-			return;
-		f->len += (size_t)r;
-	}
-}
-
-/* line: the next reply line without CRLF (static buffer). */
-static const char *
-line(struct fixture *f)
-{
-	static char	 out[4096];
-	char		*nl;
-	ssize_t		 n;
-	size_t		 l;
-
-	while ((nl = memchr(f->buf, '\n', f->len)) == NULL) {
-		n = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
-		if (n <= 0)
-			return "";
-		f->len += (size_t)n;
-	}
-	l = (size_t)(nl - f->buf) + 1;
-	assert_true(l >= 2 && nl[-1] == '\r');
-	assert_true(l - 2 < sizeof(out));
-	memcpy(out, f->buf, l - 2);
-	out[l - 2] = '\0';
-	memmove(f->buf, f->buf + l, f->len - l);
-	f->len -= l;
-	return out;
-}
-
-/* cmd: sends one command line and returns the first reply line. */
-static const char *
-cmd(struct fixture *f, const char *c)
-{
-	char	 out[1024];
-	int	 n = snprintf(out, sizeof(out), "%s\r\n", c);
-
-	assert_true(n > 0 && (size_t)n < sizeof(out));
-	assert_int_equal(write(f->fd, out, (size_t)n), n);
-	return line(f);
-}
-
 /* expect: the next n octets of the stream, which must equal want. */
 static void
 expect(struct fixture *f, const char *want, size_t n)
 {
-	fill(f, n);
+	while (f->len < n && fill(f))
+		continue;
 	assert_true(f->len >= n);
 	assert_memory_equal(f->buf, want, n);
 	memmove(f->buf, f->buf + n, f->len - n);
@@ -187,83 +53,16 @@ stream(struct fixture *f, const char *want, size_t n)
 	expect(f, want, n);
 }
 
-/* count: message files in md/sub. */
-static int
-count(const char *md, const char *sub)
-{
-	char		 path[512];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", md, sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-/* mkmaildir: new/, cur/ and tmp/ under path. */
-static void
-mkmaildir(const char *path)
-{
-	char	 sub[512];
-
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(sub, sizeof(sub), "%s/new", path);
-	assert_int_equal(mkdir(sub, 0700), 0);
-	snprintf(sub, sizeof(sub), "%s/cur", path);
-	assert_int_equal(mkdir(sub, 0700), 0);
-	snprintf(sub, sizeof(sub), "%s/tmp", path);
-	assert_int_equal(mkdir(sub, 0700), 0);
-}
-
+/* setup: alice, with two messages in new/. */
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 line_[512], home[128];
+	struct fixture	*f = fx_new("pop1");
 
-	assert_non_null(f);
-	strlcpy(f->dir, "/tmp/postern-pop1-XXXXXX", sizeof(f->dir));
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(home, sizeof(home), "%s/home", f->dir);
-	snprintf(f->md, sizeof(f->md), "%s/Maildir", home);
-	assert_int_equal(mkdir(home, 0700), 0);
-	mkmaildir(f->md);
-	put(f, f->md, "1000000001.a.test", MSG1);
-	put(f, f->md, "1000000002.b.test", MSG2);
-	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
-	snprintf(line_, sizeof(line_), "alice:{PLAIN}secret::::%s::\n", home);
-	writef(f->passwd, line_, strlen(line_));
-	f->conf.passwd_file = f->passwd;
-	f->conf.maildir = "%h/Maildir";
-	f->conf.hostname = "test.example";
-	f->conf.login_timeout = 5;
-	f->conf.idle_timeout = 600;
-	f->conf.max_line = 512;
-	f->conf.max_bad_commands = 50;
-	f->conf.plaintext_auth = PLAINTEXT_LOOPBACK;
-	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-	assert_int_equal(mkdir(f->state, 0700), 0);
-	f->conf.state_dir = f->state;
-	f->fd = -1;
+	account(f, "alice", "secret", NULL);
+	put_in(f->md, "new/1000000001.a.test", MSG1);
+	put_in(f->md, "new/1000000002.b.test", MSG2);
 	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 rm[256];
-
-	stop(f);
-	snprintf(rm, sizeof(rm), "rm -rf %s", f->dir);
-	assert_int_equal(system(rm), 0);
-	free(f);
 	return 0;
 }
 
@@ -358,10 +157,10 @@ test_chunk_edges(void **state)
 	/* A CRLF and a "From " each split by the 64 KiB read. */
 	memset(msg, 'a', 65535);
 	strlcpy(msg + 65535, "\r\nFrom z\n", sizeof(msg) - 65535);
-	put(f, f->md, "1000000003.c.test", msg);
+	put_in(f->md, "new/1000000003.c.test", msg);
 	memset(msg, 'b', 65534);
 	strlcpy(msg + 65534, "\nFrom q\n", sizeof(msg) - 65534);
-	put(f, f->md, "1000000004.d.test", msg);
+	put_in(f->md, "new/1000000004.d.test", msg);
 	start(f);
 	line(f);
 	login(f);
@@ -393,7 +192,7 @@ test_rdel_deletes_what_was_sent(void **state)
 	login(f);
 	assert_string_equal(cmd(f, "RDEL INBOX"), hash_count());
 	/* Mail that arrives now is neither sent nor deleted. */
-	put(f, f->md, "1000000009.late.test", "Subject: late\n\nx\n");
+	put_in(f->md, "new/1000000009.late.test", "Subject: late\n\nx\n");
 	stream(f, want, strlen(want));
 	assert_int_equal(count(f->md, "new"), 3);
 	assert_string_equal(cmd(f, "RCVD"), "+OK");
@@ -476,7 +275,7 @@ static void
 test_changed_aborts(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[512];
+	char		 path[PATH_MAX + 128];
 
 	start(f);
 	line(f);
@@ -487,7 +286,7 @@ test_changed_aborts(void **state)
 	snprintf(path, sizeof(path), "%s/new/1000000002.b.test", f->md);
 	assert_int_equal(unlink(path), 0);
 	stream(f, WANT1, strlen(WANT1));
-	fill(f, 1);
+	assert_false(fill(f));
 	assert_int_equal(f->len, 0);	/* closed: nothing more */
 	stop(f);
 	assert_int_equal(count(f->md, "new") + count(f->md, "cur"), 1);
@@ -497,13 +296,13 @@ static void
 test_folders(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[512], link[512], hash[32];
+	char		 path[PATH_MAX + 128], link[PATH_MAX + 128], hash[32];
 	static const char want[] = "From MAILER-DAEMON Sun Sep  9 01:46:45 "
 	    "2001\r\nSubject: kept\r\n\r\n>From me\r\n\r\n";
 
 	snprintf(path, sizeof(path), "%s/.Sent", f->md);
-	mkmaildir(path);
-	put(f, path, "1000000005.s.test", "Subject: kept\n\nFrom me\n");
+	assert_int_equal(fx_mkmaildir(AT_FDCWD, path, 0700), 0);
+	put_in(path, "new/1000000005.s.test", "Subject: kept\n\nFrom me\n");
 	snprintf(link, sizeof(link), "%s/.Link", f->md);
 	assert_int_equal(symlink(path, link), 0);
 	snprintf(hash, sizeof(hash), "#%zu", strlen(want));
@@ -533,23 +332,23 @@ main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_greeting_login_quit,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_refused,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retr_stream,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_chunk_edges,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_rdel_deletes_what_was_sent, setup, teardown),
+		    test_rdel_deletes_what_was_sent, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_drop_deletes_nothing,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_order_rules,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_changed_aborts,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_folders,
-		    setup, teardown),
+		    setup, fx_teardown),
 	};
 
 #ifdef HAVE_LIBBSD

@@ -4,15 +4,11 @@
  * socketpair with a temporary passwd-file and Maildir; the test speaks
  * POP3 on the other end and checks every reply.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,32 +23,10 @@
 #include "server/io.h"
 #include "server/log.h"
 #include "server/session.h"
-
-struct fixture {
-	char	 dir[64];
-	char	 md[256];
-	char	 passwd[256];
-	char	 state[256];	/* state_dir: the global ID counter */
-	struct conf conf;
-	int	 fd;		/* the client's end */
-	pid_t	 pid;		/* the server child */
-	char	 buf[65536];
-	size_t	 len;
-};
+#include "tests/unit/fixture.h"
 
 static const char MSG1[] = "Subject: one\n\nfirst body\n";
 static const char MSG2[] = "Subject: two\n\n.\n..x\nlast line without newline";
-
-/* writef: writes a whole file. */
-static void
-writef(const char *path, const char *text)
-{
-	FILE	*fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
 
 /* netsize: the network size of a text (bare LF as CRLF, final CRLF). */
 static long
@@ -69,182 +43,17 @@ netsize(const char *s)
 	return size;
 }
 
-/* start: a server child on a socketpair; loopback says where "from". */
-static void
-start(struct fixture *f, bool loopback)
-{
-	struct session	 s;
-	int		 sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		/* A crash must end this child, not resume cmocka's run. */
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		close(sv[0]);
-		memset(&s, 0, sizeof(s));
-		s.conf = &f->conf;
-		s.proto = protocol_find("pop3");
-		s.fd = sv[1];
-		s.authq = -1;	/* logins checked in this process */
-		s.loopback = loopback;
-		strlcpy(s.rip, loopback ? "127.0.0.1" : "192.0.2.7",
-		    sizeof(s.rip));
-		s.proto->serve(&s);
-		io_free(&s.io);
-		_exit(0);
-	}
-	close(sv[1]);
-	f->fd = sv[0];
-	f->len = 0;
-}
-
-/* stop: closes the client end and reaps the child. */
-static void
-stop(struct fixture *f)
-{
-	int	 status;
-
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	if (f->pid > 0) {
-		waitpid(f->pid, &status, 0);
-		assert_true(WIFEXITED(status));
-	}
-	f->pid = 0;
-}
-
-/* line: the next reply line without CRLF (static buffer). */
-static const char *
-line(struct fixture *f)
-{
-	static char	 out[4096];
-	char		*nl;
-	ssize_t		 n;
-	size_t		 l;
-
-	while ((nl = memchr(f->buf, '\n', f->len)) == NULL) {
-		n = read(f->fd, f->buf + f->len, sizeof(f->buf) - f->len);
-		if (n <= 0)
-			return "";
-		f->len += (size_t)n;
-	}
-	l = (size_t)(nl - f->buf) + 1;
-	assert_true(l >= 2 && nl[-1] == '\r');
-	assert_true(l - 2 < sizeof(out));
-	memcpy(out, f->buf, l - 2);
-	out[l - 2] = '\0';
-	memmove(f->buf, f->buf + l, f->len - l);
-	f->len -= l;
-	return out;
-}
-
-/* cmd: sends one command line and returns the first reply line. */
-static const char *
-cmd(struct fixture *f, const char *c)
-{
-	char	 out[8192];
-	int	 n = snprintf(out, sizeof(out), "%s\r\n", c);
-
-	assert_true(n > 0 && (size_t)n < sizeof(out));
-	assert_int_equal(write(f->fd, out, (size_t)n), n);
-	return line(f);
-}
-
-/* body: the rest of a multi-line reply as sent (still dot-stuffed),
- * lines joined by "\n". */
-static const char *
-body(struct fixture *f)
-{
-	static char	 out[8192];
-	const char	*l;
-
-	out[0] = '\0';
-	while (strcmp(l = line(f), ".") != 0) {
-		strlcat(out, l, sizeof(out));
-		strlcat(out, "\n", sizeof(out));
-	}
-	return out;
-}
-
-/* count: files in md/sub. */
-static int
-count(struct fixture *f, const char *sub)
-{
-	char		 path[512];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", f->md, sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
+/* setup: alice, with two messages in new/. */
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 path[512], home[128];
+	struct fixture	*f = fx_new("pop3");
 
-	assert_non_null(f);
-	strlcpy(f->dir, "/tmp/postern-pop3-XXXXXX", sizeof(f->dir));
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(home, sizeof(home), "%s/home", f->dir);
-	snprintf(f->md, sizeof(f->md), "%s/Maildir", home);
-	assert_int_equal(mkdir(home, 0700), 0);
-	assert_int_equal(mkdir(f->md, 0700), 0);
-	snprintf(path, sizeof(path), "%s/new", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/cur", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/tmp", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/new/1000000001.a.test", f->md);
-	writef(path, MSG1);
-	snprintf(path, sizeof(path), "%s/new/1000000002.b.test", f->md);
-	writef(path, MSG2);
-	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
-	snprintf(path, sizeof(path), "alice:{PLAIN}secret pass::::%s::\n",
-	    home);
-	writef(f->passwd, path);
-
-	f->conf.passwd_file = f->passwd;
-	f->conf.maildir = "%h/Maildir";
-	f->conf.hostname = "test.example";
-	f->conf.login_timeout = 5;
-	f->conf.idle_timeout = 600;
-	f->conf.max_line = 512;
-	f->conf.max_bad_commands = 50;
-	f->conf.auth_fail_delay = 0;
-	f->conf.plaintext_auth = PLAINTEXT_LOOPBACK;
-	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-	assert_int_equal(mkdir(f->state, 0700), 0);
-	f->conf.state_dir = f->state;
+	account(f, "alice", "secret pass", NULL);
+	put_in(f->md, "new/1000000001.a.test", MSG1);
+	put_in(f->md, "new/1000000002.b.test", MSG2);
 	f->conf.pop3_uidl_format = "%f";
-	f->fd = -1;
 	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-	char		 rm[256];
-
-	stop(f);
-	snprintf(rm, sizeof(rm), "rm -rf %s", f->dir);
-	assert_int_equal(system(rm), 0);
-	free(f);
 	return 0;
 }
 
@@ -262,7 +71,7 @@ test_greeting_and_quit(void **state)
 {
 	struct fixture	*f = *state;
 
-	start(f, true);
+	start(f);
 	assert_string_equal(line(f), "+OK Postern POP3 server ready");
 	assert_string_equal(cmd(f, "QUIT"),
 	    "+OK Postern POP3 server signing off");
@@ -274,7 +83,7 @@ test_authorization(void **state)
 {
 	struct fixture	*f = *state;
 
-	start(f, true);
+	start(f);
 	line(f);
 	assert_string_equal(cmd(f, "PASS x"), "-ERR send USER first");
 	assert_string_equal(cmd(f, "USER"), "-ERR USER needs a user name");
@@ -303,7 +112,7 @@ test_plaintext_refused_off_loopback(void **state)
 {
 	struct fixture	*f = *state;
 
-	start(f, false);
+	start_peer(f, "192.0.2.7", 0, false);
 	line(f);
 	assert_string_equal(cmd(f, "USER alice"), "-ERR [AUTH] plaintext "
 	    "authentication disallowed without TLS");
@@ -311,7 +120,7 @@ test_plaintext_refused_off_loopback(void **state)
 	assert_null(strstr(body(f), "USER"));
 	stop(f);
 	f->conf.plaintext_auth = PLAINTEXT_ALWAYS;
-	start(f, false);
+	start_peer(f, "192.0.2.7", 0, false);
 	line(f);
 	login(f);
 }
@@ -322,7 +131,7 @@ test_stat_list_uidl(void **state)
 	struct fixture	*f = *state;
 	char		 want[128];
 
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	assert_int_equal(netsize(MSG1) + netsize(MSG2), 79);
@@ -363,7 +172,7 @@ test_uidl_format(void **state)
 	const char	*r;
 
 	f->conf.pop3_uidl_format = "%08Xu%08Xv";
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	assert_string_equal(cmd(f, "UIDL"), "+OK unique-id listing follows");
@@ -381,7 +190,7 @@ test_uidl_format(void **state)
 	stop(f);
 
 	/* the same in the next session */
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	assert_string_equal(cmd(f, "UIDL"), "+OK unique-id listing follows");
@@ -390,7 +199,7 @@ test_uidl_format(void **state)
 
 	/* global IDs: 1 and 2 from the fresh counter */
 	f->conf.pop3_uidl_format = "g%g";
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	r = cmd(f, "UIDL 2");
@@ -404,7 +213,7 @@ test_retr_top(void **state)
 	struct fixture	*f = *state;
 	char		 want[128];
 
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	snprintf(want, sizeof(want), "+OK %ld octets", netsize(MSG1));
@@ -445,7 +254,7 @@ test_dele_rset_quit(void **state)
 	struct fixture	*f = *state;
 	char		 want[128];
 
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	assert_string_equal(cmd(f, "DELE 1"), "+OK message 1 deleted");
@@ -466,10 +275,10 @@ test_dele_rset_quit(void **state)
 	assert_string_equal(cmd(f, "QUIT"),
 	    "+OK Postern POP3 server signing off (1 messages left)");
 	stop(f);
-	assert_int_equal(count(f, "new"), 1);
-	assert_int_equal(count(f, "cur"), 0);
+	assert_int_equal(count(f->md, "new"), 1);
+	assert_int_equal(count(f->md, "cur"), 0);
 	/* Everything deleted: "maildrop empty". */
-	start(f, true);
+	start(f);
 	line(f);
 	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
 	assert_string_equal(cmd(f, "PASS secret pass"),
@@ -478,7 +287,7 @@ test_dele_rset_quit(void **state)
 	assert_string_equal(cmd(f, "QUIT"),
 	    "+OK Postern POP3 server signing off (maildrop empty)");
 	stop(f);
-	assert_int_equal(count(f, "new") + count(f, "cur"), 0);
+	assert_int_equal(count(f->md, "new") + count(f->md, "cur"), 0);
 }
 
 static void
@@ -486,13 +295,13 @@ test_dele_then_drop(void **state)
 {
 	struct fixture	*f = *state;
 
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	assert_string_equal(cmd(f, "DELE 1"), "+OK message 1 deleted");
 	assert_string_equal(cmd(f, "DELE 2"), "+OK message 2 deleted");
 	stop(f);		/* the client drops the connection */
-	assert_int_equal(count(f, "new"), 2);
+	assert_int_equal(count(f->md, "new"), 2);
 }
 
 static void
@@ -501,7 +310,7 @@ test_bad_input(void **state)
 	struct fixture	*f = *state;
 	char		 big[700];
 
-	start(f, true);
+	start(f);
 	line(f);
 	assert_string_equal(cmd(f, ""), "-ERR empty command");
 	assert_string_equal(cmd(f, "HELO x"), "-ERR unknown command");
@@ -523,7 +332,7 @@ test_bad_command_limit(void **state)
 	struct fixture	*f = *state;
 
 	f->conf.max_bad_commands = 2;
-	start(f, true);
+	start(f);
 	line(f);
 	assert_string_equal(cmd(f, "X"), "-ERR unknown command");
 	assert_string_equal(cmd(f, "Y"), "-ERR unknown command");
@@ -538,7 +347,7 @@ test_pipelined(void **state)
 	const char	 burst[] = "USER alice\r\nPASS secret pass\r\nSTAT\r\n"
 			    "LIST 1\r\nDELE 1\r\nQUIT\r\n";
 
-	start(f, true);
+	start(f);
 	line(f);
 	assert_int_equal(write(f->fd, burst, sizeof(burst) - 1),
 	    (ssize_t)sizeof(burst) - 1);
@@ -551,7 +360,7 @@ test_pipelined(void **state)
 	assert_string_equal(line(f), "+OK Postern POP3 server signing off "
 	    "(1 messages left)");
 	stop(f);
-	assert_int_equal(count(f, "new"), 1);
+	assert_int_equal(count(f->md, "new"), 1);
 }
 
 static void
@@ -560,11 +369,11 @@ test_locked(void **state)
 	struct fixture	*f = *state;
 	struct fixture	 g;
 
-	start(f, true);
+	start(f);
 	line(f);
 	login(f);
 	memcpy(&g, f, sizeof(g));
-	start(&g, true);
+	start(&g);
 	line(&g);
 	assert_string_equal(cmd(&g, "USER alice"), "+OK send PASS");
 	assert_string_equal(cmd(&g, "PASS secret pass"),
@@ -576,39 +385,6 @@ test_locked(void **state)
 
 /* The AUTH, APOP and RPOP tests (RFC 5034, RFC 1939 section 7, the 1985
  * revised POP draft) and CAPA's contents. */
-
-/* start_peer: a server child whose client is at rip:rport. */
-static void
-start_peer(struct fixture *f, const char *rip, int rport, bool loopback)
-{
-	struct session	 s;
-	int		 sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		/* A crash must end this child, not resume cmocka's run. */
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		close(sv[0]);
-		memset(&s, 0, sizeof(s));
-		s.conf = &f->conf;
-		s.proto = protocol_find("pop3");
-		s.fd = sv[1];
-		s.authq = -1;
-		s.loopback = loopback;
-		s.rport = rport;
-		strlcpy(s.rip, rip, sizeof(s.rip));
-		s.proto->serve(&s);
-		io_free(&s.io);
-		_exit(0);
-	}
-	close(sv[1]);
-	f->fd = sv[0];
-	f->len = 0;
-}
 
 /* b64: base64 of len octets of s (static buffer). */
 static const char *
@@ -638,7 +414,7 @@ mkfile(struct fixture *f, const char *name, const char *text, mode_t mode,
 {
 	assert_true((size_t)snprintf(out, outlen, "%s/%s", f->dir, name) <
 	    outlen);
-	writef(out, text);
+	put(AT_FDCWD, out, text);
 	assert_int_equal(chmod(out, mode), 0);
 }
 
@@ -799,7 +575,7 @@ static void
 test_maildrop_faults(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[512];
+	char		 path[PATH_MAX + 128];
 
 	/* A Maildir without tmp/: lasting, [SYS/PERM]. */
 	snprintf(path, sizeof(path), "%s/tmp", f->md);
@@ -811,8 +587,7 @@ test_maildrop_faults(void **state)
 	    "-ERR [SYS/PERM] the maildrop is not a complete Maildir");
 	stop(f);
 	/* No Maildir at all: a first delivery may make it, [SYS/TEMP]. */
-	snprintf(path, sizeof(path), "rm -rf %s", f->md);
-	assert_int_equal(system(path), 0);
+	assert_int_equal(fx_rmtree(f->md), 0);
 	start_peer(f, "127.0.0.1", 40000, true);
 	line(f);
 	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
@@ -975,45 +750,45 @@ main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_greeting_and_quit,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_authorization,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_plaintext_refused_off_loopback, setup, teardown),
+		    test_plaintext_refused_off_loopback, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stat_list_uidl,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_uidl_format, setup,
-		    teardown),
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retr_top,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dele_rset_quit,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dele_then_drop,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_command_limit,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_locked,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_capa_contents,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_list_and_errors,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_plain,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_login,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_failures_close,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_maildrop_faults,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_apop,
-		    setup, teardown),
+		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rpop,
-		    setup, teardown),
+		    setup, fx_teardown),
 	};
 
 #ifdef HAVE_LIBBSD
