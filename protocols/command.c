@@ -123,3 +123,40 @@ command_find(const void *table, size_t n, size_t size, const char *name)
 	}
 	return NULL;
 }
+
+char *
+command_word(char **sp)
+{
+	char	*s = *sp, *w;
+
+	while (*s == ' ')
+		s++;
+	if (*s == '\0') {
+		*sp = s;
+		return NULL;
+	}
+	w = s;
+	while (*s != '\0' && *s != ' ')
+		s++;
+	if (*s != '\0')
+		*s++ = '\0';
+	*sp = s;
+	return w;
+}
+
+bool
+command_end(const char *s)
+{
+	return s[strspn(s, " ")] == '\0';
+}
+
+bool
+command_keyword(char **sp, const char *word)
+{
+	size_t	 n = strlen(word);
+
+	if (strncasecmp(*sp, word, n) != 0)
+		return false;
+	*sp += n;
+	return true;
+}

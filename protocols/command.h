@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -75,5 +76,14 @@ const void	*command_find(const void *table, size_t n, size_t size,
  * none).  Returns the name ("" for an empty line).
  */
 char		*command_name(char **line);
+
+
+/* Argument helpers, for the modules' commands. */
+/* Cuts the next space-separated word off *sp; NULL when none is left. */
+char		*command_word(char **sp);
+/* Whether nothing but spaces is left in s. */
+bool		 command_end(const char *s);
+/* Whether *sp starts with word, in any case; skips it if so. */
+bool		 command_keyword(char **sp, const char *word);
 
 #endif

@@ -101,13 +101,6 @@ reply(struct lmtp *l, const char *fmt, ...)
 	return io_printf(l->io, "%s\r\n", line);
 }
 
-/* no_more: true when nothing but spaces is left in s. */
-static bool
-no_more(const char *s)
-{
-	return s[strspn(s, " ")] == '\0';
-}
-
 /* reset: ends the transaction: sender, recipients and spool. */
 static void
 reset(struct lmtp *l)
@@ -155,18 +148,6 @@ path_arg(char **sp)
 	return addr;
 }
 
-/* keyword: whether *sp starts with word (any case); skips it if so. */
-static bool
-keyword(char **sp, const char *word)
-{
-	size_t	 n = strlen(word);
-
-	if (strncasecmp(*sp, word, n) != 0)
-		return false;
-	*sp += n;
-	return true;
-}
-
 /* cmd_lhlo: LHLO domain; starts afresh, says what is on offer. */
 static int
 cmd_lhlo(struct lmtp *l, char *args)
@@ -205,7 +186,7 @@ mail_params(struct lmtp *l, char *args)
 	while ((w = strsep(&args, " ")) != NULL) {
 		if (*w == '\0')
 			continue;
-		if (keyword(&w, "SIZE=")) {
+		if (command_keyword(&w, "SIZE=")) {
 			n = strlen(w);
 			if (n == 0 || n > 18 || strspn(w, "0123456789") != n) {
 				reply(l, "501 5.5.4 bad SIZE parameter");
@@ -217,7 +198,7 @@ mail_params(struct lmtp *l, char *args)
 				    "fixed maximum message size");
 				return CMD_OK;
 			}
-		} else if (keyword(&w, "BODY=")) {
+		} else if (command_keyword(&w, "BODY=")) {
 			if (strcasecmp(w, "7BIT") != 0 &&
 			    strcasecmp(w, "8BITMIME") != 0) {
 				reply(l, "501 5.5.4 bad BODY parameter");
@@ -246,7 +227,7 @@ cmd_mail(struct lmtp *l, char *args)
 		reply(l, "503 5.5.1 nested MAIL command");
 		return CMD_BAD;
 	}
-	if (!keyword(&args, "FROM:") || (addr = path_arg(&args)) == NULL) {
+	if (!command_keyword(&args, "FROM:") || (addr = path_arg(&args)) == NULL) {
 		reply(l, "501 5.5.4 syntax: MAIL FROM:<address>");
 		return CMD_BAD;
 	}
@@ -329,12 +310,12 @@ cmd_rcpt(struct lmtp *l, char *args)
 		reply(l, "503 5.5.1 need MAIL before RCPT");
 		return CMD_BAD;
 	}
-	if (!keyword(&args, "TO:") || (addr = path_arg(&args)) == NULL ||
+	if (!command_keyword(&args, "TO:") || (addr = path_arg(&args)) == NULL ||
 	    *addr == '\0') {
 		reply(l, "501 5.5.4 syntax: RCPT TO:<address>");
 		return CMD_BAD;
 	}
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(l, "555 5.5.4 unsupported parameter");
 		return CMD_BAD;
 	}
@@ -456,7 +437,7 @@ cmd_data(struct lmtp *l, char *args)
 		    l->mail ? "a valid RCPT" : "MAIL");
 		return CMD_BAD;
 	}
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(l, "501 5.5.4 DATA takes no argument");
 		return CMD_BAD;
 	}

@@ -157,46 +157,6 @@ lost(struct papm *pa)
 	return CMD_CLOSE;
 }
 
-/* split: cuts the next space-separated word off *sp; NULL when none. */
-static char *
-split(char **sp)
-{
-	char	*s = *sp, *w;
-
-	while (*s == ' ')
-		s++;
-	if (*s == '\0') {
-		*sp = s;
-		return NULL;
-	}
-	w = s;
-	while (*s != '\0' && *s != ' ')
-		s++;
-	if (*s != '\0')
-		*s++ = '\0';
-	*sp = s;
-	return w;
-}
-
-/* no_more: true when nothing but spaces is left in s. */
-static bool
-no_more(const char *s)
-{
-	return s[strspn(s, " ")] == '\0';
-}
-
-/* keyword: whether *sp starts with word (any case); skips it if so. */
-static bool
-keyword(char **sp, const char *word)
-{
-	size_t	 n = strlen(word);
-
-	if (strncasecmp(*sp, word, n) != 0)
-		return false;
-	*sp += n;
-	return true;
-}
-
 /* ---- the pull side ---- */
 
 /* msgarg: the message named by word w as a 0-based index; replies with
@@ -226,14 +186,14 @@ msgarg(struct papm *pa, const char *w)
 static int
 cmd_user(struct papm *pa, char *args)
 {
-	char	*name = split(&args);
+	char	*name = command_word(&args);
 
 	if (!session_plaintext_ok(pa->s)) {
 		reply(pa, "-ERR plaintext authentication disallowed without "
 		    "TLS");
 		return CMD_BAD;
 	}
-	if (name == NULL || !no_more(args) || !auth_valid_user(name)) {
+	if (name == NULL || !command_end(args) || !auth_valid_user(name)) {
 		reply(pa, "-ERR mail drop name invalid");
 		return CMD_BAD;
 	}
@@ -388,7 +348,7 @@ cmd_stat(struct papm *pa, char *args)
 	off_t	 size;
 	size_t	 n;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(pa, "-ERR STAT takes no argument");
 		return CMD_BAD;
 	}
@@ -402,11 +362,11 @@ cmd_stat(struct papm *pa, char *args)
 static int
 cmd_list(struct papm *pa, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	size_t	 i, n = 0;
 	long	 m;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(pa, "-ERR LIST takes at most one argument");
 		return CMD_BAD;
 	}
@@ -431,12 +391,12 @@ cmd_list(struct papm *pa, char *args)
 static int
 cmd_read(struct papm *pa, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	off_t	 sent;
 	long	 m;
 	int	 fd;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(pa, "-ERR READ takes one argument");
 		return CMD_BAD;
 	}
@@ -465,10 +425,10 @@ cmd_read(struct papm *pa, char *args)
 static int
 cmd_dele(struct papm *pa, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	long	 m;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(pa, "-ERR DELE takes one argument");
 		return CMD_BAD;
 	}
@@ -580,7 +540,7 @@ addr_arg(char *s)
 		if (*e != '\0')
 			*e++ = '\0';
 	}
-	if (!no_more(e))
+	if (!command_end(e))
 		return NULL;
 	a = s;
 	if (*a == '\0' || *a == '-' || strlen(a) > PAPM_ADDR_MAX)
@@ -599,14 +559,14 @@ addr_arg(char *s)
 static int
 cmd_helo(struct papm *pa, char *args)
 {
-	char	*d = split(&args);
+	char	*d = command_word(&args);
 	const char *list = pa->s->conf->papm_helo_domains;
 
 	if (pa->state != TRANS) {
 		reply(pa, "-ERR log in first (USER and PASS)");
 		return CMD_BAD;
 	}
-	if (d == NULL || !no_more(args) || !domain_ok(d)) {
+	if (d == NULL || !command_end(args) || !domain_ok(d)) {
 		reply(pa, "-ERR HELO needs a domain name");
 		return CMD_BAD;
 	}
@@ -637,7 +597,7 @@ cmd_mail(struct papm *pa, char *args)
 		reply(pa, "-ERR send HELO first");
 		return CMD_BAD;
 	}
-	if (!keyword(&args, "FROM:") || (addr = addr_arg(args)) == NULL) {
+	if (!command_keyword(&args, "FROM:") || (addr = addr_arg(args)) == NULL) {
 		reply(pa, "-ERR syntax: MAIL FROM: address");
 		return CMD_BAD;
 	}
@@ -776,7 +736,7 @@ cmd_rcpt(struct papm *pa, char *args)
 		reply(pa, "-ERR send MAIL FROM: first");
 		return CMD_BAD;
 	}
-	if (!keyword(&args, "TO:") || (addr = addr_arg(args)) == NULL) {
+	if (!command_keyword(&args, "TO:") || (addr = addr_arg(args)) == NULL) {
 		reply(pa, "-ERR syntax: RCPT TO: address");
 		return CMD_BAD;
 	}
@@ -1113,7 +1073,7 @@ cmd_data(struct papm *pa, char *args)
 		    "-ERR send MAIL FROM: first");
 		return CMD_BAD;
 	}
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(pa, "-ERR DATA takes no argument");
 		return CMD_BAD;
 	}

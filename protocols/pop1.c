@@ -143,13 +143,6 @@ trim(char *s)
 	return s;
 }
 
-/* no_more: true when nothing but spaces is left in s. */
-static bool
-no_more(const char *s)
-{
-	return s[strspn(s, " ")] == '\0';
-}
-
 /* end_transaction: closes and unlocks the mailbox, changing nothing
  * that RCVD did not commit. */
 static void
@@ -612,7 +605,7 @@ cmd_rcev(struct pop1 *p, char *args)
 		    "RCVD" : "-ERR no transaction: send RETR or RDEL first");
 		return CMD_BAD;
 	}
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR RCEV takes no argument");
 		return CMD_BAD;
 	}

@@ -122,34 +122,6 @@ done(struct pop3 *p)
 	return io_puts(p->io, ".\r\n") == 0 ? CMD_OK : lost(p);
 }
 
-/* split: cuts the next space-separated word off *sp; NULL when none. */
-static char *
-split(char **sp)
-{
-	char	*s = *sp, *w;
-
-	while (*s == ' ')
-		s++;
-	if (*s == '\0') {
-		*sp = s;
-		return NULL;
-	}
-	w = s;
-	while (*s != '\0' && *s != ' ')
-		s++;
-	if (*s != '\0')
-		*s++ = '\0';
-	*sp = s;
-	return w;
-}
-
-/* no_more: true when nothing but spaces is left in s. */
-static bool
-no_more(const char *s)
-{
-	return s[strspn(s, " ")] == '\0';
-}
-
 /* number: a decimal argument of at most 9 digits, or -1. */
 static long
 number(const char *w)
@@ -410,13 +382,13 @@ cmd_apop(struct pop3 *p, char *args)
 {
 	struct auth_request req;
 	struct auth_user u;
-	char		*name = split(&args), *digest = split(&args);
+	char		*name = command_word(&args), *digest = command_word(&args);
 
 	if (p->stamp[0] == '\0') {
 		reply(p, "-ERR [AUTH] APOP is not available on this server");
 		return CMD_BAD;
 	}
-	if (digest == NULL || !no_more(args)) {
+	if (digest == NULL || !command_end(args)) {
 		reply(p, "-ERR APOP needs a user name and a digest");
 		return CMD_BAD;
 	}
@@ -438,7 +410,7 @@ cmd_rpop(struct pop3 *p, char *args)
 {
 	struct auth_request req;
 	struct auth_user u;
-	char		*ruser = split(&args);
+	char		*ruser = command_word(&args);
 	const char	*f = p->s->conf->rpop_trust_file;
 
 	if (f == NULL || f[0] == '\0') {
@@ -449,7 +421,7 @@ cmd_rpop(struct pop3 *p, char *args)
 		reply(p, "-ERR send USER first");
 		return CMD_BAD;
 	}
-	if (ruser == NULL || !no_more(args)) {
+	if (ruser == NULL || !command_end(args)) {
 		reply(p, "-ERR RPOP needs one user name");
 		return CMD_BAD;
 	}
@@ -541,12 +513,12 @@ cmd_auth(struct pop3 *p, char *args)
 	struct sasl	 sa;
 	enum sasl_status st;
 	enum auth_result r;
-	char		*name = split(&args), *ir = split(&args);
+	char		*name = command_word(&args), *ir = command_word(&args);
 	int		 m, rc;
 
 	if (name == NULL)
 		return auth_list(p);
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR AUTH takes a mechanism and at most an initial "
 		    "response");
 		return CMD_BAD;
@@ -639,7 +611,7 @@ cmd_stat(struct pop3 *p, char *args)
 	off_t	 size;
 	size_t	 n;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR STAT takes no argument");
 		return CMD_BAD;
 	}
@@ -652,12 +624,12 @@ cmd_stat(struct pop3 *p, char *args)
 static int
 cmd_list(struct pop3 *p, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	off_t	 size;
 	size_t	 i, n;
 	long	 m;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR LIST takes at most one argument");
 		return CMD_BAD;
 	}
@@ -720,11 +692,11 @@ send_mail(struct pop3 *p, long m, long lines, const char *ok)
 static int
 cmd_retr(struct pop3 *p, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	char	 ok[64];
 	long	 m;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR RETR takes one argument");
 		return CMD_BAD;
 	}
@@ -739,10 +711,10 @@ cmd_retr(struct pop3 *p, char *args)
 static int
 cmd_top(struct pop3 *p, char *args)
 {
-	char	*w = split(&args), *nw = split(&args);
+	char	*w = command_word(&args), *nw = command_word(&args);
 	long	 m, n;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR TOP takes two arguments");
 		return CMD_BAD;
 	}
@@ -759,10 +731,10 @@ cmd_top(struct pop3 *p, char *args)
 static int
 cmd_dele(struct pop3 *p, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	long	 m;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR DELE takes one argument");
 		return CMD_BAD;
 	}
@@ -799,12 +771,12 @@ cmd_rset(struct pop3 *p, char *args)
 static int
 cmd_uidl(struct pop3 *p, char *args)
 {
-	char	*w = split(&args);
+	char	*w = command_word(&args);
 	char	 id[UIDL_MAX + 1];
 	size_t	 i;
 	long	 m;
 
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR UIDL takes at most one argument");
 		return CMD_BAD;
 	}
@@ -873,7 +845,7 @@ cmd_stls(struct pop3 *p, char *args)
 		reply(p, "-ERR STLS is not available: TLS is not configured");
 		return CMD_BAD;
 	}
-	if (!no_more(args)) {
+	if (!command_end(args)) {
 		reply(p, "-ERR STLS takes no argument");
 		return CMD_BAD;
 	}
