@@ -637,7 +637,8 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 }
 
 static int	mw_grow(const struct conf *, struct kids *, int,
-		    struct mailworker *, int, const struct chans *);
+		    struct mailworker *, int, const struct chans *, const int *,
+		    int);
 
 /* answer: sends the verdict to the worker. */
 static void
@@ -841,7 +842,7 @@ handle(const struct conf *conf, struct kids *k, int q,
 	uid_t			 uid;
 	gid_t			 gid;
 	pid_t			 pid;
-	int			 slot = -1, w, chan;
+	int			 slot = -1, w, chan, inflight[3];
 
 	memset(&req, 0, sizeof(req));
 	req.mech = (enum auth_mech)rq->mech;
@@ -859,9 +860,12 @@ handle(const struct conf *conf, struct kids *k, int q,
 		refuse_login(conf, rq, &u, fds[1], limit);
 	else if (r == AUTH_OK) {
 		chan = chan_open(ch, rq, &u);
+		inflight[0] = fds[0];
+		inflight[1] = fds[1];
+		inflight[2] = chan;
 		if (nmw > 0 && uid == conf->mail_uid && gid == conf->mail_gid &&
 		    ((w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0 ||
-		    (mw_grow(conf, k, q, mw, nmw, ch) == 0 &&
+		    (mw_grow(conf, k, q, mw, nmw, ch, inflight, 3) == 0 &&
 		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0)))
 			sb_session_pid(slot, mw[w].pid);	/* it carries on */
 		else if ((pid = fork()) == -1) {
@@ -984,17 +988,22 @@ mw_missing(const struct mailworker *mw, int nmw)
 }
 
 /* mw_start: starts mail worker w; the child closes the auth process's
- * descriptors, the other mail workers' among them. */
+ * descriptors, the other mail workers' among them, and the nbusy in
+ * busy: those of a request being handled (its connection must not stay
+ * open in a process that does not serve it). */
 static void
 mw_start(const struct conf *conf, struct kids *k, int q,
-    struct mailworker *mw, int nmw, const struct chans *ch, int w)
+    struct mailworker *mw, int nmw, const struct chans *ch, int w,
+    const int *busy, int nbusy)
 {
-	int	 fds[WORKERS_MAX + 3], i, n = 0;
+	int	 fds[WORKERS_MAX + 6], i, n = 0;
 
 	fds[n++] = q;
 	fds[n++] = wake[0];
 	fds[n++] = wake[1];
-	for (i = 0; i < nmw && n < WORKERS_MAX + 3; i++)
+	for (i = 0; i < nbusy && i < 3; i++)
+		fds[n++] = busy[i];
+	for (i = 0; i < nmw && n < WORKERS_MAX + 6; i++)
 		fds[n++] = mw[i].fd;
 	mw[w].born = mw[w].idle = time(NULL);
 	mw_spawn(conf, k, &mw[w], fds, (size_t)n, ch);
@@ -1009,14 +1018,15 @@ mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
 
 	for (w = 0; w < nmw; w++)
 		if (mw[w].pid == 0 && !mw[w].extra && time(NULL) > mw[w].born)
-			mw_start(conf, k, q, mw, nmw, ch, w);
+			mw_start(conf, k, q, mw, nmw, ch, w, NULL, 0);
 }
 
 /* mw_grow: every mail worker is busy: starts an extra one, when there is
- * room.  0, or -1 when there is none or the start failed. */
+ * room; busy are the descriptors of the request in hand, which it must
+ * not keep.  0, or -1 when there is none or the start failed. */
 static int
 mw_grow(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
-    int nmw, const struct chans *ch)
+    int nmw, const struct chans *ch, const int *busy, int nbusy)
 {
 	int	 w;
 
@@ -1025,7 +1035,7 @@ mw_grow(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
 			break;
 	if (w == nmw)
 		return -1;
-	mw_start(conf, k, q, mw, nmw, ch, w);
+	mw_start(conf, k, q, mw, nmw, ch, w, busy, nbusy);
 	return mw[w].pid != 0 ? 0 : -1;
 }
 

@@ -195,9 +195,13 @@ def mail_workers():
         held = set(mail(srv))
         t.eq(len(held), 4, "four sessions at once: three extra mail "
              "workers")
+        closed = []
         for c in clients:
             c.cmd("QUIT")
+            closed.append(c.closed())
             c.close()
+        t.eq(closed, [True] * 4, "each connection closes after QUIT: no "
+             "extra worker keeps a copy of another's")
         t.ok(wait_for(lambda: all("mail idle" in Server.title(p)
                                   for p in mail(srv))),
              "their sessions over, all four wait for more",
