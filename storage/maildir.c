@@ -421,6 +421,16 @@ mail_add(struct arena **ap, struct mail **mail_r, size_t *count_r,
 	return 0;
 }
 
+/* has_control: whether name holds an octet below 0x20 or DEL. */
+static bool
+has_control(const char *name)
+{
+	for (; *name != '\0'; name++)
+		if ((unsigned char)*name < 0x20 || *name == 0x7f)
+			return true;
+	return false;
+}
+
 /* Lists the message files of new/ or cur/, without sizes. */
 static int
 scan_subdir(int dirfd, const char *path, const char *sub,
@@ -446,6 +456,13 @@ scan_subdir(int dirfd, const char *path, const char *sub,
 		if (type != DT_REG && type != DT_UNKNOWN) {
 			log_warnx("%s/%s/%s: not a regular file, skipped",
 			    path, sub, d->d_name);
+			continue;
+		}
+		if (has_control(d->d_name)) {
+			/* No Maildir name has one, and a line feed would
+			 * break the index's lines (and the log's). */
+			log_warnx("%s/%s: a name with a control character, "
+			    "skipped", path, sub);
 			continue;
 		}
 		if ((baselen = strcspn(d->d_name, ":")) == 0) {

@@ -180,6 +180,26 @@ test_scan_not_regular(void **state)
 	maildrop_close(&md);
 }
 
+/* A name with a control character is no Maildir name: a line feed in it
+ * must not reach the index's lines. */
+static void
+test_scan_control_name(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	static const char *const want[] = { "new/102.real" };
+	int		 i;
+
+	put(fx->mdfd, "new/102.real", "hello\n");
+	put(fx->mdfd, "new/101.evil\n1 1 1 1 cur:x", "forged\n");
+	put(fx->mdfd, "new/103.bell\a", "ding\n");
+	for (i = 0; i < 2; i++) {	/* the second reads the index */
+		md = md_open(fx);
+		assert_names(md, want, 1);
+		maildrop_close(&md);
+	}
+}
+
 /* A Maildir without new/, cur/ or tmp/ is an error and is not created. */
 static void
 test_scan_missing_subdir(void **state)
@@ -766,6 +786,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_scan_order),
 		T(test_scan_not_regular),
+		T(test_scan_control_name),
 		T(test_scan_missing_subdir),
 		T(test_scan_path_symlink),
 		T(test_scan_duplicate),
