@@ -307,6 +307,17 @@ check_commit(const struct name *n, int k)
 	}
 }
 
+/* has_control: whether s holds an octet below 0x20 or DEL, which
+ * maildir.c skips. */
+static bool
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 /* check_list: what maildrop_open() listed, against the files made. */
 static void
 check_list(struct maildrop *m, struct name *n, int k)
@@ -352,9 +363,11 @@ check_list(struct maildrop *m, struct name *n, int k)
 			ml->flags |= MAIL_DELETED;
 	}
 	FUZZ_CHECK(m->size == total);
-	/* Every file whose name is listable has its base listed once. */
+	/* Every file whose name is listable has its base listed once; a
+	 * name with a control character is not. */
 	for (j = 0; j < k; j++) {
-		if (!n[j].made || n[j].s[0] == '.' || n[j].s[0] == ':')
+		if (!n[j].made || n[j].s[0] == '.' || n[j].s[0] == ':' ||
+		    has_control(n[j].s))
 			continue;
 		for (i = 0; i < m->count; i++)
 			if (m->mail[i].baselen == strcspn(n[j].s, ":") &&
