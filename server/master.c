@@ -150,7 +150,6 @@ bind_unix(const struct listener_conf *lc)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    chmod(lc->path, 0660) == -1 || listen(fd, 128) == -1 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_warn("listen %s", lc->path);
 		if (fd != -1)
@@ -190,7 +189,6 @@ bind_tcp(const struct listener_conf *lc)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, 128) == -1 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_warn("listen %s port %d", addr, lc->port);
 		freeaddrinfo(ai);
@@ -217,6 +215,33 @@ bind_one(const struct listener_conf *lc, struct listener *l)
 	return 0;
 }
 
+/*
+ * accept_modes: the only listener of its pool (pre-login or local) is
+ * lone and blocking: the pool's workers all block in accept(2) on it,
+ * and the kernel wakes one of them per connection.  Where a pool has
+ * several, they are non-blocking, and its workers take turns at them
+ * with the accept lock (worker.c).  0, or -1 (logged).
+ */
+static int
+accept_modes(struct listener *l, int nl)
+{
+	int	 i, j, n, flags;
+
+	for (i = 0; i < nl; i++) {
+		for (n = 0, j = 0; j < nl; j++)
+			if (l[j].proto->local == l[i].proto->local)
+				n++;
+		l[i].lone = n == 1;
+		if ((flags = fcntl(l[i].fd, F_GETFL)) == -1 ||
+		    fcntl(l[i].fd, F_SETFL, l[i].lone ?
+		    flags & ~O_NONBLOCK : flags | O_NONBLOCK) == -1) {
+			log_warn("listen %s: fcntl", l[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 master_listen(const struct conf *conf, struct listener *l)
 {
@@ -228,6 +253,11 @@ master_listen(const struct conf *conf, struct listener *l)
 				close(l[i].fd);
 			return -1;
 		}
+	}
+	if (accept_modes(l, conf->nlisteners) == -1) {
+		for (i = 0; i < conf->nlisteners; i++)
+			close(l[i].fd);
+		return -1;
 	}
 	return conf->nlisteners;
 }
@@ -700,6 +730,7 @@ commit(struct master *m, struct conf *nc, struct listener *nl,
 		}
 	memcpy(m->l, nl, sizeof(*nl) * (size_t)nc->nlisteners);
 	m->nl = nc->nlisteners;
+	(void)accept_modes(m->l, m->nl);
 	if (strcmp(m->conf->pidfile, nc->pidfile) != 0)
 		log_warnx("SIGHUP: pidfile: the change takes effect at a "
 		    "restart");

@@ -1,6 +1,7 @@
 /*
- * worker.c: one pre-forked worker: takes its pool's accept lock, waits
- * on the pool's listeners, accepts a connection, checks the connection
+ * worker.c: one pre-forked worker: waits for a connection on its pool's
+ * listeners (blocked in accept(2) on a lone listener, else holding the
+ * pool's accept lock), accepts it, checks the connection
  * limits, fills in the session and hands it to the protocol module,
  * keeping its scoreboard slot up to date; and the signals that end a
  * session early, with the protocol's closing reply, in workers and
@@ -37,6 +38,7 @@ enum phase {
 	PHASE_IDLE,		/* between connections, signals blocked
 				   but in ppoll() */
 	PHASE_LOCK,		/* waiting for the accept lock */
+	PHASE_ACCEPT,		/* blocked in accept(2), a lone listener */
 	PHASE_BUSY,		/* serving a connection */
 	PHASE_RELAY,		/* relaying a TLS session */
 	PHASE_SESSION,		/* a session process */
@@ -70,15 +72,16 @@ say(const char *buf, size_t len)
 		(void)send(s->fd, buf, len, MSG_DONTWAIT);
 }
 
-/* on_term: SIGTERM and SIGINT: stop; at once while waiting for the lock,
- * after the session while busy, letting the listeners go now. */
+/* on_term: SIGTERM and SIGINT: stop; at once while waiting for the lock
+ * or a connection, after the session while busy, letting the listeners
+ * go now. */
 static void
 on_term(int sig)
 {
 	int	 i;
 
 	stopping = 1;
-	if (phase == PHASE_LOCK)
+	if (phase == PHASE_LOCK || phase == PHASE_ACCEPT)
 		_exit(0);
 	if (phase == PHASE_BUSY || phase == PHASE_RELAY) {
 		for (i = 0; i < nlfd; i++)
@@ -336,7 +339,6 @@ serve(const struct worker_args *w, const struct listener *l, int fd,
 	struct sockaddr_storage	 local;
 	socklen_t		 llen = sizeof(local);
 	sigset_t		 none;
-	int			 flags;
 
 	memset(&s, 0, sizeof(s));
 	s.conf = w->conf;
@@ -350,9 +352,6 @@ serve(const struct worker_args *w, const struct listener *l, int fd,
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
 		name_of(&local, llen, s.lip, sizeof(s.lip), &s.lport);
 	s.loopback = is_loopback(peer);
-	/* Accepted sockets inherit O_NONBLOCK on the BSDs; sessions block. */
-	if ((flags = fcntl(fd, F_GETFL)) != -1)
-		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 	nodelay(fd, peer);
 	log_debug("%s: connection from %s:%d", l->name, s.rip, s.rport);
 	closing_len = timeup_len = 0;
@@ -407,6 +406,50 @@ lock(const struct worker_args *w, short type, const sigset_t *blocked)
 		fatal("worker: accept lock");
 }
 
+/* take: accept(2) of one connection on a listener, blocking and
+ * close-on-exec whatever the listener's mode (the BSDs' accept would
+ * pass O_NONBLOCK on); failures other than a client that went or another
+ * worker that was first are logged and waited out a little, not spun
+ * on.  -1 when none was taken. */
+static int
+take(const struct listener *l, struct sockaddr_storage *peer,
+    socklen_t *plen)
+{
+	struct timespec	 pause = { 0, 100 * 1000 * 1000 };
+	int		 fd;
+
+	*plen = sizeof(*peer);
+	memset(peer, 0, sizeof(*peer));
+	if ((fd = accept4(l->fd, (struct sockaddr *)peer, plen,
+	    SOCK_CLOEXEC)) != -1)
+		return fd;
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED) {
+		log_warn("%s: accept", l->name);
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+/* accept_lone: waits for a connection on the pool's lone listener, in
+ * a blocking accept(2), where the kernel wakes one waiting worker for
+ * each connection (no herd, so no lock); SIGTERM ends it there. */
+static int
+accept_lone(const struct listener *l, struct sockaddr_storage *peer,
+    socklen_t *plen, const sigset_t *blocked)
+{
+	sigset_t	 none;
+	int		 fd;
+
+	sigemptyset(&none);
+	phase = PHASE_ACCEPT;
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	fd = take(l, peer, plen);
+	sigprocmask(SIG_SETMASK, blocked, NULL);
+	phase = PHASE_IDLE;
+	return fd;
+}
+
 /* wait_accept: waits on the pool's listeners (holding the lock) and
  * accepts one connection; -1 when told to stop or the client went. */
 static int
@@ -414,7 +457,6 @@ wait_accept(const struct worker_args *w, struct pollfd *pfd,
     const struct listener **mine, int n, const struct listener **l_r,
     struct sockaddr_storage *peer, socklen_t *plen)
 {
-	struct timespec	 pause = { 0, 100 * 1000 * 1000 };
 	sigset_t	 none;
 	int		 i, fd;
 
@@ -428,20 +470,9 @@ wait_accept(const struct worker_args *w, struct pollfd *pfd,
 		for (i = 0; i < n; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
 				continue;
-			*plen = sizeof(*peer);
-			memset(peer, 0, sizeof(*peer));
-			fd = accept(pfd[i].fd, (struct sockaddr *)peer, plen);
-			if (fd != -1) {
+			if ((fd = take(mine[i], peer, plen)) != -1) {
 				*l_r = mine[i];
 				return fd;
-			}
-			/* The client gave up, or another pool's worker
-			 * (no lock) took it; anything else is logged and
-			 * waited out a little, not spun on. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED) {
-				log_warn("%s: accept", mine[i]->name);
-				nanosleep(&pause, NULL);
 			}
 		}
 		return -1;
@@ -470,7 +501,7 @@ void
 worker_main(const struct worker_args *w)
 {
 	struct pollfd		 pfd[LISTENERS_MAX];
-	const struct listener	*mine[LISTENERS_MAX], *l;
+	const struct listener	*mine[LISTENERS_MAX], *l = NULL;
 	struct sockaddr_storage	 peer;
 	socklen_t		 plen;
 	sigset_t		 blocked;
@@ -502,9 +533,14 @@ worker_main(const struct worker_args *w)
 	while (!stopping) {
 		sb_idle(w->slot);
 		setproctitle(w->local ? "local idle" : "worker idle");
-		lock(w, F_WRLCK, &blocked);
-		fd = wait_accept(w, pfd, mine, n, &l, &peer, &plen);
-		lock(w, F_UNLCK, &blocked);
+		if (n == 1 && mine[0]->lone) {
+			l = mine[0];
+			fd = accept_lone(l, &peer, &plen, &blocked);
+		} else {
+			lock(w, F_WRLCK, &blocked);
+			fd = wait_accept(w, pfd, mine, n, &l, &peer, &plen);
+			lock(w, F_UNLCK, &blocked);
+		}
 		if (fd == -1)
 			continue;
 		serve(w, l, fd, &peer, plen, &blocked);

@@ -1,8 +1,9 @@
 /*
- * worker.h: a pre-forked worker.  It takes the accept lock of its pool,
- * waits on that pool's listeners, accepts one connection, lets the lock
- * go and runs the connection's protocol to its end, then waits again,
- * until the master tells it to stop or it has served its share.
+ * worker.h: a pre-forked worker.  It accepts one connection on its
+ * pool's listeners (blocked in accept(2) on a lone listener, else taking
+ * turns with the pool's accept lock), runs the connection's protocol to
+ * its end, then waits again, until the master tells it to stop or it has
+ * served its share.
  */
 #ifndef POSTERN_WORKER_H
 #define POSTERN_WORKER_H
@@ -13,11 +14,14 @@ struct protocol;
 struct session;
 
 struct listener {
-	int			 fd;	/* listening, non-blocking */
+	int			 fd;	/* listening; blocking when lone */
 	const struct protocol	*proto;
 	char			 name[96];	/* "127.0.0.1:110 (pop3)" */
 	bool			 tls;	/* TLS from the first byte */
 	bool			 proxy;	/* a PROXY protocol header first */
+	bool			 lone;	/* its pool's only listener: the
+					   pool's workers block in accept(2)
+					   on it, without the accept lock */
 };
 
 /* How a worker ends when max_session_time cuts its session (or a

@@ -18,7 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import POSTERN, POSTERND, Server, Tap  # noqa: E402
+from postern import (POSTERN, POSTERND, Client, Server,  # noqa: E402
+                     Tap)
 
 t = Tap()
 
@@ -251,10 +252,83 @@ def config():
     os.rmdir(d)
 
 
+def wchan(pid):
+    """What the kernel says pid sleeps in, "" where it will not say."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def idle_waits(srv, n):
+    """The wait of each of n idle pre-login workers, once all n idle."""
+    def idle():
+        return [p for p in pool(srv) if "worker idle" in Server.title(p)]
+    wait_for(lambda: len(idle()) == n and all(wchan(p) not in ("", "0")
+                                              for p in idle()))
+    time.sleep(0.2)
+    return sorted(wchan(p) for p in idle())
+
+
+def logins(srv, port, n):
+    """n logins one after another on port; how many got +OK."""
+    ok = 0
+    for _ in range(n):
+        c = Client(port)
+        ok += c.login()[1].startswith("+OK")
+        c.cmd("QUIT")
+        c.close()
+    return ok
+
+
+def accept_modes():
+    """One listener: the idle workers all block in accept(2), which wakes
+    one of them per connection, with no accept lock; two: they take turns
+    under the lock, one at a time in ppoll(2).  SIGTERM ends either at
+    once."""
+    if not os.path.exists(f"/proc/{os.getpid()}/wchan"):
+        t.skip("accept modes", "no /proc/PID/wchan")
+        return
+    with Server(workers=3) as srv:
+        waits = idle_waits(srv, 3)
+        t.ok(all("accept" in w for w in waits),
+             "one listener: every idle worker waits in accept", waits)
+        t.eq(logins(srv, srv.port, 12), 12, "and twelve logins in a row "
+             "are served")
+        t.eq(sum("accept" in w for w in idle_waits(srv, 3)), 3,
+             "then all wait in accept again")
+        start = time.monotonic()
+        rc = srv.stop()
+        t.ok(rc == 0 and time.monotonic() - start < 3,
+             "SIGTERM ends workers blocked in accept at once, status 0",
+             (rc, time.monotonic() - start))
+    srv = Server(workers=3)
+    srv.write_conf('listen { protocol = "pop3" address = "127.0.0.1" '
+                   'port = 0 }\n')
+    with srv:
+        waits = idle_waits(srv, 3)
+        t.ok(not any("accept" in w for w in waits) and
+             sum("poll" in w for w in waits) == 1,
+             "two listeners: one idle worker polls both, the others wait "
+             "for the lock", waits)
+        ports = sorted({int(m) for m in re.findall(
+            r"listening on 127\.0\.0\.1:(\d+) \(pop3\)",
+            "\n".join(srv.log))})
+        t.eq([logins(srv, p, 4) for p in ports], [4, 4],
+             "logins on either listener are served")
+        start = time.monotonic()
+        rc = srv.stop()
+        t.ok(rc == 0 and time.monotonic() - start < 3,
+             "SIGTERM ends them at once, status 0",
+             (rc, time.monotonic() - start))
+
+
 grow_and_shrink()
 at_max_workers()
 recycled()
 scoreboard()
 mail_workers()
+accept_modes()
 config()
 t.done()
