@@ -281,7 +281,7 @@ send_checked(const char *m, size_t len, long body_lines)
 	FUZZ_CHECK(lseek(msgfd, 0, SEEK_SET) == 0);
 
 	FUZZ_CHECK((io = io_new(outfd, 512)) != NULL);
-	FUZZ_CHECK(io_send_message(io, msgfd, body_lines, &octets) == 0);
+	FUZZ_CHECK(io_send_message(io, msgfd, -1, body_lines, &octets) == 0);
 	FUZZ_CHECK(io_flush(io) == 0);
 	io_free(&io);
 

@@ -348,7 +348,7 @@ check_list(struct maildrop *m, struct name *n, int k)
 		maildir_name_sizes(mail_base(ml), ml->baselen, &s, &w);
 		FUZZ_CHECK(ml->size == (w >= 0 ? w : MESSAGE_SIZE));
 		total += ml->size;
-		FUZZ_CHECK((fd = maildrop_open_mail(m, i)) != -1);
+		FUZZ_CHECK((fd = maildrop_open_mail(m, i, NULL)) != -1);
 		close(fd);
 		for (j = 0; j < k; j++)
 			if (n[j].made && !n[j].listed &&

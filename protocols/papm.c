@@ -394,6 +394,7 @@ cmd_read(struct papm *pa, char *args)
 	char	*w = command_word(&args);
 	off_t	 sent;
 	long	 m;
+	off_t	 fsize;
 	int	 fd;
 
 	if (!command_end(args)) {
@@ -402,13 +403,13 @@ cmd_read(struct papm *pa, char *args)
 	}
 	if ((m = msgarg(pa, w)) < 0)
 		return CMD_OK;
-	if ((fd = maildrop_open_mail(pa->md, (size_t)m)) == -1) {
+	if ((fd = maildrop_open_mail(pa->md, (size_t)m, &fsize)) == -1) {
 		reply(pa, errno == ENOENT ? "-ERR no such message" :
 		    "-ERR cannot read the message, try again later");
 		return CMD_OK;
 	}
 	reply(pa, "+OK %ld %lld", m + 1, (long long)pa->md->mail[m].size);
-	if (io_send_message(pa->io, fd, -1, &sent) == -1) {
+	if (io_send_message(pa->io, fd, fsize, -1, &sent) == -1) {
 		log_warn("papm: user=<%s> rip=%s: sending message %ld",
 		    pa->s->user, pa->s->rip, m + 1);
 		close(fd);

@@ -462,7 +462,7 @@ mbox_pass(struct pop1 *p, struct mbox *mb)
 	for (i = 0; i < md->count; i++) {
 		if (p->skip[i])
 			continue;
-		if ((fd = maildrop_open_mail(md, i)) == -1) {
+		if ((fd = maildrop_open_mail(md, i, NULL)) == -1) {
 			log_warn("pop1: user=<%s> %s: message %zu", p->s->user,
 			    p->box, i + 1);
 			if (mb->io != NULL)

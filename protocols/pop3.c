@@ -656,10 +656,10 @@ cmd_list(struct pop3 *p, char *args)
 static int
 send_mail(struct pop3 *p, long m, long lines, const char *ok)
 {
-	off_t	 sent;
+	off_t	 sent, fsize;
 	int	 fd;
 
-	fd = maildrop_open_mail(p->md, (size_t)m);
+	fd = maildrop_open_mail(p->md, (size_t)m, &fsize);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			reply(p, "-ERR message %ld was removed by another "
@@ -670,7 +670,7 @@ send_mail(struct pop3 *p, long m, long lines, const char *ok)
 		return CMD_OK;
 	}
 	reply(p, "%s", ok);
-	if (io_send_message(p->io, fd, lines, &sent) == -1) {
+	if (io_send_message(p->io, fd, fsize, lines, &sent) == -1) {
 		log_warn("pop3: user=<%s> rip=%s: sending message %ld",
 		    p->s->user, p->s->rip, m + 1);
 		close(fd);

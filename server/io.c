@@ -962,9 +962,33 @@ msg_chunk(struct io *io, struct msgout *mo, const char *buf, size_t len)
 	return 0;
 }
 
+/* msg_read: the next chunk of the message, at most left octets (left < 0:
+ * no bound); clears an O_NONBLOCK that a read of this file did not
+ * ignore (regular files ignore it, but the flag protects the open). */
+static ssize_t
+msg_read(int fd, char *buf, size_t len, off_t left)
+{
+	ssize_t	 n;
+	int	 flags;
+
+	if (left >= 0 && (off_t)len > left)
+		len = (size_t)left;
+	for (;;) {
+		if ((n = read(fd, buf, len)) >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || (flags = fcntl(fd, F_GETFL)) == -1 ||
+		    !(flags & O_NONBLOCK) ||
+		    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+			return -1;
+	}
+}
+
 /* io_send_message: streams a message file as a dot-stuffed reply body. */
 int
-io_send_message(struct io *io, int fd, long body_lines, off_t *octets_r)
+io_send_message(struct io *io, int fd, off_t size, long body_lines,
+    off_t *octets_r)
 {
 	struct msgout	 mo;
 	ssize_t		 n;
@@ -974,10 +998,8 @@ io_send_message(struct io *io, int fd, long body_lines, off_t *octets_r)
 	mo.last = '\n';
 	mo.top = mo.inhdr = body_lines >= 0;
 	mo.left = body_lines;
-	for (;;) {
-		n = read(fd, io->file, sizeof(io->file));
-		if (n == -1 && errno == EINTR)
-			continue;
+	while (size != 0) {
+		n = msg_read(fd, io->file, sizeof(io->file), size);
 		if (n == -1) {
 			log_warn("io_send_message: read");	/* keeps errno */
 			r = -1;
@@ -985,6 +1007,8 @@ io_send_message(struct io *io, int fd, long body_lines, off_t *octets_r)
 		}
 		if (n == 0)
 			break;
+		if (size > 0)
+			size -= n;
 		if ((r = msg_chunk(io, &mo, io->file, (size_t)n)) != 0)
 			break;
 	}

@@ -70,16 +70,18 @@ int		 io_flush(struct io *io);
 
 /*
  * Sends the message in fd from its current offset as a multi-line reply
- * body: bare LF becomes CRLF, a line starting with "." gets another ".",
- * a missing final newline is added, and ".\r\n" ends it.  With
+ * body, at most size octets of it (the size its open saw, so that no read
+ * is spent finding the end; size < 0 reads to the end of the file): bare
+ * LF becomes CRLF, a line starting with "." gets another ".", a missing
+ * final newline is added, and ".\r\n" ends it.  With
  * body_lines < 0 everything is sent; otherwise the header, the blank line
  * and at most body_lines lines of the body (POP3 TOP).  Returns 0, or -1
  * on a read or write error (errno set; the reply is cut short and the
  * session cannot go on).  *octets_r, when not NULL, gets the octets of
  * message text sent, stuffing and the final ".\r\n" not counted.
  */
-int		 io_send_message(struct io *io, int fd, long body_lines,
-		    off_t *octets_r);
+int		 io_send_message(struct io *io, int fd, off_t size,
+		    long body_lines, off_t *octets_r);
 
 /*
  * Starts TLS as the server on the io's descriptor with ctx (tls.h's

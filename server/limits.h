@@ -112,6 +112,10 @@
 /* Files in tmp/ untouched this long are removed (maildir(5): 36 hours). */
 #define MAILDIR_TMP_STALE	(36 * 60 * 60)
 
+/* tmp/ is scanned for them when a session opens the Maildir at most
+ * this often; its access time records the last scan (as Dovecot does). */
+#define MAILDIR_TMP_SCAN	(8 * 60 * 60)
+
 /* Listeners in one configuration. */
 #define LISTENERS_MAX		64
 

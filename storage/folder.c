@@ -610,7 +610,7 @@ folder_open_mail(struct folder *f, size_t i)
 		errno = EINVAL;
 		return -1;
 	}
-	return maildir_open_msg(f->dirfd, f->path, &f->mail[i]);
+	return maildir_open_msg(f->dirfd, f->path, &f->mail[i], NULL);
 }
 
 /* Renames m to cur/ with the given flags and keywords, following it if

@@ -206,6 +206,27 @@ maildir_count_size(int fd, off_t *size_r)
 	return 0;
 }
 
+bool
+maildir_tmp_due(const struct stat *tmp, time_t now)
+{
+	return tmp->st_atime <= now - MAILDIR_TMP_SCAN || tmp->st_atime > now;
+}
+
+/* tmp_scanned: stamps tmp/'s access time with now, the time of a scan;
+ * where this uid may not (another owner), tmp/ stays due. */
+static void
+tmp_scanned(int mdfd, const char *path, time_t now)
+{
+	struct timespec	 ts[2];
+
+	ts[0].tv_sec = now;
+	ts[0].tv_nsec = 0;
+	ts[1].tv_sec = 0;
+	ts[1].tv_nsec = UTIME_OMIT;
+	if (utimensat(mdfd, "tmp", ts, AT_SYMLINK_NOFOLLOW) == -1)
+		log_debug("%s/tmp: utimensat: %s", path, strerror(errno));
+}
+
 /* Removes stale regular files from tmp/. */
 int
 maildir_clean_tmp(int mdfd, const char *path, time_t now)
@@ -576,17 +597,16 @@ maildir_mail_stat(int dirfd, const char *path, struct mail *m,
 	return 0;
 }
 
-/* Checks that sub is a directory of the Maildir (not a symlink). */
+/* Checks that sub is a directory of the Maildir (not a symlink); its
+ * status in *st. */
 static int
-check_subdir(struct maildrop *md, const char *sub)
+check_subdir(struct maildrop *md, const char *sub, struct stat *st)
 {
-	struct stat	 st;
-
-	if (fstatat(md->dirfd, sub, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (fstatat(md->dirfd, sub, st, AT_SYMLINK_NOFOLLOW) == -1) {
 		log_warn("%s/%s", md->path, sub);
 		return -1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st->st_mode)) {
 		errno = ENOTDIR;
 		log_warn("%s/%s", md->path, sub);
 		return -1;
@@ -635,6 +655,8 @@ maildrop_open(const char *path, const struct mail_opts *opts,
 {
 	static const struct mail_opts defaults;
 	struct maildrop	*md;
+	struct stat	 st;
+	time_t		 now;
 	int		 rc = -1, saved;
 
 	*md_r = NULL;
@@ -657,8 +679,9 @@ maildrop_open(const char *path, const struct mail_opts *opts,
 		log_warn("%s", path);
 		goto fail;
 	}
-	if (check_subdir(md, "new") == -1 || check_subdir(md, "cur") == -1 ||
-	    check_subdir(md, "tmp") == -1)
+	if (check_subdir(md, "new", &st) == -1 ||
+	    check_subdir(md, "cur", &st) == -1 ||
+	    check_subdir(md, "tmp", &st) == -1)
 		goto fail;
 	if ((md->lockfd = lock_take(md->dirfd, LOCK_FILE)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -668,7 +691,10 @@ maildrop_open(const char *path, const struct mail_opts *opts,
 			log_warn("%s/%s", path, LOCK_FILE);
 		goto fail;
 	}
-	(void)maildir_clean_tmp(md->dirfd, path, time(NULL));
+	now = time(NULL);
+	if (maildir_tmp_due(&st, now) &&
+	    maildir_clean_tmp(md->dirfd, path, now) != -1)
+		tmp_scanned(md->dirfd, path, now);
 	if (maildrop_list(md, opts) == -1)
 		goto fail;
 	*md_r = md;
@@ -727,12 +753,16 @@ maildir_relocate(int dirfd, const char *path, struct mail *m)
 	return -1;
 }
 
-/* Opens m, following it if another agent moved it. */
+/*
+ * Opens m, following it if another agent moved it.  It stays open with
+ * O_NONBLOCK (against a FIFO planted under its name), which a read of a
+ * regular file ignores; io_send_message() copes should one ever not.
+ */
 int
-maildir_open_msg(int dirfd, const char *path, struct mail *m)
+maildir_open_msg(int dirfd, const char *path, struct mail *m, off_t *size_r)
 {
 	struct stat	 st;
-	int		 fd, flags, tries;
+	int		 fd, saved, tries;
 
 	for (tries = 0;; tries++) {
 		fd = openat(dirfd, m->name, MAIL_OPEN_FLAGS);
@@ -762,28 +792,25 @@ maildir_open_msg(int dirfd, const char *path, struct mail *m)
 		errno = EINVAL;
 		goto fail;
 	}
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		log_warn("%s/%s", path, m->name);
-		goto fail;
-	}
+	if (size_r != NULL)
+		*size_r = st.st_size;
 	return fd;
 fail:
-	flags = errno;
+	saved = errno;
 	(void)close(fd);
-	errno = flags;
+	errno = saved;
 	return -1;
 }
 
 /* Opens message i of the maildrop. */
 int
-maildrop_open_mail(struct maildrop *md, size_t i)
+maildrop_open_mail(struct maildrop *md, size_t i, off_t *size_r)
 {
 	if (md == NULL || i >= md->count) {
 		errno = EINVAL;
 		return -1;
 	}
-	return maildir_open_msg(md->dirfd, md->path, &md->mail[i]);
+	return maildir_open_msg(md->dirfd, md->path, &md->mail[i], size_r);
 }
 
 /* Counts the messages and octets not marked deleted. */

@@ -16,6 +16,7 @@
 #define POSTERN_MAILDIR_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,11 +89,11 @@ int	 maildrop_open(const char *path, const struct mail_opts *opts,
 	    struct maildrop **md_r);
 /*
  * Opens message i (0-based) for reading, following it if another agent
- * moved it within new/ and cur/.  Returns an fd, or -1 with errno
- * (ENOENT: another agent removed it; EINVAL: i out of range, or the name
- * is no longer a regular file).
+ * moved it within new/ and cur/.  Returns an fd, and the file's size in
+ * *size_r when not NULL; or -1 with errno (ENOENT: another agent removed
+ * it; EINVAL: i out of range, or the name is no longer a regular file).
  */
-int	 maildrop_open_mail(struct maildrop *md, size_t i);
+int	 maildrop_open_mail(struct maildrop *md, size_t i, off_t *size_r);
 /* Marked counts: messages and octets not marked deleted. */
 size_t	 maildrop_live(const struct maildrop *md, off_t *size_r);
 /* Clears every deletion mark. */
@@ -136,11 +137,17 @@ int	 maildir_count_size(int fd, off_t *size_r);
 /*
  * Removes the regular files in tmp/ of the Maildir dirfd whose atime,
  * mtime and ctime are all older than MAILDIR_TMP_STALE before now (path
- * is only for the log).  maildrop_open() calls it with time(NULL); now is
+ * is only for the log).  maildrop_open() calls it when tmp/ is due; now is
  * a parameter so that tests can move the clock.  Returns the number of
  * files removed, or -1 if tmp/ cannot be read (logged).
  */
 int	 maildir_clean_tmp(int dirfd, const char *path, time_t now);
+/*
+ * Whether tmp/ (its status in *tmp) is due a scan by maildir_clean_tmp()
+ * at now: maildrop_open() scans it when its access time, which a scan
+ * sets, is MAILDIR_TMP_SCAN old (or in the future), not at every open.
+ */
+bool	 maildir_tmp_due(const struct stat *tmp, time_t now);
 /* Opens subdirectory sub of dirfd for reading, never through a symlink;
  * its descriptor goes to *fd_r.  NULL with errno. */
 DIR	*maildir_opendir(int dirfd, const char *sub, int *fd_r);
@@ -172,7 +179,8 @@ void	 maildir_mail_flags(struct mail *m);
  */
 int	 maildir_relocate(int dirfd, const char *path, struct mail *m);
 /* Opens m for reading, following it if it moved.  As maildrop_open_mail. */
-int	 maildir_open_msg(int dirfd, const char *path, struct mail *m);
+int	 maildir_open_msg(int dirfd, const char *path, struct mail *m,
+	    off_t *size_r);
 /* Returns "sub/name" followed by suffix (name namelen long), or NULL
  * (errno). */
 char	*maildir_name_join(const char *sub, const char *name, size_t namelen,

@@ -876,14 +876,14 @@ test_stale_name(void **state)
 	md = md_open(fx);
 	assert_int_equal(md->count, 3);
 	assert_string_equal(md->mail[0].name, "cur/1.a:2,");	/* stale */
-	assert_true((fd = maildrop_open_mail(md, 0)) >= 0);
+	assert_true((fd = maildrop_open_mail(md, 0, NULL)) >= 0);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "one\n", 4);
 	(void)close(fd);
 	assert_string_equal(md->mail[0].name, "cur/1.a:2,S");
 	assert_int_equal(md->mail[0].mflags, FLAG_BIT('S'));
 	errno = 0;
-	assert_int_equal(maildrop_open_mail(md, 2), -1);
+	assert_int_equal(maildrop_open_mail(md, 2, NULL), -1);
 	assert_int_equal(errno, ENOENT);
 	md->mail[1].flags |= MAIL_DELETED;
 	md->mail[2].flags |= MAIL_DELETED;

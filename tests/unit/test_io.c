@@ -1020,8 +1020,8 @@ mkfile(struct fixture *fx, const char *data, size_t len)
 /* send_file: streams fd through io_send_message after "+OK\r\n" and
  * returns what the peer received, less that line. */
 static char *
-send_file(struct fixture *fx, int fd, long body_lines, off_t *octets_r,
-    size_t *len_r)
+send_file(struct fixture *fx, int fd, off_t size, long body_lines,
+    off_t *octets_r, size_t *len_r)
 {
 	struct collector c;
 	struct io	*io;
@@ -1034,7 +1034,7 @@ send_file(struct fixture *fx, int fd, long body_lines, off_t *octets_r,
 	io = reader(sv[0], LINE_DEFAULT);
 	assert_int_equal(io_puts(io, "+OK\r\n"), 0);
 	*octets_r = -1;
-	assert_int_equal(io_send_message(io, fd, body_lines, octets_r), 0);
+	assert_int_equal(io_send_message(io, fd, size, body_lines, octets_r), 0);
 	assert_int_equal(io_flush(io), 0);
 	io_free(&io);
 	close(sv[0]);
@@ -1058,7 +1058,7 @@ send_check(struct fixture *fx, const char *data, size_t len,
 	int	 fd;
 
 	fd = mkfile(fx, data, len);
-	got = send_file(fx, fd, body_lines, &oct, &glen);
+	got = send_file(fx, fd, -1, body_lines, &oct, &glen);
 	close(fd);
 	assert_int_equal(glen, wantlen);
 	assert_memory_equal(got, want, wantlen);
@@ -1226,11 +1226,67 @@ test_msg_offset(void **state)
 
 	fd = mkfile(fx, msg, sizeof(msg) - 1);
 	assert_int_equal(lseek(fd, 5, SEEK_SET), 5);
-	got = send_file(fx, fd, -1, &oct, &len);
+	got = send_file(fx, fd, -1, -1, &oct, &len);
 	close(fd);
 	assert_int_equal(len, 9);
 	assert_memory_equal(got, "keep\r\n.\r\n", 9);
 	assert_int_equal(oct, 6);
+	free(got);
+}
+
+/* size_check: sends data, of which at most size octets are read. */
+static void
+size_check(struct fixture *fx, const char *data, off_t size, long body_lines,
+    const char *want, off_t octets)
+{
+	char	*got;
+	off_t	 oct;
+	size_t	 len;
+	int	 fd;
+
+	fd = mkfile(fx, data, strlen(data));
+	got = send_file(fx, fd, size, body_lines, &oct, &len);
+	close(fd);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	assert_int_equal(oct, octets);
+	free(got);
+}
+
+/* Only the size the open saw is read: what was appended since is not
+ * sent; a file shorter than that ends where it ends. */
+static void
+test_msg_size(void **state)
+{
+	struct fixture	*fx = *state;
+
+	size_check(fx, "abc\ndef\nrest", 8, -1, "abc\r\ndef\r\n.\r\n", 10);
+	size_check(fx, "abc\ndef\n", 6, -1, "abc\r\nde\r\n.\r\n", 9);
+	size_check(fx, "abc\n", 0, -1, ".\r\n", 0);
+	size_check(fx, "abc\n", 100, -1, "abc\r\n.\r\n", 5);
+	size_check(fx, "H: 1\n\nb1\nb2\nb3\n", 12, 1,
+	    "H: 1\r\n\r\nb1\r\n.\r\n", 12);
+}
+
+/* A descriptor opened O_NONBLOCK (as storage opens messages) is read as
+ * any other. */
+static void
+test_msg_nonblock(void **state)
+{
+	struct fixture	*fx = *state;
+	char		*got;
+	off_t		 oct;
+	size_t		 len;
+	int		 fd;
+
+	fd = mkfile(fx, "one\n.two\n", 9);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK),
+	    0);
+	got = send_file(fx, fd, 9, -1, &oct, &len);
+	close(fd);
+	assert_int_equal(len, 15);
+	assert_memory_equal(got, "one\r\n..two\r\n.\r\n", 15);
+	assert_int_equal(oct, 11);
 	free(got);
 }
 
@@ -1251,7 +1307,7 @@ test_msg_read_error(void **state)
 	mkpair(sv);
 	io = reader(sv[0], LINE_DEFAULT);
 	errno = 0;
-	assert_int_equal(io_send_message(io, fd, -1, &oct), -1);
+	assert_int_equal(io_send_message(io, fd, -1, -1, &oct), -1);
 	assert_int_equal(errno, EBADF);
 	io_free(&io);
 	close(fd);
@@ -1377,6 +1433,8 @@ main(void)
 		cmocka_unit_test(test_msg_chunk_edges),
 		cmocka_unit_test(test_msg_top),
 		cmocka_unit_test(test_msg_offset),
+		cmocka_unit_test(test_msg_size),
+		cmocka_unit_test(test_msg_nonblock),
 		cmocka_unit_test(test_msg_read_error),
 		cmocka_unit_test(test_msg_random_big),
 		cmocka_unit_test(test_msg_random_many),

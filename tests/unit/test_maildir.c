@@ -95,6 +95,8 @@ count_of(struct fx_dir *fx, const char *data, size_t len)
 	return size;
 }
 
+static time_t	tmp_atime(struct fx_dir *);
+
 /* Sets the atime and mtime of rel. */
 static void
 set_times(struct fx_dir *fx, const char *rel, time_t atime, time_t mtime)
@@ -461,7 +463,9 @@ test_stale_tmp_at_open(void **state)
 	put(fx->mdfd, "tmp/old", "x");
 	set_times(fx, "tmp/old", now - HOURS(37), now - HOURS(37));
 	put(fx->mdfd, "tmp/fresh", "x");
+	set_times(fx, "tmp", now - HOURS(9), now - HOURS(9));	/* due */
 	md = md_open(fx);
+	assert_true(tmp_atime(fx) >= now);	/* it was scanned */
 	assert_int_equal(md->count, 0);
 	maildrop_close(&md);
 	assert_true(exists(fx, "tmp/old"));
@@ -469,6 +473,51 @@ test_stale_tmp_at_open(void **state)
 
 	/* a Maildir that cannot be read is an error */
 	assert_int_equal(maildir_clean_tmp(-1, "none", now), -1);
+}
+
+/* tmp_atime: the access time of tmp/. */
+static time_t
+tmp_atime(struct fx_dir *fx)
+{
+	struct stat	 st;
+
+	assert_int_equal(fstatat(fx->mdfd, "tmp", &st, AT_SYMLINK_NOFOLLOW),
+	    0);
+	return st.st_atime;
+}
+
+/* tmp/ is scanned at an open only when its access time, which a scan
+ * stamps, is 8 hours old or in the future. */
+static void
+test_tmp_scan_due(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct stat	 st;
+	time_t		 now = time(NULL);
+
+	memset(&st, 0, sizeof(st));
+	st.st_atime = now - HOURS(8);
+	assert_true(maildir_tmp_due(&st, now));
+	st.st_atime = now - HOURS(8) + 1;
+	assert_false(maildir_tmp_due(&st, now));
+	st.st_atime = now;
+	assert_false(maildir_tmp_due(&st, now));
+	st.st_atime = now + 60;
+	assert_true(maildir_tmp_due(&st, now));
+
+	/* Scanned an hour ago: the open leaves tmp/ alone. */
+	set_times(fx, "tmp", now - HOURS(1), now - HOURS(1));
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_int_equal(tmp_atime(fx), now - HOURS(1));
+
+	/* Nine hours ago: the open scans it and stamps the time (an mtime
+	 * older than the atime: no relatime update from the scan itself). */
+	set_times(fx, "tmp", now - HOURS(9), now - HOURS(10));
+	md = md_open(fx);
+	maildrop_close(&md);
+	assert_true(tmp_atime(fx) >= now);
 }
 
 /* In a child: maildrop_open once, reported through the exit status. */
@@ -647,23 +696,25 @@ test_open_mail_removed(void **state)
 	struct fx_dir	*fx = *state;
 	struct maildrop	*md;
 	char		 buf[64];
+	off_t		 size = -1;
 	int		 fd;
 
 	put(fx->mdfd, "new/1.a", "first\n");
 	put(fx->mdfd, "new/2.b", "second\n");
 	md = md_open(fx);
-	fd = maildrop_open_mail(md, 1);
+	fd = maildrop_open_mail(md, 1, &size);
 	assert_true(fd >= 0);
+	assert_int_equal(size, 7);
 	assert_int_equal(slurp(fd, buf, sizeof(buf)), 7);
 	assert_string_equal(buf, "second\n");
 	assert_int_equal(close(fd), 0);
 
 	assert_int_equal(unlinkat(fx->mdfd, "new/1.a", 0), 0);
 	errno = 0;
-	assert_int_equal(maildrop_open_mail(md, 0), -1);
+	assert_int_equal(maildrop_open_mail(md, 0, NULL), -1);
 	assert_int_equal(errno, ENOENT);
 	errno = 0;
-	assert_int_equal(maildrop_open_mail(md, 2), -1);
+	assert_int_equal(maildrop_open_mail(md, 2, NULL), -1);
 	assert_int_equal(errno, EINVAL);
 	maildrop_close(&md);
 }
@@ -683,7 +734,7 @@ test_open_mail_moved(void **state)
 	assert_string_equal(md->mail[0].name, "new/1.a");
 	assert_int_equal(renameat(fx->mdfd, "new/1.a", fx->mdfd,
 	    "cur/1.a:2,S"), 0);
-	fd = maildrop_open_mail(md, 0);
+	fd = maildrop_open_mail(md, 0, NULL);
 	assert_true(fd >= 0);
 	slurp(fd, buf, sizeof(buf));
 	assert_string_equal(buf, "moved\n");
@@ -692,7 +743,7 @@ test_open_mail_moved(void **state)
 
 	assert_int_equal(renameat(fx->mdfd, "cur/1.a:2,S", fx->mdfd,
 	    "cur/1.a:2,RS"), 0);
-	fd = maildrop_open_mail(md, 0);
+	fd = maildrop_open_mail(md, 0, NULL);
 	assert_true(fd >= 0);
 	assert_int_equal(close(fd), 0);
 	assert_string_equal(md->mail[0].name, "cur/1.a:2,RS");
@@ -701,7 +752,7 @@ test_open_mail_moved(void **state)
 	assert_int_equal(unlinkat(fx->mdfd, "new/1.ab", 0), 0);
 	assert_int_equal(mkdirat(fx->mdfd, "new/1.ab", 0700), 0);
 	errno = 0;
-	assert_int_equal(maildrop_open_mail(md, 1), -1);
+	assert_int_equal(maildrop_open_mail(md, 1, NULL), -1);
 	assert_int_equal(errno, EINVAL);
 	maildrop_close(&md);
 }
@@ -797,6 +848,7 @@ main(void)
 		T(test_count_size_large),
 		T(test_stale_tmp),
 		T(test_stale_tmp_at_open),
+		T(test_tmp_scan_due),
 		T(test_open_locked),
 		T(test_delete_reset),
 		T(test_delete_commit),

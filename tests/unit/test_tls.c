@@ -619,7 +619,7 @@ test_tls_message(void **state)
 	io = server_io(sv[0]);
 	getline_is(io, "RETR 1");
 	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
-	assert_int_equal(io_send_message(io, fd, -1, &octets), 0);
+	assert_int_equal(io_send_message(io, fd, -1, -1, &octets), 0);
 	close(fd);
 	assert_int_equal(io_flush(io), 0);
 	io_free(&io);
