@@ -9,6 +9,7 @@
  * request is served by a child of its own (delegate.h).
  */
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@
 #define AUTHD_MAGIC	0x50535431u	/* "PST1" */
 #define AUTHD_WAIT	120		/* seconds a worker waits for an
 					   answer (hashes can queue up) */
+#define AUTHD_BATCH	8		/* requests taken for one poll */
 
 /* A request as it travels; strings are NUL-terminated within their
  * arrays (checked on arrival). */
@@ -78,17 +81,23 @@ struct kids {
 /*
  * Mail workers: processes that took mail_user's identity once and serve
  * session after session of accounts that run as it, so that a login
- * costs no fork.  Each has a socket pair with the auth process: jobs go
- * down it with their connection, a byte comes back when one is done.
+ * costs no fork.  Each has a socket pair with the auth process, down
+ * which jobs go with their connection, and a word of memory shared with
+ * it, in which it says that it is done: a session's end wakes nobody.
  */
+struct mwstate {
+	atomic_int	 busy;	/* 1 from a job's sending to its end */
+	time_t		 idle;	/* since when it has been idle; written
+				   before busy is cleared */
+};
+
 struct mailworker {
-	pid_t	 pid;		/* 0: none (dead, or not started) */
-	int	 fd;		/* the auth process's end */
-	bool	 busy;
-	bool	 extra;		/* started for a login that found every
+	pid_t		 pid;	/* 0: none (dead, or not started) */
+	int		 fd;	/* the auth process's end */
+	struct mwstate	*st;	/* its shared state */
+	bool		 extra;	/* started for a login that found every
 				   mail worker busy; ends when idle */
-	time_t	 born;		/* a worker dying at once waits a second */
-	time_t	 idle;		/* since when it has been idle */
+	time_t		 born;	/* a worker dying at once waits a second */
 };
 
 /* An extra mail worker idle this long ends (seconds). */
@@ -97,6 +106,7 @@ struct mailworker {
 struct job {
 	struct wire_req	 rq;
 	struct auth_user u;
+	int32_t		 slot;	/* the session's in the scoreboard */
 };
 
 /*
@@ -373,7 +383,7 @@ kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw,
 					close(mw[w].fd);
 				mw[w].pid = 0;
 				mw[w].fd = -1;
-				mw[w].busy = false;
+				atomic_store(&mw[w].st->busy, 0);
 			}
 	}
 }
@@ -515,10 +525,20 @@ mw_recv(int fd, struct job *j, char *pending, int *conn, int *chan)
 	return n;
 }
 
+/* mw_done: a mail worker's session is over: its scoreboard slot is
+ * emptied, and the auth process may give it the next. */
+static void
+mw_done(struct mwstate *st, int slot)
+{
+	sb_session_clear(slot);
+	st->idle = time(NULL);
+	atomic_store_explicit(&st->busy, 0, memory_order_release);
+}
+
 /* mw_main: a mail worker: mail_user's identity once, then session after
  * session until the auth process closes its end.  Never returns. */
 static void __attribute__((noreturn))
-mw_main(const struct conf *conf, int fd)
+mw_main(const struct conf *conf, int fd, struct mwstate *st)
 {
 	struct auth_user nobody_in_particular;
 	struct job	*j = malloc(sizeof(*j));
@@ -539,9 +559,8 @@ mw_main(const struct conf *conf, int fd)
 		if (mw_recv(fd, j, pending, &conn, &chan) == -1)
 			break;
 		serve_resumed(conf, &j->rq, pending, conn, chan, &j->u);
+		mw_done(st, j->slot);
 		explicit_bzero(j, sizeof(*j));
-		if (write(fd, "", 1) != 1)
-			break;
 	}
 	free(j);
 	free(pending);
@@ -562,6 +581,8 @@ mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
 		log_warn("authd: mail worker socket pair");
 		return;
 	}
+	w->st->idle = time(NULL);
+	atomic_store(&w->st->busy, 0);
 	if ((pid = fork()) == -1) {
 		log_warn("authd: fork of a mail worker");
 		close(sv[0]);
@@ -575,22 +596,30 @@ mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
 		for (i = 0; i < ch->n; i++)
 			close(ch->c[i].fd);
 		close(sv[0]);
-		mw_main(conf, sv[1]);
+		mw_main(conf, sv[1], w->st);
 	}
 	close(sv[1]);
 	fcntl(sv[0], F_SETFD, FD_CLOEXEC);
 	w->pid = pid;
 	w->fd = sv[0];
-	w->busy = false;
 	kids_add(k, pid);
 }
 
-/* mw_send: gives a job to an idle mail worker, with its connection and
- * its delivery channel (-1: none); the worker's index, or -1 if none
- * took it. */
+/* mw_idle: whether mail worker w waits for a job. */
+static bool
+mw_idle(const struct mailworker *w)
+{
+	return w->pid != 0 && w->fd != -1 &&
+	    atomic_load_explicit(&w->st->busy, memory_order_acquire) == 0;
+}
+
+/* mw_send: gives a job to an idle mail worker, with its connection, its
+ * delivery channel (-1: none) and its scoreboard slot; the worker's
+ * index, or -1 if none took it. */
 static int
 mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
-    const char *pending, int conn, int chan, const struct auth_user *u)
+    const char *pending, int conn, int chan, const struct auth_user *u,
+    int slot)
 {
 	struct job	 j;
 	struct msghdr	 msg;
@@ -604,13 +633,14 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 	int		 i, rc;
 
 	for (i = 0; i < n; i++)
-		if (mw[i].pid != 0 && !mw[i].busy)
+		if (mw_idle(&mw[i]))
 			break;
 	if (i == n)
 		return -1;
 	memset(&j, 0, sizeof(j));
 	j.rq = *rq;
 	j.u = *u;
+	j.slot = slot;
 	/* A mail worker serves many accounts: it never sees a password. */
 	explicit_bzero(j.rq.secret, sizeof(j.rq.secret));
 	memset(&msg, 0, sizeof(msg));
@@ -628,11 +658,13 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
 	memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+	atomic_store(&mw[i].st->busy, 1);
 	rc = (int)sendmsg(mw[i].fd, &msg, MSG_DONTWAIT);
 	explicit_bzero(&j, sizeof(j));
-	if (rc == -1)
+	if (rc == -1) {
+		atomic_store(&mw[i].st->busy, 0);
 		return -1;
-	mw[i].busy = true;
+	}
 	return i;
 }
 
@@ -864,9 +896,11 @@ handle(const struct conf *conf, struct kids *k, int q,
 		inflight[1] = fds[1];
 		inflight[2] = chan;
 		if (nmw > 0 && uid == conf->mail_uid && gid == conf->mail_gid &&
-		    ((w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0 ||
+		    ((w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u,
+		    slot)) >= 0 ||
 		    (mw_grow(conf, k, q, mw, nmw, ch, inflight, 3) == 0 &&
-		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u)) >= 0)))
+		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u,
+		    slot)) >= 0)))
 			sb_session_pid(slot, mw[w].pid);	/* it carries on */
 		else if ((pid = fork()) == -1) {
 			log_warn("authd: fork");
@@ -890,9 +924,10 @@ handle(const struct conf *conf, struct kids *k, int q,
 	explicit_bzero(&u, sizeof(u));
 }
 
-/* receive: one request and its descriptors; 0, or -1 to skip it. */
+/* receive: one request and its descriptors, without waiting when more
+ * is set; 0, or -1 to skip it (errno EAGAIN: none was waiting). */
 static int
-receive(int q, struct wire_req *rq, char *pending, int fds[2])
+receive(int q, struct wire_req *rq, char *pending, int fds[2], bool more)
 {
 	struct msghdr	 msg;
 	struct iovec	 iov[2];
@@ -912,8 +947,10 @@ receive(int q, struct wire_req *rq, char *pending, int fds[2])
 	msg.msg_iovlen = 2;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = sizeof(cm.buf);
-	if ((n = recvmsg(q, &msg, MSG_CMSG_CLOEXEC)) <= 0)
+	if ((n = recvmsg(q, &msg, MSG_CMSG_CLOEXEC |
+	    (more ? MSG_DONTWAIT : 0))) <= 0)
 		return -1;
+	errno = 0;
 	c = CMSG_FIRSTHDR(&msg);
 	if (c == NULL || c->cmsg_level != SOL_SOCKET ||
 	    c->cmsg_type != SCM_RIGHTS ||
@@ -1005,7 +1042,7 @@ mw_start(const struct conf *conf, struct kids *k, int q,
 		fds[n++] = busy[i];
 	for (i = 0; i < nmw && n < WORKERS_MAX + 6; i++)
 		fds[n++] = mw[i].fd;
-	mw[w].born = mw[w].idle = time(NULL);
+	mw[w].born = time(NULL);
 	mw_spawn(conf, k, &mw[w], fds, (size_t)n, ch);
 }
 
@@ -1050,39 +1087,13 @@ mw_retire(struct mailworker *mw, int nmw, time_t now)
 	for (w = 0; w < nmw; w++) {
 		if (!mw[w].extra || mw[w].pid == 0)
 			continue;
-		if (mw[w].fd != -1 && !mw[w].busy &&
-		    now - mw[w].idle >= MW_EXTRA_IDLE) {
-			close(mw[w].fd);
+		if (mw_idle(&mw[w]) && now - mw[w].st->idle >= MW_EXTRA_IDLE) {
+			close(mw[w].fd);	/* it ends; reaped later */
 			mw[w].fd = -1;
-			mw[w].busy = true;	/* until reaped */
 		}
 		left = true;
 	}
 	return left;
-}
-
-/* mw_events: a mail worker's byte says it is idle again; a hang-up that
- * it died (reaped with SIGCHLD). */
-static void
-mw_events(struct mailworker *mw, int nmw, const struct pollfd *pfd)
-{
-	char	 b;
-	int	 w;
-
-	for (w = 0; w < nmw; w++) {
-		if (mw[w].fd == -1 || pfd[w].revents == 0)
-			continue;
-		if (read(mw[w].fd, &b, 1) == 1) {
-			mw[w].busy = false;
-			mw[w].idle = time(NULL);
-			sb_session_clear(sb_session_find(mw[w].pid));
-		}
-		else {
-			close(mw[w].fd);
-			mw[w].fd = -1;
-			mw[w].busy = true;	/* until reaped */
-		}
-	}
 }
 
 /* reload: SIGHUP from the master, which found the file valid: reads it
@@ -1111,14 +1122,12 @@ reload(struct conf *live, struct mailworker *mw, int nmw)
 }
 
 /* poll_set: pfd (*cap entries, grown as needed) for the queue, the wake
- * pipe, the mail workers and the channels not being served; NULL when
- * out of memory. */
+ * pipe and the channels not being served; NULL when out of memory. */
 static struct pollfd *
-poll_set(struct pollfd *pfd, size_t *cap, int q,
-    const struct mailworker *mw, int nmw, const struct chans *ch)
+poll_set(struct pollfd *pfd, size_t *cap, int q, const struct chans *ch)
 {
 	struct pollfd	*p;
-	size_t		 i, n = (size_t)nmw + 2 + ch->n;
+	size_t		 i, n = 2 + ch->n;
 
 	if (n > *cap) {
 		if ((p = reallocarray(pfd, n, sizeof(*p))) == NULL)
@@ -1129,10 +1138,8 @@ poll_set(struct pollfd *pfd, size_t *cap, int q,
 	memset(pfd, 0, n * sizeof(*pfd));
 	pfd[0].fd = q;
 	pfd[1].fd = wake[0];
-	for (i = 0; i < (size_t)nmw; i++)
-		pfd[2 + i].fd = mw[i].fd;
 	for (i = 0; i < ch->n; i++)
-		pfd[2 + nmw + i].fd = ch->c[i].busy == 0 ? ch->c[i].fd : -1;
+		pfd[2 + i].fd = ch->c[i].busy == 0 ? ch->c[i].fd : -1;
 	for (i = 0; i < n; i++)
 		pfd[i].events = POLLIN;
 	return pfd;
@@ -1160,11 +1167,12 @@ authd_main(const struct conf *conf, int q)
 	struct kids		 k = { NULL, 0, 0 };
 	struct chans		 ch = { NULL, 0, 0 };
 	struct mailworker	*mw;
+	struct mwstate		*st;
 	struct wire_req		*rq;
 	struct pollfd		*pfd = NULL;
 	size_t			 npfd = 0;
 	char			*pending;
-	int			 fds[2], nmw = 0, w, timeout;
+	int			 fds[2], nmw = 0, w, n, timeout;
 	bool			 extras;
 	char			 drain[64];
 
@@ -1180,27 +1188,33 @@ authd_main(const struct conf *conf, int q)
 	mw = calloc((size_t)nmw + 1, sizeof(*mw));
 	if (rq == NULL || pending == NULL || mw == NULL)
 		fatal("authd: malloc");
+	/* Shared with the mail workers, which inherit it: any of them can
+	 * write every word, and at worst make a job wait for a session. */
+	st = mmap(NULL, ((size_t)nmw + 1) * sizeof(*st), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+	if (st == MAP_FAILED)
+		fatal("authd: mmap");
 	for (w = 0; w < nmw; w++) {
 		mw[w].fd = -1;
+		mw[w].st = &st[w];
 		mw[w].extra = w >= conf->mail_workers;
 	}
 	while (!got_term) {
 		mw_fill(conf, &k, q, mw, nmw, &ch);
-		if ((pfd = poll_set(pfd, &npfd, q, mw, nmw, &ch)) == NULL)
+		if ((pfd = poll_set(pfd, &npfd, q, &ch)) == NULL)
 			fatal("authd: malloc");
 		/* Wake every second while a mail worker is missing or an
 		 * extra one may have to end. */
 		extras = nmw > 0 && mw_retire(mw, nmw, time(NULL));
 		timeout = extras || (nmw > 0 && mw_missing(mw, nmw)) ? 1000 :
 		    -1;
-		if (poll(pfd, (nfds_t)nmw + 2 + ch.n, timeout) == -1 &&
+		if (poll(pfd, (nfds_t)(2 + ch.n), timeout) == -1 &&
 		    errno != EINTR)
 			fatal("authd: poll");
 		if ((pfd[1].revents & POLLIN) &&
 		    read(wake[0], drain, sizeof(drain)) == -1 &&
 		    errno != EINTR)
 			fatal("authd: read");
-		mw_events(mw, nmw, pfd + 2);
 		if (got_hup) {
 			got_hup = 0;
 			reload(&live, mw, nmw);
@@ -1210,15 +1224,20 @@ authd_main(const struct conf *conf, int q)
 			kids_reap(&k, WNOHANG, mw, nmw, &ch);
 		}
 		if (!got_term)
-			chan_events(conf, &k, q, mw, nmw, &ch, pfd + 2 + nmw);
+			chan_events(conf, &k, q, mw, nmw, &ch, pfd + 2);
 		if (got_term || !(pfd[0].revents & POLLIN))
 			continue;
-		if (receive(q, rq, pending, fds) == 0) {
-			handle(conf, &k, q, mw, nmw, &ch, rq, pending, fds);
-			close(fds[0]);
-			close(fds[1]);
+		/* Requests that queued up meanwhile are taken in one go. */
+		for (n = 0; n < AUTHD_BATCH && !got_term; n++) {
+			if (receive(q, rq, pending, fds, n > 0) == 0) {
+				handle(conf, &k, q, mw, nmw, &ch, rq, pending,
+				    fds);
+				close(fds[0]);
+				close(fds[1]);
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			explicit_bzero(rq, sizeof(*rq));
 		}
-		explicit_bzero(rq, sizeof(*rq));
 	}
 	shutdown_kids(conf, &k, mw, nmw, &ch);
 	while (ch.n > 0)
@@ -1228,6 +1247,7 @@ authd_main(const struct conf *conf, int q)
 	free(pending);
 	free(pfd);
 	free(mw);
+	munmap(st, ((size_t)nmw + 1) * sizeof(*st));
 	free(k.pid);
 	exit(0);
 }
