@@ -1076,6 +1076,24 @@ mw_grow(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
 	return mw[w].pid != 0 ? 0 : -1;
 }
 
+/* mw_spare: when every mail worker is busy, starts an extra one now,
+ * between requests, so that the next login finds it ready; forked with
+ * little of the auth process's stack in use, it shares more of its pages
+ * with it than one forked in the middle of a login (about 25 kB less
+ * memory each).  The kept-ready ones come first (mw_fill). */
+static void
+mw_spare(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
+    int nmw, const struct chans *ch)
+{
+	int	 w;
+
+	for (w = 0; w < nmw; w++)
+		if (mw_idle(&mw[w]))
+			return;
+	if (nmw > 0 && !mw_missing(mw, nmw))
+		(void)mw_grow(conf, k, q, mw, nmw, ch, NULL, 0);
+}
+
 /* mw_retire: ends the extra mail workers idle for MW_EXTRA_IDLE seconds:
  * with their socket closed, they exit.  Whether extras are still up. */
 static bool
@@ -1229,6 +1247,7 @@ authd_main(const struct conf *conf, int q)
 			continue;
 		/* Requests that queued up meanwhile are taken in one go. */
 		for (n = 0; n < AUTHD_BATCH && !got_term; n++) {
+			mw_spare(conf, &k, q, mw, nmw, &ch);
 			if (receive(q, rq, pending, fds, n > 0) == 0) {
 				handle(conf, &k, q, mw, nmw, &ch, rq, pending,
 				    fds);

@@ -173,8 +173,9 @@ def scoreboard():
 
 
 def mail_workers():
-    """Logins that find every mail worker busy start extra ones, which
-    serve later sessions too and end after a minute idle."""
+    """While every mail worker is busy an extra one is started, ready for
+    the next login; extras serve later sessions too and end after a
+    minute idle."""
     if os.geteuid() != 0:
         t.skip("extra mail workers", "needs privilege separation (root)")
         return
@@ -193,9 +194,12 @@ def mail_workers():
             c = srv.client()
             t.ok(c.login(u, pw)[1].startswith("+OK"), f"{u} logs in")
             clients.append(c)
+        t.ok(wait_for(lambda: len(mail(srv)) == 5),
+             "four sessions at once: three extra mail workers, and a "
+             "fourth ready for the next login", mail(srv))
+        busy = [p for p in mail(srv) if "mail idle" not in Server.title(p)]
+        t.eq(len(busy), 4, "four of them busy")
         held = set(mail(srv))
-        t.eq(len(held), 4, "four sessions at once: three extra mail "
-             "workers")
         closed = []
         for c in clients:
             c.cmd("QUIT")
@@ -205,7 +209,7 @@ def mail_workers():
              "extra worker keeps a copy of another's")
         t.ok(wait_for(lambda: all("mail idle" in Server.title(p)
                                   for p in mail(srv))),
-             "their sessions over, all four wait for more",
+             "their sessions over, all five wait for more",
              [Server.title(p) for p in mail(srv)])
         c = srv.client()
         c.login("u3", "pw3")
