@@ -3,7 +3,10 @@
  * admins can migrate:  user:password:uid:gid:gecos:home:shell:extra
  * Only user and password are required; empty uid and gid mean "the
  * server's own identity".  Lines starting with # and blank lines are
- * skipped.  The file is read at each lookup: no cache to go stale.
+ * skipped.  Lookups are served from a copy of the file kept in memory,
+ * read again whenever stat(2) says the file's inode, size, modification
+ * or status change time changed: an edit in place or a replacement by
+ * rename(2) is seen at the next lookup, with no reload.
  */
 #ifndef POSTERN_PASSWD_H
 #define POSTERN_PASSWD_H
@@ -13,6 +16,23 @@
 #include "server/limits.h"
 
 #define PASSWD_HASH_MAX	512
+
+/*
+ * Largest file kept in memory: 64 MiB, some 400,000 users with
+ * SHA512-CRYPT hashes.  A larger one is read through at every lookup,
+ * as passwd_check does.  It bounds what a process holds for the copy
+ * and its index, and keeps the index's offsets in 32 bits.
+ */
+#define PASSWD_COPY_MAX	((off_t)64 << 20)
+
+/*
+ * A copy read less than this many seconds after the file's last status
+ * change is read again at the next lookup: a change made within the
+ * same tick of the file system's clock would leave the file's size and
+ * times as the copy knows them (ticks are a few milliseconds on ext4 or
+ * tmpfs, 1 s on ext4 with 128-octet inodes, 2 s on FAT).
+ */
+#define PASSWD_RACY_SEC	2
 
 struct passwd_entry {
 	char	user[USER_MAX + 1];
@@ -30,12 +50,24 @@ int	passwd_parse_line(const char *line, struct passwd_entry *e,
 	    const char **why_r);
 /*
  * Finds user in the file at path.  Returns 1 and fills *e when found,
- * 0 when not, -1 when the file cannot be read (errno set, logged).
- * Only the lines whose first field is user are parsed: those that are
- * malformed are logged with their line number and skipped.
+ * 0 when not, -1 when the file cannot be stat'ed or read (errno set,
+ * logged).  The first valid line whose first field is user wins.  Only
+ * the lines whose first field is user are parsed: those that are
+ * malformed are logged with their line number and skipped.  Served from
+ * the process's copy of the file, which this stat(2)s at every call and
+ * reads again when the path, or the file's device, inode, size,
+ * modification or status change time, differ from the copy's (as does
+ * a copy read within PASSWD_RACY_SEC of the file's last change).  A
+ * file over PASSWD_COPY_MAX is not copied but read through at every
+ * call.
  */
 int	passwd_lookup(const char *path, const char *user,
 	    struct passwd_entry *e);
+/* Wipes and frees the copy of the passwd-file, if this process holds
+ * one: a process that gives up the privileges it read the file with
+ * must call it first.  Children forked since a lookup hold none (the copy's
+ * pages read as zeros there), and their first lookup reads the file. */
+void	passwd_forget(void);
 /* Parses every line of the file at path and logs each malformed one, as
  * `postern check` does.  Returns how many, or -1 when the file cannot be
  * read (logged). */

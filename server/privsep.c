@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/log.h"
+#include "server/passwd.h"
 #include "server/privsep.h"
 
 /* lookup: uid and gid of a user name or number. */
@@ -192,6 +193,7 @@ privsep_become(const struct conf *conf, const struct auth_user *u)
 	uid_t	 uid;
 	gid_t	 gid;
 
+	passwd_forget();	/* no other account's hash goes along */
 	if (privsep_identity(conf, u, &uid, &gid) == -1)
 		return -1;
 	if (geteuid() != 0 || (uid == geteuid() && gid == getegid()))
