@@ -193,10 +193,10 @@ privsep_become(const struct conf *conf, const struct auth_user *u)
 	uid_t	 uid;
 	gid_t	 gid;
 
-	passwd_forget();	/* no other account's hash goes along */
 	if (privsep_identity(conf, u, &uid, &gid) == -1)
 		return -1;
 	if (geteuid() != 0 || (uid == geteuid() && gid == getegid()))
 		return 0;
+	passwd_forget();	/* no other account's hash goes along */
 	return drop(uid, gid);
 }

@@ -45,8 +45,9 @@ int	privsep_own(const struct conf *conf, const struct auth_user *u);
  * the mail_user's when it names none.  Returns 0 when done (or nothing
  * to do: not root and the account is ours), -1 after logging why: uid 0,
  * no identity known while root, or a failing set*id call (the caller
- * must then end the process).  The process's copy of the passwd-file,
- * every account's hash in it, is dropped first (passwd_forget()).
+ * must then end the process).  Before root is given up, the process's
+ * copy of the passwd-file, every account's hash in it, is dropped
+ * (passwd_forget()).
  */
 int	privsep_become(const struct conf *conf, const struct auth_user *u);
 
