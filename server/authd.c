@@ -33,6 +33,7 @@
 #include "server/delegate.h"
 #include "server/io.h"
 #include "server/log.h"
+#include "server/passwd.h"
 #include "server/privsep.h"
 #include "server/scoreboard.h"
 #include "server/worker.h"
@@ -1196,6 +1197,7 @@ authd_main(const struct conf *conf, int q)
 
 	authd_signals();
 	setproctitle("auth");
+	passwd_keep();		/* every login is looked up here */
 	conf = &live;	/* its own copy, which SIGHUP replaces */
 	/* mail_workers kept ready, and room for extras up to max_workers. */
 	if (conf->privsep && conf->mail_user[0] != '\0')

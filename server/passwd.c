@@ -53,13 +53,15 @@ struct passwd_ent {
  * with explicit_bzero before it is unmapped or replaced, kept out of
  * core dumps, and reads as zeros in any child forked since
  * (MADV_WIPEONFORK), so that a session forked from the auth process
- * holds no hash (it unmaps the zeros at its first lookup).  The
- * processes that fill it are those that look users up, each of which
- * can read the file anyway: the auth process (root, never reads client
- * bytes) and, without privilege separation, the workers; LMTP's workers
- * and PAPM's sessions, for recipients; `postern deliver`.  A process
- * that gives up the privileges it read the file with must call
- * passwd_forget() first.  Postern's processes have one thread.
+ * holds no hash (it unmaps the zeros at its first lookup).  Only a
+ * process that called passwd_keep() fills it: the auth process (root,
+ * never reads client bytes), which looks up every login.  The others
+ * that look users up (without privilege separation, the workers, many
+ * and each with few lookups; LMTP's workers and PAPM's sessions, for
+ * recipients; `postern deliver`) read the file each time, rather than
+ * each hold a copy.  A process that gives up the privileges it read the
+ * file with calls passwd_forget() first, which also ends the keeping.
+ * Postern's processes have one thread.
  */
 static struct {
 	char			*path;	/* of the copy; NULL: none */
@@ -69,6 +71,7 @@ static struct {
 	struct timespec		 mtim;
 	struct timespec		 ctim;
 	int			 racy;	/* read too soon after a change */
+	int			 keep;	/* passwd_keep() called: copies made */
 	int			 nocopy; /* no zeroing on fork: none kept */
 	char			*map;	/* a flag octet (1; 0 in a child
 					   forked since), then the text */
@@ -390,10 +393,9 @@ passwd_map(const char *path, size_t len, int *nocopy_r)
 	return p;
 }
 
-/* Wipes and frees the copy of the passwd-file, if any: a process calls
- * it before giving up the privileges it read the file with. */
-void
-passwd_forget(void)
+/* passwd_drop: wipes and frees the copy of the passwd-file, if any. */
+static void
+passwd_drop(void)
 {
 	int	 saved = errno, live;
 
@@ -415,6 +417,19 @@ passwd_forget(void)
 	pwc.ent = NULL;
 	pwc.maplen = pwc.entlen = pwc.nent = 0;
 	errno = saved;
+}
+
+void
+passwd_keep(void)
+{
+	pwc.keep = 1;
+}
+
+void
+passwd_forget(void)
+{
+	passwd_drop();
+	pwc.keep = 0;
 }
 
 /* Reads fd to its end or until len octets: how many, or -1. */
@@ -559,7 +574,7 @@ passwd_load(const char *path)
 	size_t		 len;
 	int		 fd, try, saved, nocopy;
 
-	passwd_forget();
+	passwd_drop();
 	if (pwc.nocopy)
 		return 0;
 	/* Before the fstat: a change after it gets a later status change
@@ -586,24 +601,24 @@ passwd_load(const char *path)
 		close(fd);
 		if (got == -1) {
 			log_warn("%s: read", path);
-			passwd_forget();
+			passwd_drop();
 			errno = saved;
 			return -1;
 		}
 		if (got == st.st_size)
 			break;
-		passwd_forget();
+		passwd_drop();
 	}
 	if (try == PASSWD_READ_TRIES)
 		return 0;
 	pwc.map[1 + st.st_size] = '\0';
 	if (passwd_index(path, (size_t)st.st_size) == -1) {
-		passwd_forget();
+		passwd_drop();
 		return 0;
 	}
 	if ((pwc.path = strdup(path)) == NULL) {
 		log_warn("%s: strdup", path);
-		passwd_forget();
+		passwd_drop();
 		return 0;
 	}
 	pwc.dev = st.st_dev;
@@ -689,10 +704,12 @@ passwd_lookup(const char *path, const char *user, struct passwd_entry *e)
 	unsigned long	 bad;
 	int		 saved;
 
+	if (!pwc.keep)
+		return passwd_scan(path, user, e, &bad);
 	if (stat(path, &st) == -1) {
 		saved = errno;
 		log_warn("%s", path);
-		passwd_forget();
+		passwd_drop();
 		errno = saved;
 		return -1;
 	}

@@ -3,10 +3,14 @@
  * admins can migrate:  user:password:uid:gid:gecos:home:shell:extra
  * Only user and password are required; empty uid and gid mean "the
  * server's own identity".  Lines starting with # and blank lines are
- * skipped.  Lookups are served from a copy of the file kept in memory,
- * read again whenever stat(2) says the file's inode, size, modification
- * or status change time changed: an edit in place or a replacement by
- * rename(2) is seen at the next lookup, with no reload.
+ * skipped.  In a process that called passwd_keep() (the auth process,
+ * which looks up every login) lookups are served from a copy of the file
+ * kept in memory, read again whenever stat(2) says the file's inode,
+ * size, modification or status change time changed: an edit in place or
+ * a replacement by rename(2) is seen at the next lookup, with no reload.
+ * Elsewhere each lookup reads the file: workers that check their own
+ * logins are many, and a copy in each would cost the file's size in
+ * every one of them.
  */
 #ifndef POSTERN_PASSWD_H
 #define POSTERN_PASSWD_H
@@ -53,8 +57,9 @@ int	passwd_parse_line(const char *line, struct passwd_entry *e,
  * 0 when not, -1 when the file cannot be stat'ed or read (errno set,
  * logged).  The first valid line whose first field is user wins.  Only
  * the lines whose first field is user are parsed: those that are
- * malformed are logged with their line number and skipped.  Served from
- * the process's copy of the file, which this stat(2)s at every call and
+ * malformed are logged with their line number and skipped.  After
+ * passwd_keep(), served from the process's copy of the file, which this
+ * stat(2)s at every call and
  * reads again when the path, or the file's device, inode, size,
  * modification or status change time, differ from the copy's (as does
  * a copy read within PASSWD_RACY_SEC of the file's last change).  A
@@ -63,10 +68,12 @@ int	passwd_parse_line(const char *line, struct passwd_entry *e,
  */
 int	passwd_lookup(const char *path, const char *user,
 	    struct passwd_entry *e);
+/* Makes this process keep a copy of the file for its lookups. */
+void	passwd_keep(void);
 /* Wipes and frees the copy of the passwd-file, if this process holds
- * one: a process that gives up the privileges it read the file with
- * must call it first.  Children forked since a lookup hold none (the copy's
- * pages read as zeros there), and their first lookup reads the file. */
+ * one, and keeps none from then on: a process that gives up the
+ * privileges it read the file with must call it first.  Children forked
+ * since a lookup hold none (the copy's pages read as zeros there). */
 void	passwd_forget(void);
 /* Parses every line of the file at path and logs each malformed one, as
  * `postern check` does.  Returns how many, or -1 when the file cannot be

@@ -40,6 +40,7 @@ setup(void **state)
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
+	passwd_keep();		/* as the auth process does */
 	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
 		tmp = "/tmp";
 	if ((size_t)snprintf(f->dir, sizeof(f->dir), "%s/test_passwd.XXXXXX",
@@ -884,8 +885,15 @@ test_lookup_cache(void **state)
 	assert_int_equal(child_reads(f->path, size), 0);
 	assert_served(f->path, "u0001", "{PLAIN}h0001-a", 1, size);
 
-	/* Forgotten: read again. */
+	/* Forgotten: no copy is kept any more, every lookup reads the file
+	 * (as in any process that never called passwd_keep()); kept
+	 * again, read once and then served. */
 	passwd_forget();
+	assert_int_equal(lookup_read(f->path, "nobody", &e, &n), 0);
+	assert_true(n >= (long long)size);
+	assert_int_equal(lookup_read(f->path, "nobody", &e, &n), 0);
+	assert_true(n >= (long long)size);
+	passwd_keep();
 	assert_served(f->path, "u0001", "{PLAIN}h0001-a", 0, size);
 	assert_served(f->path, "u0001", "{PLAIN}h0001-a", 1, size);
 
