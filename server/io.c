@@ -7,7 +7,6 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,9 +41,6 @@ struct io {
 	int	 fd;
 	int	 timeout;	/* milliseconds; 0 waits for ever */
 	int	 nosock;	/* fd is no socket: write() it */
-	int	 rcvtimeo;	/* the timeout set as the socket's
-				   SO_RCVTIMEO; -1: none, -2: never
-				   (not a blocking socket: poll) */
 	int	 discard;	/* skipping the rest of an over-long line */
 	int	 eof;		/* the peer closed its side */
 	int	 crlf;		/* the last line returned ended in CRLF */
@@ -89,7 +85,6 @@ io_new(int fd, size_t max_line)
 	io->fd = fd;
 	io->timeout = 0;
 	io->nosock = 0;
-	io->rcvtimeo = -1;
 	io->discard = 0;
 	io->eof = 0;
 	io->tlsdone = 0;
@@ -174,6 +169,18 @@ io_clock(struct timespec *ts)
 {
 	if (clock_gettime(CLOCK_MONOTONIC, ts) == -1)
 		ts->tv_sec = ts->tv_nsec = 0;
+}
+
+/* io_readable: whether input can be read at once. */
+static int
+io_readable(const struct io *io)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = io->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0;
 }
 
 /* io_send: one write of at most len octets that does not block on a
@@ -459,68 +466,6 @@ io_fill_tls(struct io *io)
 	}
 }
 
-/*
- * io_blocking: whether a read may simply block, bounded by the socket's
- * SO_RCVTIMEO, which this sets to the timeout whenever that changed: one
- * system call per read instead of a poll() and a read().  Not for a
- * descriptor that is no socket or is non-blocking: those are polled.
- */
-static bool
-io_blocking(struct io *io)
-{
-	struct timeval	 tv;
-	int		 flags;
-
-	if (io->rcvtimeo == -2)
-		return false;
-	if (io->rcvtimeo == io->timeout)
-		return true;
-	if (io->rcvtimeo == -1 && ((flags = fcntl(io->fd, F_GETFL)) == -1 ||
-	    (flags & O_NONBLOCK))) {
-		io->rcvtimeo = -2;
-		return false;
-	}
-	tv.tv_sec = io->timeout / 1000;
-	tv.tv_usec = (io->timeout % 1000) * 1000;
-	if (setsockopt(io->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)) == -1) {
-		io->rcvtimeo = -2;
-		return false;
-	}
-	io->rcvtimeo = io->timeout;
-	return true;
-}
-
-/* io_read: one read into the input buffer, MSG_DONTWAIT when now is set;
- * 0 (errno EAGAIN: nothing yet), IO_EOF, IO_TIMEOUT (the SO_RCVTIMEO
- * ran out), IO_ERROR, or 1 when octets came. */
-static int
-io_read(struct io *io, bool now)
-{
-	ssize_t	 n;
-
-	for (;;) {
-		n = recv(io->fd, io->in + io->inend, io->insize - io->inend,
-		    now ? MSG_DONTWAIT : 0);
-		if (n > 0) {
-			io->inend += (size_t)n;
-			return 1;
-		}
-		if (n == 0)
-			return (int)io_eof(io);
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (now)
-				return 0;
-			errno = ETIMEDOUT;
-			return IO_TIMEOUT;
-		}
-		log_debug("io: read: %s", strerror(errno));
-		return IO_ERROR;
-	}
-}
-
 /* io_fill: reads more input, flushing pending output first if the read
  * would wait.  Returns 0 or an IO_* failure. */
 static ssize_t
@@ -540,17 +485,7 @@ io_fill(struct io *io)
 	}
 	if (io->tls != NULL || io->tlsdone)
 		return io_fill_tls(io);
-	if (io_blocking(io)) {
-		/* Commands a client sent ahead are read before the replies
-		 * go out, so that these leave together. */
-		if (io->outlen > 0 && (r = io_read(io, true)) != 0)
-			return r == 1 ? 0 : r;
-		if (io->outlen > 0 && io_flush(io) == -1)
-			return IO_ERROR;
-		r = io_read(io, false);
-		return r == 1 ? 0 : r;
-	}
-	if (io->outlen > 0 && io_flush(io) == -1)
+	if (io->outlen > 0 && !io_readable(io) && io_flush(io) == -1)
 		return IO_ERROR;
 	io_clock(&start);
 	for (;;) {

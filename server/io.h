@@ -35,10 +35,7 @@ void		 io_free(struct io **iop);
 /* Seconds a read or write may wait; 0 (the default) waits for ever.
  * The wait restarts whenever some data moves.  Writes to a socket never
  * block (send with MSG_DONTWAIT, then poll), so the timeout holds
- * whatever the descriptor's mode.  Reads from a blocking socket block
- * in the read itself, bounded by its SO_RCVTIMEO, which the io sets to
- * this (the setting belongs to the socket, and so to every process
- * that holds it); other descriptors are polled. */
+ * whatever the descriptor's mode. */
 void		 io_set_timeout(struct io *io, int seconds);
 
 /*

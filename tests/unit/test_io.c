@@ -9,7 +9,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -635,59 +634,6 @@ peer_read(int fd, char *buf, size_t size)
 	n = recv(fd, buf, size, MSG_DONTWAIT);
 	assert_true(n > 0);
 	return (size_t)n;
-}
-
-/* A blocking socket's reads wait in the read, bounded by the SO_RCVTIMEO
- * the io set from its timeout; a non-blocking one is polled, with the
- * same timeout and the same flush before the wait. */
-static void
-test_timeout_modes(void **state)
-{
-	struct timeval	 tv;
-	socklen_t	 len = sizeof(tv);
-	struct io	*io;
-	long long	 t0, ms;
-	char		 got[64];
-	int		 sv[2];
-
-	mkpair(sv);
-	io = io_new(sv[0], LINE_DEFAULT);
-	assert_non_null(io);
-	io_set_timeout(io, 1);
-	getline_fails(io, IO_TIMEOUT);
-	assert_int_equal(getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    &len), 0);
-	assert_int_equal(tv.tv_sec, 1);
-	io_set_timeout(io, 2);
-	puts0(sv[1], "NOOP\r\n");
-	getline_is(io, "NOOP");
-	assert_int_equal(getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    &len), 0);
-	assert_int_equal(tv.tv_sec, 2);
-	io_free(&io);
-	close(sv[0]);
-	close(sv[1]);
-
-	mkpair(sv);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	io = io_new(sv[0], LINE_DEFAULT);
-	assert_non_null(io);
-	io_set_timeout(io, 1);
-	assert_int_equal(io_puts(io, "+OK hi\r\n"), 0);
-	t0 = now_ms();
-	getline_fails(io, IO_TIMEOUT);
-	ms = now_ms() - t0;
-	assert_true(ms >= 950 && ms < 2500);
-	assert_int_equal(peer_read(sv[1], got, sizeof(got)), 8);
-	assert_memory_equal(got, "+OK hi\r\n", 8);
-	assert_int_equal(getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    &len), 0);
-	assert_int_equal(tv.tv_sec, 0);		/* never set: polled */
-	puts0(sv[1], "QUIT\r\n");
-	getline_is(io, "QUIT");
-	io_free(&io);
-	close(sv[0]);
-	close(sv[1]);
 }
 
 /* Replies to pipelined commands stay buffered until the reader would
@@ -1471,7 +1417,6 @@ main(void)
 		cmocka_unit_test(test_eof),
 		cmocka_unit_test(test_eof_partial),
 		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_timeout_modes),
 		cmocka_unit_test(test_replies_held),
 		cmocka_unit_test(test_flush_before_block),
 		cmocka_unit_test(test_pipelined_split),
