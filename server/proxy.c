@@ -18,6 +18,7 @@
 
 #include "protocols/protocol.h"
 #include "server/log.h"
+#include "server/peer.h"
 #include "server/proxy.h"
 #include "server/session.h"
 #include "server/worker.h"
@@ -629,40 +630,6 @@ proxy_read(int fd, int timeout, struct proxy_hdr *h, char *why,
 
 /* ---- the worker's hook ---------------------------------------------- */
 
-/* addr_of: numeric address and port of an AF_INET or AF_INET6 address. */
-static void
-addr_of(const struct sockaddr_storage *ss, char *host, size_t hostlen,
-    int *port)
-{
-	const struct sockaddr_in  *sin = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-	const void	*a = ss->ss_family == AF_INET ?
-			    (const void *)&sin->sin_addr :
-			    (const void *)&sin6->sin6_addr;
-
-	if (inet_ntop(ss->ss_family, a, host, (socklen_t)hostlen) == NULL)
-		strlcpy(host, "unknown", hostlen);
-	*port = ntohs(ss->ss_family == AF_INET ? sin->sin_port :
-	    sin6->sin6_port);
-}
-
-/* loopback_addr: whether an address is 127/8 or ::1 (or v4-mapped). */
-static bool
-loopback_addr(const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in  *sin = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-	if (ss->ss_family == AF_INET)
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family != AF_INET6)
-		return false;
-	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-		return true;
-	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
-	    sin6->sin6_addr.s6_addr[12] == 127;
-}
-
 int
 proxy_accept(struct session *s, const struct listener *l)
 {
@@ -701,9 +668,9 @@ proxy_accept(struct session *s, const struct listener *l)
 		    h.version == 1 ? "UNKNOWN" : "LOCAL", via, vport);
 		return 0;
 	}
-	addr_of(&h.src, s->rip, sizeof(s->rip), &s->rport);
-	addr_of(&h.dst, s->lip, sizeof(s->lip), &s->lport);
-	s->loopback = loopback_addr(&h.src);
+	peer_name(&h.src, s->rip, sizeof(s->rip), &s->rport);
+	peer_name(&h.dst, s->lip, sizeof(s->lip), &s->lport);
+	s->loopback = peer_loopback(&h.src);
 	log_debug("proxy: %s: rip=%s rport=%d lip=%s lport=%d via %s:%d "
 	    "(v%d%s%s)", l->name, s->rip, s->rport, s->lip, s->lport, via,
 	    vport, h.version, h.ssl ? ", client TLS " : "",

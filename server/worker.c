@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "server/io.h"
 #include "server/compat.h"
 #include "server/log.h"
+#include "server/peer.h"
 #include "server/privsep.h"
 #include "server/proxy.h"
 #include "server/scoreboard.h"
@@ -193,40 +193,6 @@ worker_session_end(void)
 	closing_len = timeup_len = 0;
 }
 
-/* is_loopback: whether a peer address is 127/8 or ::1 (or v4-mapped). */
-static bool
-is_loopback(const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in  *sin = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-	if (ss->ss_family == AF_INET)
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family != AF_INET6)
-		return false;
-	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-		return true;
-	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
-	    sin6->sin6_addr.s6_addr[12] == 127;
-}
-
-/* name_of: numeric host and port of a socket address. */
-static void
-name_of(const struct sockaddr_storage *ss, socklen_t len, char *host,
-    size_t hostlen, int *port)
-{
-	char	 serv[16];
-
-	if (getnameinfo((const struct sockaddr *)ss, len, host,
-	    (socklen_t)hostlen, serv, sizeof(serv),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		strlcpy(host, "unknown", hostlen);
-		*port = 0;
-		return;
-	}
-	*port = (int)strtol(serv, NULL, 10);	/* numeric, from the kernel */
-}
-
 /* over_limit: the refusal a new connection earns, or NULL.  Its own
  * slot is busy already, so it counts itself.  Local listeners (the
  * MTA's), loopback and UNIX peers have no per-address limit. */
@@ -332,8 +298,7 @@ run(const struct worker_args *w, const struct listener *l,
 /* serve: one connection accepted from l. */
 static void
 serve(const struct worker_args *w, const struct listener *l, int fd,
-    const struct sockaddr_storage *peer, socklen_t plen,
-    const sigset_t *blocked)
+    const struct sockaddr_storage *peer, const sigset_t *blocked)
 {
 	struct session		 s;
 	struct sockaddr_storage	 local;
@@ -348,10 +313,10 @@ serve(const struct worker_args *w, const struct listener *l, int fd,
 	s.relay = -1;
 	s.authq = w->authq;
 	s.since = time(NULL);
-	name_of(peer, plen, s.rip, sizeof(s.rip), &s.rport);
+	peer_name(peer, s.rip, sizeof(s.rip), &s.rport);
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-		name_of(&local, llen, s.lip, sizeof(s.lip), &s.lport);
-	s.loopback = is_loopback(peer);
+		peer_name(&local, s.lip, sizeof(s.lip), &s.lport);
+	s.loopback = peer_loopback(peer);
 	nodelay(fd, peer);
 	log_debug("%s: connection from %s:%d", l->name, s.rip, s.rport);
 	closing_len = timeup_len = 0;
@@ -543,7 +508,7 @@ worker_main(const struct worker_args *w)
 		}
 		if (fd == -1)
 			continue;
-		serve(w, l, fd, &peer, plen, &blocked);
+		serve(w, l, fd, &peer, &blocked);
 		close(fd);
 		if (w->conf->max_sessions_per_worker > 0 &&
 		    ++served >= w->conf->max_sessions_per_worker)
