@@ -481,10 +481,16 @@ run_session(const struct conf *conf, const struct wire_req *rq,
 	_exit(0);
 }
 
-/* mw_recv: the next job for a mail worker; its connection in *conn, its
- * delivery channel in *chan (-1: none). */
+/*
+ * recv_msg: one message on fd: a head of len octets, the pending input
+ * after it, and one or two descriptors, which arrive in fds (*nfds of
+ * them: 0 when the message carried none or a mangled set, which are
+ * closed).  Returns the octets, or -1 (errno; EMSGSIZE when the message
+ * or its descriptors did not fit, whatever came closed).
+ */
 static ssize_t
-mw_recv(int fd, struct job *j, char *pending, int *conn, int *chan)
+recv_msg(int fd, void *head, size_t len, char *pending, int fds[2],
+    int *nfds, int flags)
 {
 	struct msghdr	 msg;
 	struct iovec	 iov[2];
@@ -494,30 +500,53 @@ mw_recv(int fd, struct job *j, char *pending, int *conn, int *chan)
 	} cm;
 	struct cmsghdr	*c;
 	ssize_t		 n;
+	int		 i;
 
 	memset(&msg, 0, sizeof(msg));
-	iov[0].iov_base = j;
-	iov[0].iov_len = sizeof(*j);
+	iov[0].iov_base = head;
+	iov[0].iov_len = len;
 	iov[1].iov_base = pending;
 	iov[1].iov_len = AUTHD_PENDING_MAX;
 	msg.msg_iov = iov;
 	msg.msg_iovlen = 2;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = sizeof(cm.buf);
-	while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
+	*nfds = 0;
+	while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | flags)) == -1 &&
 	    errno == EINTR)
 		;
-	c = CMSG_FIRSTHDR(&msg);
-	if (n < (ssize_t)sizeof(*j) || c == NULL ||
-	    c->cmsg_type != SCM_RIGHTS ||
-	    (c->cmsg_len != CMSG_LEN(sizeof(int)) &&
-	    c->cmsg_len != CMSG_LEN(2 * sizeof(int))))
+	if (n <= 0)
+		return n;
+	if ((c = CMSG_FIRSTHDR(&msg)) != NULL && c->cmsg_level == SOL_SOCKET &&
+	    c->cmsg_type == SCM_RIGHTS) {
+		*nfds = c->cmsg_len == CMSG_LEN(2 * sizeof(int)) ? 2 :
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) ? 1 : 0;
+		memcpy(fds, CMSG_DATA(c), (size_t)*nfds * sizeof(int));
+	}
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		for (i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		errno = EMSGSIZE;
 		return -1;
-	memcpy(conn, CMSG_DATA(c), sizeof(int));
-	*chan = -1;
-	if (c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
-		memcpy(chan, CMSG_DATA(c) + sizeof(int), sizeof(int));
-	if ((size_t)n != sizeof(*j) + j->rq.plen) {
+	}
+	return n;
+}
+
+/* mw_recv: the next job for a mail worker; its connection in *conn, its
+ * delivery channel in *chan (-1: none). */
+static ssize_t
+mw_recv(int fd, struct job *j, char *pending, int *conn, int *chan)
+{
+	ssize_t	 n;
+	int	 fds[2], nfds;
+
+	n = recv_msg(fd, j, sizeof(*j), pending, fds, &nfds, 0);
+	if (nfds == 0)
+		return -1;
+	*conn = fds[0];
+	*chan = nfds == 2 ? fds[1] : -1;
+	if (n < (ssize_t)sizeof(*j) || (size_t)n != sizeof(*j) + j->rq.plen) {
 		close(*conn);
 		if (*chan != -1)
 			close(*chan);
@@ -930,37 +959,23 @@ handle(const struct conf *conf, struct kids *k, int q,
 static int
 receive(int q, struct wire_req *rq, char *pending, int fds[2], bool more)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov[2];
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
-	struct cmsghdr	*c;
-	ssize_t		 n;
+	ssize_t	 n;
+	int	 nfds;
 
-	memset(&msg, 0, sizeof(msg));
-	iov[0].iov_base = rq;
-	iov[0].iov_len = sizeof(*rq);
-	iov[1].iov_base = pending;
-	iov[1].iov_len = AUTHD_PENDING_MAX;
-	msg.msg_iov = iov;
-	msg.msg_iovlen = 2;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	if ((n = recvmsg(q, &msg, MSG_CMSG_CLOEXEC |
-	    (more ? MSG_DONTWAIT : 0))) <= 0)
-		return -1;
-	errno = 0;
-	c = CMSG_FIRSTHDR(&msg);
-	if (c == NULL || c->cmsg_level != SOL_SOCKET ||
-	    c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
-		log_warnx("authd: a request without its descriptors");
+	if ((n = recv_msg(q, rq, sizeof(*rq), pending, fds, &nfds,
+	    more ? MSG_DONTWAIT : 0)) <= 0) {
+		if (n == -1 && errno == EMSGSIZE)
+			log_warnx("authd: a request too large: ignored");
 		return -1;
 	}
-	memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !valid_req(rq, n)) {
+	errno = 0;
+	if (nfds != 2) {
+		log_warnx("authd: a request without its descriptors");
+		if (nfds == 1)
+			close(fds[0]);
+		return -1;
+	}
+	if (!valid_req(rq, n)) {
 		log_warnx("authd: a malformed request: ignored");
 		close(fds[0]);
 		close(fds[1]);
