@@ -3,7 +3,7 @@
  * (yescrypt $y$, SHA-512 $6$, bcrypt $2b$...) optionally behind one of
  * Dovecot's scheme prefixes: {CRYPT}, {SHA512-CRYPT}, {BLF-CRYPT},
  * {SHA256-CRYPT}, and {PLAIN} (cleartext: for tests and benchmarks only).
- * Comparisons are constant time.
+ * Comparisons are constant time, but for a {PLAIN} password's length.
  */
 #ifndef POSTERN_PASSWORD_H
 #define POSTERN_PASSWORD_H
