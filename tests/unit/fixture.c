@@ -1,7 +1,8 @@
 /*
  * fixture.c: the unit tests' shared fixtures (fixture.h): temporary
  * directories and Maildirs, file writes, the captured log, and the
- * socketpair session of a protocol module with its client helpers.  It
+ * socketpair session of a protocol module with its accounts (the
+ * delivery tests' among them), its message and its client helpers.  It
  * never touches anything outside the directories it made.
  */
 #include "tests/unit/unit.h"
@@ -112,6 +113,14 @@ int
 fx_rmtree(const char *path)
 {
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* nobody_entry: gives one entry of a tree to nobody (nftw callback). */
+static int
+nobody_entry(const char *p, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+	return lchown(p, 65534, 65534);
 }
 
 /* fx_mkmaildir: name, new/, cur/ and tmp/ under dirfd. */
@@ -292,6 +301,7 @@ fx_new(const char *proto)
 	f->conf.plaintext_auth = PLAINTEXT_LOOPBACK;
 	f->conf.state_dir = f->state;
 	f->fd = -1;
+	f->spool = -1;
 	return f;
 }
 
@@ -302,6 +312,8 @@ fx_teardown(void **state)
 	struct fixture	*f = *state;
 
 	stop(f);
+	if (f->spool != -1)
+		(void)close(f->spool);
 	assert_int_equal(fx_rmtree(f->dir), 0);
 	free(f);
 	return 0;
@@ -349,6 +361,35 @@ account(struct fixture *f, const char *user, const char *password,
 	if (f->md[0] == '\0')
 		strlcpy(f->md, maildir_of(f, user), sizeof(f->md));
 	return maildir_of(f, user);
+}
+
+/* delivery_accounts: alice, nob (given to nobody as root), broken. */
+void
+delivery_accounts(struct fixture *f)
+{
+	char	 path[PATH_MAX + 64];
+
+	account(f, "alice", "x", NULL);
+	account(f, "nob", "x", "65534:65534");
+	account(f, "broken", "x", NULL);
+	path_in(path, sizeof(path), f->home, "nob");
+	if (geteuid() == 0)
+		assert_int_equal(nftw(path, nobody_entry, 16, FTW_PHYS), 0);
+	path_in(path, sizeof(path), maildir_of(f, "broken"), "tmp");
+	assert_int_equal(rmdir(path), 0);
+}
+
+/* fx_spool: text into dir/spool, left open at its end. */
+void
+fx_spool(struct fixture *f, const char *text)
+{
+	char	 path[PATH_MAX + 8];
+	ssize_t	 n;
+
+	path_in(path, sizeof(path), f->dir, "spool");
+	assert_true((f->spool = open(path, O_RDWR | O_CREAT, 0600)) != -1);
+	n = write(f->spool, text, strlen(text));
+	assert_int_equal(n, (ssize_t)strlen(text));
 }
 
 /* start_peer: the server child, its client at rip:rport. */

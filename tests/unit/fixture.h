@@ -4,7 +4,8 @@
  * afterwards; files written into it; the log captured meanwhile; and a
  * protocol
  * module's session over a socketpair: a passwd-file of accounts with
- * their Maildirs, a configuration, serve() in a forked child, and the
+ * their Maildirs (those the delivery tests share among them), a message
+ * to deliver, a configuration, serve() in a forked child, and the
  * client's helpers that send commands and read the replies.  Every
  * helper asserts what it needs, so a test fails where a step fails.
  */
@@ -86,6 +87,8 @@ struct fixture {
 					   (65534) first, as a sandboxed
 					   worker does */
 	int		 fd;		/* the client's end, or -1 */
+	int		 spool;		/* dir/spool, open (fx_spool()), or
+					   -1 */
 	pid_t		 pid;		/* the server child, or 0 */
 	char		 buf[262144];	/* read from the server, not taken */
 	size_t		 len;
@@ -101,7 +104,8 @@ struct fixture {
  * loopback, state_dir).  No child runs yet.
  */
 struct fixture *fx_new(const char *proto);
-/* cmocka teardown: stops the session, removes the tree, frees *state. */
+/* cmocka teardown: stops the session, closes the spool, removes the
+ * tree, frees *state. */
 int	fx_teardown(void **state);
 /* Appends the line entry (without its newline) to the passwd-file. */
 void	passwd_add(struct fixture *f, const char *entry);
@@ -115,6 +119,16 @@ const char *account(struct fixture *f, const char *user,
 	    const char *password, const char *ids);
 /* The Maildir of user: home/user/Maildir (static storage). */
 const char *maildir_of(struct fixture *f, const char *user);
+/*
+ * The accounts the delivery tests share, each with the password "x":
+ * alice; nob, of uid and gid 65534, its home given to nobody when the
+ * test runs as root; and broken, whose Maildir has no tmp/, so that no
+ * copy can be begun in it.
+ */
+void	delivery_accounts(struct fixture *f);
+/* Writes the string text to dir/spool and leaves it open as f->spool,
+ * for reading and writing, at its end (as a spool writer leaves it). */
+void	fx_spool(struct fixture *f, const char *text);
 
 /*
  * Starts the server child on a socketpair: proto's serve() with f->conf,

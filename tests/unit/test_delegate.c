@@ -14,10 +14,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,83 +26,39 @@
 #include "protocols/protocol.h"
 #include "server/delegate.h"
 #include "server/log.h"
+#include "tests/unit/fixture.h"
 
 static const char BODY[] = "Subject: pushed\n\n.dot\nlast\n";
 
-struct fixture {
-	char		 dir[64];
-	char		 passwd[128];
-	struct conf	 conf;
+/* What each test starts from: the accounts (the delivery tests', and
+ * bob), their configuration and the spool holding BODY (fixture.h), and
+ * the session. */
+struct tfx {
+	struct fixture	*fx;
 	struct session	 s;		/* the session: its channel */
 	pid_t		 pid;		/* the auth process's child */
-	int		 spool;
 };
-
-/* md: the Maildir of user u (static buffer). */
-static const char *
-md(struct fixture *f, const char *u)
-{
-	static char	 path[256];
-
-	snprintf(path, sizeof(path), "%s/home/%s/Maildir", f->dir, u);
-	return path;
-}
-
-/* mkmd: a Maildir for u, without tmp/ when notmp. */
-static void
-mkmd(struct fixture *f, const char *u, bool notmp)
-{
-	const char	*subs[] = { "", "/Maildir", "/Maildir/new",
-			    "/Maildir/cur", "/Maildir/tmp" };
-	char		 path[512];
-	size_t		 i;
-
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) - (notmp ? 1 : 0);
-	    i++) {
-		snprintf(path, sizeof(path), "%s/home/%s%s", f->dir, u,
-		    subs[i]);
-		assert_int_equal(mkdir(path, 0755), 0);
-	}
-}
-
-/* count: the files in sub of u's Maildir. */
-static int
-count(struct fixture *f, const char *u, const char *sub)
-{
-	char		 path[512];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", md(f, u), sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* nothing: no file in u's tmp/ or new/. */
 static void
-nothing(struct fixture *f, const char *u)
+nothing(struct tfx *f, const char *u)
 {
-	assert_int_equal(count(f, u, "tmp"), 0);
-	assert_int_equal(count(f, u, "new"), 0);
+	assert_int_equal(count(maildir_of(f->fx, u), "tmp"), 0);
+	assert_int_equal(count(maildir_of(f->fx, u), "new"), 0);
 }
 
 /* delivered: u's new/ holds the message as name, owned by uid. */
 static void
-delivered(struct fixture *f, const char *u, const char *name, uid_t uid)
+delivered(struct tfx *f, const char *u, const char *name, uid_t uid)
 {
 	char		 path[1024], text[256];
 	struct stat	 st;
 	ssize_t		 n;
 	int		 fd;
 
-	assert_int_equal(count(f, u, "new"), 1);
-	assert_int_equal(count(f, u, "tmp"), 0);
-	snprintf(path, sizeof(path), "%s/new/%s", md(f, u), name);
+	assert_int_equal(count(maildir_of(f->fx, u), "new"), 1);
+	assert_int_equal(count(maildir_of(f->fx, u), "tmp"), 0);
+	snprintf(path, sizeof(path), "%s/new/%s", maildir_of(f->fx, u), name);
 	assert_true((fd = open(path, O_RDONLY)) != -1);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_uid, uid);
@@ -115,24 +69,9 @@ delivered(struct fixture *f, const char *u, const char *name, uid_t uid)
 	assert_string_equal(text, BODY);	/* no header added */
 }
 
-/* rm_entry: removes one entry of a tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-/* nobody_entry: gives one entry of a tree to nobody (nftw callback). */
-static int
-nobody_entry(const char *p, const struct stat *st, int type,
-    struct FTW *ftw)
-{
-	return lchown(p, 65534, 65534);
-}
-
 /* serve: the auth process's child on fd, for the account alice. */
 static void __attribute__((noreturn))
-serve(struct fixture *f, int fd)
+serve(struct tfx *f, int fd)
 {
 	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1" };
 	struct delegate_req	*req;
@@ -140,12 +79,12 @@ serve(struct fixture *f, int fd)
 
 	if (delegate_recv(fd, &who, &req, &spool) != 1)
 		_exit(2);
-	delegate_serve(&f->conf, &who, fd, req, spool);
+	delegate_serve(&f->fx->conf, &who, fd, req, spool);
 }
 
-/* start: a channel, and the auth process's child at its other end. */
+/* spawn: a channel, and the auth process's child at its other end. */
 static void
-start(struct fixture *f)
+spawn(struct tfx *f)
 {
 	int	 sv[2];
 
@@ -162,7 +101,7 @@ start(struct fixture *f)
 
 /* finish: the child's exit status once the channel is closed. */
 static int
-finish(struct fixture *f)
+finish(struct tfx *f)
 {
 	int	 status;
 
@@ -178,70 +117,43 @@ finish(struct fixture *f)
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 path[256];
-	FILE		*fp;
-	ssize_t		 n;
+	struct tfx	*f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strlcpy(f->dir, "/tmp/postern-delegate-XXXXXX", sizeof(f->dir));
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(chmod(f->dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/home", f->dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	mkmd(f, "alice", false);
-	mkmd(f, "bob", false);
-	mkmd(f, "nob", false);
-	mkmd(f, "broken", true);
-	snprintf(path, sizeof(path), "%s/home/nob", f->dir);
-	if (geteuid() == 0)
-		assert_int_equal(nftw(path, nobody_entry, 16, FTW_PHYS), 0);
-	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
-	assert_non_null(fp = fopen(f->passwd, "w"));
-	fprintf(fp, "alice:{PLAIN}x::::%s/home/alice::\n", f->dir);
-	fprintf(fp, "bob:{PLAIN}x::::%s/home/bob::\n", f->dir);
-	fprintf(fp, "nob:{PLAIN}x:65534:65534::%s/home/nob::\n", f->dir);
-	fprintf(fp, "broken:{PLAIN}x::::%s/home/broken::\n", f->dir);
-	fclose(fp);
-	f->conf.passdb = PASSDB_PASSWD_FILE;
-	f->conf.passwd_file = f->passwd;
-	f->conf.maildir = "%h/Maildir";
-	f->conf.mail_user = "";
-	f->conf.hostname = "test.example";
-	f->conf.idle_timeout = 600;
-	f->conf.papm_max_message_size = 1000;
-	f->s.conf = &f->conf;
+	f->fx = fx_new("delegate");
+	delivery_accounts(f->fx);
+	account(f->fx, "bob", "x", NULL);
+	f->fx->conf.mail_user = "";
+	f->fx->conf.papm_max_message_size = 1000;
+	fx_spool(f->fx, BODY);
+	f->s.conf = &f->fx->conf;
 	f->s.proto = &papm_protocol;
 	f->s.resumed = true;
 	f->s.deliverq = -1;
 	strlcpy(f->s.user, "alice", sizeof(f->s.user));
 	strlcpy(f->s.rip, "192.0.2.1", sizeof(f->s.rip));
-	snprintf(path, sizeof(path), "%s/spool", f->dir);
-	assert_true((f->spool = open(path, O_RDWR | O_CREAT, 0600)) != -1);
-	n = write(f->spool, BODY, strlen(BODY));
-	assert_int_equal(n, (ssize_t)strlen(BODY));
 	*state = f;
 	return 0;
 }
 
+/* teardown: the child reaped, then the fixture's teardown. */
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
+	struct tfx	*f = *state;
+	void		*fx = f->fx;
 
 	if (f->pid > 0)
 		(void)finish(f);
-	close(f->spool);
-	assert_int_equal(nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 	free(f);
-	return 0;
+	return fx_teardown(&fx);
 }
 
 /* Two copies in tmp/, then both in new/ at the session's word. */
 static void
 test_commit(void **state)
 {
-	struct fixture		*f = *state;
+	struct tfx		*f = *state;
 	const char		*other = geteuid() == 0 ? "nob" : "bob";
 	struct delegate_rcpt	 r[2] = {
 		{ .addr = "alice@test.example", .user = "alice" },
@@ -249,15 +161,15 @@ test_commit(void **state)
 	};
 
 	assert_false(delegate_available(&f->s));
-	start(f);
+	spawn(f);
 	assert_true(delegate_available(&f->s));
 	assert_int_equal(delegate_begin(&f->s, "alice@test.example",
-	    f->spool, r, 2), 0);
+	    f->fx->spool, r, 2), 0);
 	assert_int_equal(r[0].err, 0);
 	assert_int_equal(r[1].err, 0);
-	assert_int_equal(count(f, "alice", "tmp"), 1);
-	assert_int_equal(count(f, other, "tmp"), 1);
-	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(maildir_of(f->fx, "alice"), "tmp"), 1);
+	assert_int_equal(count(maildir_of(f->fx, other), "tmp"), 1);
+	assert_int_equal(count(maildir_of(f->fx, "alice"), "new"), 0);
 	assert_int_equal(delegate_end(&f->s, true, r, 2), 0);
 	delivered(f, "alice", r[0].name, geteuid());
 	delivered(f, other, r[1].name, geteuid() == 0 ? 65534 : geteuid());
@@ -269,15 +181,15 @@ test_commit(void **state)
 static void
 test_abort(void **state)
 {
-	struct fixture		*f = *state;
+	struct tfx		*f = *state;
 	struct delegate_rcpt	 r[2] = {
 		{ .addr = "alice", .user = "alice" },
 		{ .addr = "bob", .user = "bob" },
 	};
 
-	start(f);
-	assert_int_equal(delegate_begin(&f->s, "alice", f->spool, r, 2), 0);
-	assert_int_equal(count(f, "bob", "tmp"), 1);
+	spawn(f);
+	assert_int_equal(delegate_begin(&f->s, "alice", f->fx->spool, r, 2), 0);
+	assert_int_equal(count(maildir_of(f->fx, "bob"), "tmp"), 1);
 	assert_int_equal(delegate_end(&f->s, false, r, 2), 0);
 	nothing(f, "alice");
 	nothing(f, "bob");
@@ -286,7 +198,7 @@ test_abort(void **state)
 
 /* refused: a request that must deliver nothing to anyone. */
 static void
-refused(struct fixture *f, const char *sender, int spool, const char *user,
+refused(struct tfx *f, const char *sender, int spool, const char *user,
     int err0, int err1)
 {
 	struct delegate_rcpt	 r[2] = {
@@ -294,7 +206,7 @@ refused(struct fixture *f, const char *sender, int spool, const char *user,
 		{ .addr = "them", .user = user },
 	};
 
-	start(f);
+	spawn(f);
 	assert_int_equal(delegate_begin(&f->s, sender, spool, r, 2), -1);
 	assert_int_equal(r[0].err, err0);
 	assert_int_equal(r[1].err, err1);
@@ -309,33 +221,33 @@ refused(struct fixture *f, const char *sender, int spool, const char *user,
 static void
 test_refused(void **state)
 {
-	struct fixture	*f = *state;
+	struct tfx	*f = *state;
 	int		 p[2];
 
-	refused(f, "bob@test.example", f->spool, "alice", EPERM, EPERM);
-	refused(f, "alice@elsewhere.org", f->spool, "alice", EPERM, EPERM);
-	refused(f, "alice>", f->spool, "alice", EPERM, EPERM);
+	refused(f, "bob@test.example", f->fx->spool, "alice", EPERM, EPERM);
+	refused(f, "alice@elsewhere.org", f->fx->spool, "alice", EPERM, EPERM);
+	refused(f, "alice>", f->fx->spool, "alice", EPERM, EPERM);
 	assert_int_equal(pipe(p), 0);
 	refused(f, "alice", p[0], "alice", EPERM, EPERM);
 	close(p[0]);
 	close(p[1]);
-	f->conf.papm_max_message_size = (long)strlen(BODY) - 1;
-	refused(f, "alice", f->spool, "alice", EPERM, EPERM);
-	f->conf.papm_max_message_size = 1000;
-	refused(f, "alice", f->spool, "ghost", 0, EPERM);
-	refused(f, "alice", f->spool, "broken", 0, ENOENT);
+	f->fx->conf.papm_max_message_size = (long)strlen(BODY) - 1;
+	refused(f, "alice", f->fx->spool, "alice", EPERM, EPERM);
+	f->fx->conf.papm_max_message_size = 1000;
+	refused(f, "alice", f->fx->spool, "ghost", 0, EPERM);
+	refused(f, "alice", f->fx->spool, "broken", 0, ENOENT);
 }
 
 /* A session that goes away before its word: its copies are removed. */
 static void
 test_session_gone(void **state)
 {
-	struct fixture		*f = *state;
+	struct tfx		*f = *state;
 	struct delegate_rcpt	 r[1] = { { .addr = "bob", .user = "bob" } };
 
-	start(f);
-	assert_int_equal(delegate_begin(&f->s, "alice", f->spool, r, 1), 0);
-	assert_int_equal(count(f, "bob", "tmp"), 1);
+	spawn(f);
+	assert_int_equal(delegate_begin(&f->s, "alice", f->fx->spool, r, 1), 0);
+	assert_int_equal(count(maildir_of(f->fx, "bob"), "tmp"), 1);
 	assert_int_equal(finish(f), 0);	/* closes the channel first */
 	nothing(f, "bob");
 }
@@ -372,7 +284,7 @@ send_raw(int fd, const void *buf, size_t n, int pass)
 static void
 test_malformed(void **state)
 {
-	struct fixture		*f = *state;
+	struct tfx		*f = *state;
 	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1" };
 	struct delegate_req	*req;
 	char			 junk[600];
@@ -380,7 +292,7 @@ test_malformed(void **state)
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	memset(junk, 'x', sizeof(junk));
-	send_raw(sv[0], junk, sizeof(junk), f->spool);
+	send_raw(sv[0], junk, sizeof(junk), f->fx->spool);
 	assert_int_equal(delegate_recv(sv[1], &who, &req, &spool), -1);
 	assert_null(req);
 	assert_int_equal(spool, -1);
@@ -390,7 +302,7 @@ test_malformed(void **state)
 	assert_int_equal(delegate_recv(sv[1], &who, &req, &spool), 0);
 	close(sv[1]);
 	/* A session without a channel cannot ask. */
-	assert_int_equal(delegate_begin(&f->s, "alice", f->spool,
+	assert_int_equal(delegate_begin(&f->s, "alice", f->fx->spool,
 	    &(struct delegate_rcpt){ .addr = "bob", .user = "bob" }, 1), -1);
 	assert_int_equal(errno, ENOTCONN);
 }

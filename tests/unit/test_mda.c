@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,63 +25,12 @@
 #include "server/log.h"
 #include "server/mda.h"
 #include "storage/maildir.h"
+#include "tests/unit/fixture.h"
 
 /* The message the tests deliver, and what it is stored as. */
 static const char BODY[] = "Subject: hi\r\n\r\n.dot\r\nlast line\r\n";
 static const char STORED[] = "Return-Path: <s@x>\nDelivered-To: <nob@x>\n"
 	"Subject: hi\n\n.dot\nlast line\n";
-
-struct fixture {
-	char		 dir[64];
-	char		 passwd[128];
-	struct conf	 conf;
-	int		 spool;
-};
-
-/* md: the Maildir of user u (static buffer). */
-static const char *
-md(struct fixture *f, const char *u)
-{
-	static char	 path[256];
-
-	snprintf(path, sizeof(path), "%s/home/%s/Maildir", f->dir, u);
-	return path;
-}
-
-/* mkmd: a Maildir for u, without tmp/ when notmp. */
-static void
-mkmd(struct fixture *f, const char *u, bool notmp)
-{
-	const char	*subs[] = { "", "/Maildir", "/Maildir/new",
-			    "/Maildir/cur", "/Maildir/tmp" };
-	char		 path[512];
-	size_t		 i;
-
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) - (notmp ? 1 : 0);
-	    i++) {
-		snprintf(path, sizeof(path), "%s/home/%s%s", f->dir, u,
-		    subs[i]);
-		assert_int_equal(mkdir(path, 0755), 0);
-	}
-}
-
-/* count: the files in sub of u's Maildir. */
-static int
-count(struct fixture *f, const char *u, const char *sub)
-{
-	char		 path[512];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", md(f, u), sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* only: the path of the one file in sub of u's Maildir (static). */
 static const char *
@@ -92,13 +40,13 @@ only(struct fixture *f, const char *u, const char *sub)
 	DIR		*d;
 	struct dirent	*e;
 
-	assert_int_equal(count(f, u, sub), 1);
-	snprintf(path, sizeof(path), "%s/%s", md(f, u), sub);
+	assert_int_equal(count(maildir_of(f, u), sub), 1);
+	snprintf(path, sizeof(path), "%s/%s", maildir_of(f, u), sub);
 	assert_non_null(d = opendir(path));
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
-			snprintf(path, sizeof(path), "%s/%s/%s", md(f, u), sub,
-			    e->d_name);
+			snprintf(path, sizeof(path), "%s/%s/%s",
+			    maildir_of(f, u), sub, e->d_name);
 	closedir(d);
 	return path;
 }
@@ -119,75 +67,35 @@ slurp(const char *path)
 	return text;
 }
 
-/* rm_entry: removes one entry of a tree (nftw callback). */
-static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+/* also: a passwd-file line for name (ids "uid:gid", ":" for none) with
+ * the home of user. */
+static void
+also(struct fixture *f, const char *name, const char *ids, const char *user)
 {
-	return remove(p);
+	char	 entry[2 * PATH_MAX];
+
+	assert_true((size_t)snprintf(entry, sizeof(entry),
+	    "%s:{PLAIN}x:%s::%s/%s::", name, ids, f->home, user) <
+	    sizeof(entry));
+	passwd_add(f, entry);
 }
 
-/* nobody_entry: gives one entry of a tree to nobody (nftw callback). */
-static int
-nobody_entry(const char *p, const struct stat *st, int type,
-    struct FTW *ftw)
-{
-	return lchown(p, 65534, 65534);
-}
-
+/* setup: the delivery accounts (fixture.h), carol@example.org and toor
+ * (uid 0) at alice's home, mailer (no uid) at nob's, and the spool. */
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
-	char		 path[256];
-	FILE		*fp;
-	ssize_t		 n;
+	struct fixture	*f = fx_new("mda");
 
-	assert_non_null(f);
-	strlcpy(f->dir, "/tmp/postern-mda-XXXXXX", sizeof(f->dir));
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(chmod(f->dir, 0755), 0);
-	snprintf(path, sizeof(path), "%s/home", f->dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	mkmd(f, "alice", false);
-	mkmd(f, "nob", false);
-	mkmd(f, "broken", true);
-	snprintf(path, sizeof(path), "%s/home/nob", f->dir);
-	if (geteuid() == 0)
-		assert_int_equal(nftw(path, nobody_entry, 16, FTW_PHYS), 0);
-	snprintf(f->passwd, sizeof(f->passwd), "%s/passwd", f->dir);
-	assert_non_null(fp = fopen(f->passwd, "w"));
-	fprintf(fp, "alice:{PLAIN}x::::%s/home/alice::\n", f->dir);
-	fprintf(fp, "carol@example.org:{PLAIN}x::::%s/home/alice::\n",
-	    f->dir);
-	fprintf(fp, "nob:{PLAIN}x:65534:65534::%s/home/nob::\n", f->dir);
-	fprintf(fp, "mailer:{PLAIN}x::::%s/home/nob::\n", f->dir);
-	fprintf(fp, "broken:{PLAIN}x::::%s/home/broken::\n", f->dir);
-	fprintf(fp, "toor:{PLAIN}x:0:0::%s/home/alice::\n", f->dir);
-	fclose(fp);
-	f->conf.passdb = PASSDB_PASSWD_FILE;
-	f->conf.passwd_file = f->passwd;
-	f->conf.maildir = "%h/Maildir";
+	delivery_accounts(f);
+	also(f, "carol@example.org", ":", "alice");
+	also(f, "mailer", ":", "nob");
+	also(f, "toor", "0:0", "alice");
 	f->conf.mail_user = "";
-	f->conf.hostname = "test.example";
 	f->conf.papm_helo_domains = "bar.com, Hotmail.com";
-	f->conf.idle_timeout = 600;
 	/* The message, its offset left at the end as a spool writer's. */
-	snprintf(path, sizeof(path), "%s/spool", f->dir);
-	assert_true((f->spool = open(path, O_RDWR | O_CREAT, 0600)) != -1);
-	n = write(f->spool, BODY, strlen(BODY));
-	assert_int_equal(n, (ssize_t)strlen(BODY));
+	fx_spool(f, BODY);
 	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture	*f = *state;
-
-	close(f->spool);
-	assert_int_equal(nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-	free(f);
 	return 0;
 }
 
@@ -200,7 +108,7 @@ test_lookup(void **state)
 
 	assert_int_equal(mda_lookup(&f->conf, "alice", &u), MDA_FOUND);
 	assert_string_equal(u.name, "alice");
-	assert_string_equal(u.maildir, md(f, "alice"));
+	assert_string_equal(u.maildir, maildir_of(f, "alice"));
 	assert_int_equal(u.uid, -1);	/* none named: this process's */
 	assert_int_equal(u.gid, -1);
 	assert_int_equal(mda_lookup(&f->conf, "alice@anywhere.org", &u),
@@ -269,7 +177,7 @@ test_lookup_privsep(void **state)
 	assert_int_equal(stat(only(f, "nob", "tmp"), &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	assert_int_equal(mda_end(&j, false), 0);
-	assert_int_equal(count(f, "nob", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "tmp"), 0);
 }
 
 /* Accounts by name, as logins find them. */
@@ -280,7 +188,7 @@ test_account(void **state)
 	struct auth_user u;
 
 	assert_int_equal(mda_account(&f->conf, "alice", &u), MDA_FOUND);
-	assert_string_equal(u.maildir, md(f, "alice"));
+	assert_string_equal(u.maildir, maildir_of(f, "alice"));
 	assert_int_equal(u.uid, -1);
 	assert_int_equal(mda_account(&f->conf, "nob", &u),
 	    geteuid() == 0 ? MDA_FOUND : MDA_NOIDENT);
@@ -330,7 +238,7 @@ test_headers(void **state)
 	struct delivery	*d;
 	char		 name[DELIVER_NAME_MAX], big[2000];
 
-	assert_non_null(d = deliver_begin(md(f, "alice"), NULL));
+	assert_non_null(d = deliver_begin(maildir_of(f, "alice"), NULL));
 	assert_int_equal(mda_headers(d, "s@x", "r@y"), 0);
 	assert_int_equal(mda_headers(d, NULL, "r2@y"), 0);
 	assert_int_equal(mda_headers(d, "", NULL), 0);
@@ -340,14 +248,14 @@ test_headers(void **state)
 	assert_string_equal(slurp(only(f, "alice", "new")), "Return-Path: "
 	    "<s@x>\nDelivered-To: <r@y>\nDelivered-To: <r2@y>\n"
 	    "Return-Path: <>\n");
-	assert_non_null(d = deliver_begin(md(f, "alice"), NULL));
+	assert_non_null(d = deliver_begin(maildir_of(f, "alice"), NULL));
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	errno = 0;
 	assert_int_equal(mda_headers(d, big, NULL), -1);
 	assert_int_equal(errno, ENAMETOOLONG);
 	deliver_abort(&d);
-	assert_int_equal(count(f, "alice", "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
 }
 
 /* check_new: the one file in u's new/ is the message, owned by uid, with
@@ -368,7 +276,7 @@ check_new(struct fixture *f, const char *u, const struct mda_job *j,
 	assert_int_equal(s, (off_t)strlen(STORED));
 	assert_int_equal(w, j->size);
 	assert_int_equal(j->size, (off_t)strlen(STORED) + 6);
-	assert_int_equal(count(f, u, "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, u), "tmp"), 0);
 }
 
 /* An account of this process's uid: written here; given up, nothing is
@@ -382,21 +290,21 @@ test_here(void **state)
 	assert_int_equal(begin(f, "alice", &j, 0), 0);
 	assert_int_equal(j.pid, 0);
 	assert_non_null(j.d);
-	assert_int_equal(count(f, "alice", "tmp"), 1);
-	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 1);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
 	assert_int_equal(mda_end(&j, false), 0);
-	assert_int_equal(count(f, "alice", "tmp"), 0);
-	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
 	assert_int_equal(mda_end(&j, true), 0);	/* nothing more */
-	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
 
 	assert_int_equal(begin(f, "alice", &j, 0), 0);
-	assert_int_equal(count(f, "alice", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 0);
 	assert_int_equal(mda_end(&j, true), 0);
 	assert_int_equal(j.err, 0);
 	check_new(f, "alice", &j, geteuid());
 	assert_int_equal(mda_end(&j, false), 0);	/* stays delivered */
-	assert_int_equal(count(f, "alice", "new"), 1);
+	assert_int_equal(count(maildir_of(f, "alice"), "new"), 1);
 }
 
 /* A copy that cannot be begun leaves nothing; its job ends at once. */
@@ -411,7 +319,7 @@ test_begin_fails(void **state)
 	assert_int_equal(j.pid, 0);
 	assert_null(j.d);
 	assert_int_equal(mda_end(&j, true), -1);
-	assert_int_equal(count(f, "broken", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "broken"), "new"), 0);
 }
 
 /* reaped: whether pid was reaped (no such child any more). */
@@ -439,11 +347,11 @@ test_child(void **state)
 	assert_null(j.d);
 	assert_int_equal(stat(only(f, "nob", "tmp"), &st), 0);
 	assert_int_equal(st.st_uid, 65534);
-	assert_int_equal(count(f, "nob", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "new"), 0);
 	assert_int_equal(mda_end(&j, false), 0);
 	assert_true(reaped(pid));
-	assert_int_equal(count(f, "nob", "tmp"), 0);
-	assert_int_equal(count(f, "nob", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "new"), 0);
 
 	assert_int_equal(begin(f, "nob", &j, 0), 0);
 	pid = j.pid;
@@ -453,13 +361,13 @@ test_child(void **state)
 
 	/* tmp/ not writable by nobody: the child reports, nothing left. */
 	assert_int_equal(unlink(only(f, "nob", "new")), 0);
-	snprintf(tmp, sizeof(tmp), "%s/tmp", md(f, "nob"));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", maildir_of(f, "nob"));
 	assert_int_equal(chmod(tmp, 0500), 0);
 	assert_int_equal(begin(f, "nob", &j, 0), -1);
 	assert_int_equal(j.err, EACCES);
 	assert_int_equal(j.pid, 0);
-	assert_int_equal(count(f, "nob", "tmp"), 0);
-	assert_int_equal(count(f, "nob", "new"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "new"), 0);
 }
 
 /* As root, two copies in children at once: the second child does not
@@ -476,7 +384,7 @@ test_orphan(void **state)
 		skip();
 	assert_int_equal(begin(f, "nob", jobs, 0), 0);
 	assert_int_equal(begin(f, "nob", jobs, 1), 0);
-	assert_int_equal(count(f, "nob", "tmp"), 2);
+	assert_int_equal(count(maildir_of(f, "nob"), "tmp"), 2);
 	close(jobs[0].sock);
 	for (i = 0; i < 50 && !reaped(jobs[0].pid); i++) {
 		if (waitpid(jobs[0].pid, NULL, WNOHANG) == jobs[0].pid)
@@ -484,28 +392,32 @@ test_orphan(void **state)
 		usleep(100000);
 	}
 	assert_true(i < 50);
-	assert_int_equal(count(f, "nob", "tmp"), 1);
+	assert_int_equal(count(maildir_of(f, "nob"), "tmp"), 1);
 	assert_int_equal(mda_end(&jobs[1], true), 0);
-	assert_int_equal(count(f, "nob", "tmp"), 0);
-	assert_int_equal(count(f, "nob", "new"), 1);
+	assert_int_equal(count(maildir_of(f, "nob"), "tmp"), 0);
+	assert_int_equal(count(maildir_of(f, "nob"), "new"), 1);
 }
 
 int
 main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_privsep, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_account, setup, teardown),
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_account, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_own_address, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_here, setup, teardown),
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_headers, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_here, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_begin_fails, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_child, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_orphan, setup, teardown),
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_child, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_orphan, setup,
+		    fx_teardown),
 	};
 
 	log_init("test_mda", 1);
