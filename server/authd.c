@@ -688,6 +688,8 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
 	memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+	/* The slot names the worker before it can be done and empty it. */
+	sb_session_pid(slot, mw[i].pid);
 	atomic_store(&mw[i].st->busy, 1);
 	rc = (int)sendmsg(mw[i].fd, &msg, MSG_DONTWAIT);
 	explicit_bzero(&j, sizeof(j));
@@ -904,7 +906,8 @@ handle(const struct conf *conf, struct kids *k, int q,
 	uid_t			 uid;
 	gid_t			 gid;
 	pid_t			 pid;
-	int			 slot = -1, w, chan, inflight[3];
+	int			 slot = -1, chan, inflight[3];
+	bool			 mailed;
 
 	memset(&req, 0, sizeof(req));
 	req.mech = (enum auth_mech)rq->mech;
@@ -925,25 +928,24 @@ handle(const struct conf *conf, struct kids *k, int q,
 		inflight[0] = fds[0];
 		inflight[1] = fds[1];
 		inflight[2] = chan;
-		if (nmw > 0 && uid == conf->mail_uid && gid == conf->mail_gid &&
-		    ((w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u,
-		    slot)) >= 0 ||
+		mailed = nmw > 0 && uid == conf->mail_uid &&
+		    gid == conf->mail_gid &&
+		    (mw_send(mw, nmw, rq, pending, fds[1], chan, &u, slot) >= 0 ||
 		    (mw_grow(conf, k, q, mw, nmw, ch, inflight, 3) == 0 &&
-		    (w = mw_send(mw, nmw, rq, pending, fds[1], chan, &u,
-		    slot)) >= 0)))
-			sb_session_pid(slot, mw[w].pid);	/* it carries on */
-		else if ((pid = fork()) == -1) {
+		    mw_send(mw, nmw, rq, pending, fds[1], chan, &u, slot) >= 0));
+		/* Else a process of its own carries on. */
+		if (!mailed && (pid = fork()) == -1) {
 			log_warn("authd: fork");
 			sb_session_clear(slot);
 			if (chan != -1)
 				chan_drop(ch, ch->n - 1);
 			r = AUTH_TEMPFAIL;
 			why = "cannot start a session process";
-		} else if (pid == 0) {
+		} else if (!mailed && pid == 0) {
 			close_inherited(q, mw, nmw, ch, -1);
 			close(fds[0]);
 			run_session(conf, rq, pending, fds[1], chan, &u);
-		} else {
+		} else if (!mailed) {
 			kids_add(k, pid);
 			sb_session_pid(slot, pid);
 		}

@@ -196,6 +196,24 @@ def per_user():
              "after the first ends, alice logs in again")
         d.cmd("QUIT")
         c.cmd("QUIT")
+        # Sessions that end as soon as they start (QUIT sent with PASS)
+        # must each give their slot back: none may count afterwards.
+        for _ in range(30):
+            f = srv.client()
+            f.send("USER alice\r\nPASS wonderland\r\nQUIT\r\n")
+            f.closed()
+            f.close()
+        ok = False
+        for _ in range(20):
+            g = srv.client()
+            ok = g.login()[1].startswith("+OK")
+            g.cmd("QUIT")
+            g.close()
+            if ok:
+                break
+            time.sleep(0.1)
+        t.ok(ok, "thirty sessions ended at once leave no slot counting "
+             "against alice")
 
 
 def session_time():
