@@ -286,6 +286,14 @@ def logins(srv, port, n):
     return ok
 
 
+def stops_at_once(srv, name):
+    """SIGTERM stops srv within 3 s with status 0."""
+    start = time.monotonic()
+    rc = srv.stop()
+    t.ok(rc == 0 and time.monotonic() - start < 3, name,
+         (rc, time.monotonic() - start))
+
+
 def accept_modes():
     """One listener: the idle workers all block in accept(2), which wakes
     one of them per connection, with no accept lock; two: they take turns
@@ -302,11 +310,8 @@ def accept_modes():
              "are served")
         t.eq(sum("accept" in w for w in idle_waits(srv, 3)), 3,
              "then all wait in accept again")
-        start = time.monotonic()
-        rc = srv.stop()
-        t.ok(rc == 0 and time.monotonic() - start < 3,
-             "SIGTERM ends workers blocked in accept at once, status 0",
-             (rc, time.monotonic() - start))
+        stops_at_once(srv, "SIGTERM ends workers blocked in accept at "
+                      "once, status 0")
     srv = Server(workers=3)
     srv.write_conf('listen { protocol = "pop3" address = "127.0.0.1" '
                    'port = 0 }\n')
@@ -321,11 +326,7 @@ def accept_modes():
             "\n".join(srv.log))})
         t.eq([logins(srv, p, 4) for p in ports], [4, 4],
              "logins on either listener are served")
-        start = time.monotonic()
-        rc = srv.stop()
-        t.ok(rc == 0 and time.monotonic() - start < 3,
-             "SIGTERM ends them at once, status 0",
-             (rc, time.monotonic() - start))
+        stops_at_once(srv, "SIGTERM ends them at once, status 0")
 
 
 grow_and_shrink()
