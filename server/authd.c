@@ -211,22 +211,30 @@ fill_req(struct wire_req *rq, const struct session *s,
 	return 0;
 }
 
-/* wait_rep: the auth process's answer on the private socket fd. */
+/* wait_rep: the auth process's answer on the private pipe fd, within
+ * AUTHD_WAIT seconds of each part of it. */
 static int
 wait_rep(int fd, struct wire_rep *rep)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 got = 0;
 	ssize_t		 n;
 	int		 r;
 
-	while ((r = poll(&pfd, 1, AUTHD_WAIT * 1000)) == -1 && errno == EINTR)
-		;
-	if (r <= 0)
-		return -1;
-	while ((n = recv(fd, rep, sizeof(*rep), 0)) == -1 && errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(*rep) || rep->magic != AUTHD_MAGIC ||
-	    rep->result > AUTH_TEMPFAIL)
+	while (got < sizeof(*rep)) {
+		while ((r = poll(&pfd, 1, AUTHD_WAIT * 1000)) == -1 &&
+		    errno == EINTR)
+			;
+		if (r <= 0)
+			return -1;
+		while ((n = read(fd, (char *)rep + got, sizeof(*rep) - got)) ==
+		    -1 && errno == EINTR)
+			;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	if (rep->magic != AUTHD_MAGIC || rep->result > AUTH_TEMPFAIL)
 		return -1;
 	rep->why[sizeof(rep->why) - 1] = '\0';
 	rep->u.name[sizeof(rep->u.name) - 1] = '\0';
@@ -249,7 +257,9 @@ authd_login(int q, const struct session *s, const struct auth_request *req,
 		*why_r = "request too large";
 		return AUTH_FAILED;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, rp) == -1) {
+	/* A pipe, not a socket pair: a UNIX socket in flight in a message
+	 * costs the kernel a run of its garbage collector for them. */
+	if (pipe2(rp, O_CLOEXEC) == -1) {
 		*why_r = "cannot reach the auth process";
 		return AUTH_TEMPFAIL;
 	}
@@ -704,7 +714,9 @@ static int	mw_grow(const struct conf *, struct kids *, int,
 		    struct mailworker *, int, const struct chans *, const int *,
 		    int);
 
-/* answer: sends the verdict to the worker. */
+/* answer: sends the verdict to the worker, down the pipe it gave, which
+ * holds it whole; without waiting, so that a worker that passed
+ * something else cannot stall every login. */
 static void
 answer(int fd, enum auth_result r, const char *why,
     const struct auth_user *u)
@@ -717,7 +729,8 @@ answer(int fd, enum auth_result r, const char *why,
 	strlcpy(rep.why, why, sizeof(rep.why));
 	if (r == AUTH_OK)
 		rep.u = *u;
-	if (send(fd, &rep, sizeof(rep), 0) == -1)
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 		log_warn("authd: answering a worker");
 }
 
