@@ -25,7 +25,7 @@
 #include "server/scoreboard.h"
 
 #define SB_MAGIC	0x50534231u	/* "PSB1" */
-#define SB_VERSION	1
+#define SB_VERSION	2
 
 /* Rate-limited log lines: events remembered at once, slots probed for
  * one, and the quiet period after a line. */
@@ -57,6 +57,10 @@ struct sb_header {
 
 static struct sb_header	*hdr;
 static struct sb_slot	*slots;		/* the workers', then sessions' */
+/* A byte per slot, after them: 1 while it holds a client's connection
+ * (a worker busy with one, or a session), written with the slot, so
+ * that counting connections reads a few cache lines, not every slot. */
+static volatile uint8_t	*live;
 static char		 shm_name[32];	/* "" when anonymous */
 
 /* sb_name: the shared memory object of the master pid. */
@@ -73,7 +77,7 @@ static size_t
 sb_size(int nworkers, int nsessions)
 {
 	return sizeof(struct sb_header) +
-	    (size_t)(nworkers + nsessions) * sizeof(struct sb_slot);
+	    (size_t)(nworkers + nsessions) * (sizeof(struct sb_slot) + 1);
 }
 
 /* sb_map_shared: the scoreboard as a named shared memory object, mode
@@ -124,6 +128,7 @@ sb_create(int nworkers, int nsessions, int max_workers, int max_local,
 	memset(p, 0, size);
 	hdr = p;
 	slots = (struct sb_slot *)(hdr + 1);
+	live = (volatile uint8_t *)(slots + nworkers + nsessions);
 	hdr->magic = SB_MAGIC;
 	hdr->version = SB_VERSION;
 	hdr->slot_size = sizeof(struct sb_slot);
@@ -184,10 +189,18 @@ sb_sessions(void)
 	return hdr != NULL ? (int)hdr->nsessions : 0;
 }
 
+/* set_live: whether slot sl holds a client's connection. */
+static void
+set_live(const struct sb_slot *sl, bool on)
+{
+	live[sl - slots] = on;
+}
+
 /* clear_slot: an empty slot; its pid goes last. */
 static void
 clear_slot(struct sb_slot *sl)
 {
+	set_live(sl, false);
 	sl->state = SB_EMPTY;
 	memset((char *)sl + sizeof(sl->pid), 0,
 	    sizeof(*sl) - sizeof(sl->pid));
@@ -240,6 +253,7 @@ sb_busy(int i, const char *proto, const char *rip, const struct sb_addr *a,
 	sl->tls = tls;
 	sl->since = since;
 	sl->state = SB_BUSY;
+	set_live(sl, true);
 }
 
 void
@@ -250,6 +264,7 @@ sb_relay(int i, const char *user)
 	if (sl == NULL)
 		return;
 	strlcpy(sl->user, user, sizeof(sl->user));
+	set_live(sl, false);	/* its session's slot counts it */
 	sl->state = SB_RELAY;
 }
 
@@ -260,6 +275,7 @@ sb_idle(int i)
 
 	if (sl == NULL)
 		return;
+	set_live(sl, false);
 	sl->state = SB_IDLE;
 	sl->proto[0] = sl->rip[0] = sl->user[0] = '\0';
 	memset(&sl->addr, 0, sizeof(sl->addr));
@@ -291,6 +307,7 @@ sb_session_add(const char *proto, const char *user, const char *rip,
 		sl->generation = hdr->generation;
 		sl->state = SB_LIVE;
 		sl->pid = -1;	/* taken; the fork gives the pid */
+		set_live(sl, true);
 		hint = (idx + 1) % n;
 		return idx;
 	}
@@ -312,7 +329,7 @@ sb_session_find(pid_t pid)
 	int	 i;
 
 	for (i = 0; pid > 0 && i < sb_sessions(); i++)
-		if (sb_session(i)->pid == pid)
+		if (live[sb_workers() + i] && sb_session(i)->pid == pid)
 			return i;
 	return -1;
 }
@@ -326,22 +343,13 @@ sb_session_clear(int i)
 		clear_slot(sl);
 }
 
-/* counted: whether a slot holds a client's connection. */
-static bool
-counted(const struct sb_slot *sl)
-{
-	return sl->pid != 0 && (sl->kind == SB_SESSION ||
-	    sl->state == SB_BUSY);
-}
-
 int
 sb_connections(void)
 {
 	int	 i, n = 0, all = sb_workers() + sb_sessions();
 
 	for (i = 0; i < all; i++)
-		if (counted(&slots[i]))
-			n++;
+		n += live[i];
 	return n;
 }
 
@@ -353,7 +361,7 @@ sb_connections_from(const struct sb_addr *a)
 	if (!a->set)
 		return 0;
 	for (i = 0; i < all; i++)
-		if (counted(&slots[i]) && slots[i].addr.set &&
+		if (live[i] && slots[i].addr.set &&
 		    memcmp(slots[i].addr.b, a->b, sizeof(a->b)) == 0)
 			n++;
 	return n;
@@ -367,7 +375,7 @@ sb_sessions_of(const char *user)
 
 	for (i = 0; i < sb_sessions(); i++) {
 		sl = sb_session(i);
-		if (sl->pid != 0 &&
+		if (live[sb_workers() + i] &&
 		    strncmp(sl->user, user, sizeof(sl->user)) == 0)
 			n++;
 	}

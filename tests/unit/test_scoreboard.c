@@ -107,6 +107,14 @@ test_counts(void **state)
 	sb_idle(0);
 	sb_worker_clear(1);
 	assert_int_equal(sb_connections_from(&a), 2);
+	assert_int_equal(sb_connections(), 2);
+	/* A busy worker's slot emptied by the master (it died) stops
+	 * counting. */
+	sb_busy(0, "pop3", "192.0.2.7", &a, false, 1);
+	assert_int_equal(sb_connections(), 3);
+	sb_worker_clear(0);
+	assert_int_equal(sb_connections(), 2);
+	assert_int_equal(sb_connections_from(&a), 2);
 	assert_null(sb_worker(4));
 	assert_null(sb_session(3));
 	assert_null(sb_session(-1));
