@@ -3,6 +3,8 @@
  * documented no-op (compat.h).
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -36,6 +38,19 @@ shed_stack(void)
 	(void)here;
 }
 #endif
+
+int
+compat_accept_wakes(int fd)
+{
+#ifdef __linux__
+	struct timeval	 tv = { COMPAT_ACCEPT_WAKE, 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+#else
+	(void)fd;
+	return -1;
+#endif
+}
 
 void
 compat_shed_memory(void)

@@ -16,4 +16,20 @@
  */
 void	compat_shed_memory(void);
 
+/* How often a worker blocked in accept(2) wakes to look at its signals'
+ * flags (seconds). */
+#define COMPAT_ACCEPT_WAKE	5
+
+/*
+ * Makes a signal end a blocking accept(2) on the listening socket fd
+ * with EINTR, whatever SA_RESTART says, and bounds the wait to
+ * COMPAT_ACCEPT_WAKE seconds, so that a worker blocked there can leave
+ * its signal handler to the flag it sets and stop between connections,
+ * never with one accepted and unserved.  Linux: a receive timeout
+ * (SO_RCVTIMEO) does both (signal(7)); 0.  The BSDs restart accept(2)
+ * after a handler and ignore the timeout there: -1, and the pool takes
+ * turns at its listener with the accept lock instead.
+ */
+int	compat_accept_wakes(int fd);
+
 #endif

@@ -27,6 +27,7 @@
 
 #include "protocols/protocol.h"
 #include "server/authd.h"
+#include "server/compat.h"
 #include "server/limits.h"
 #include "server/log.h"
 #include "server/master.h"
@@ -218,9 +219,11 @@ bind_one(const struct listener_conf *lc, struct listener *l)
 /*
  * accept_modes: the only listener of its pool (pre-login or local) is
  * lone and blocking: the pool's workers all block in accept(2) on it,
- * and the kernel wakes one of them per connection.  Where a pool has
- * several, they are non-blocking, and its workers take turns at them
- * with the accept lock (worker.c).  0, or -1 (logged).
+ * and the kernel wakes one of them per connection; where a signal can
+ * end that wait (compat_accept_wakes(): Linux).  Where a pool has
+ * several, or the system cannot, they are non-blocking, and its workers
+ * take turns at them with the accept lock (worker.c).  0, or -1
+ * (logged).
  */
 static int
 accept_modes(struct listener *l, int nl)
@@ -231,7 +234,7 @@ accept_modes(struct listener *l, int nl)
 		for (n = 0, j = 0; j < nl; j++)
 			if (l[j].proto->local == l[i].proto->local)
 				n++;
-		l[i].lone = n == 1;
+		l[i].lone = n == 1 && compat_accept_wakes(l[i].fd) == 0;
 		if ((flags = fcntl(l[i].fd, F_GETFL)) == -1 ||
 		    fcntl(l[i].fd, F_SETFL, l[i].lone ?
 		    flags & ~O_NONBLOCK : flags | O_NONBLOCK) == -1) {

@@ -72,16 +72,17 @@ say(const char *buf, size_t len)
 		(void)send(s->fd, buf, len, MSG_DONTWAIT);
 }
 
-/* on_term: SIGTERM and SIGINT: stop; at once while waiting for the lock
- * or a connection, after the session while busy, letting the listeners
- * go now. */
+/* on_term: SIGTERM and SIGINT: stop; at once while waiting for the
+ * lock, after the session while busy, letting the listeners go now.  In
+ * accept(2) it only says so: the call ends (EINTR), or it has just taken
+ * a connection, which is served first (compat_accept_wakes()). */
 static void
 on_term(int sig)
 {
 	int	 i;
 
 	stopping = 1;
-	if (phase == PHASE_LOCK || phase == PHASE_ACCEPT)
+	if (phase == PHASE_LOCK)
 		_exit(0);
 	if (phase == PHASE_BUSY || phase == PHASE_RELAY) {
 		for (i = 0; i < nlfd; i++)
@@ -398,18 +399,21 @@ take(const struct listener *l, struct sockaddr_storage *peer,
 
 /* accept_lone: waits for a connection on the pool's lone listener, in
  * a blocking accept(2), where the kernel wakes one waiting worker for
- * each connection (no herd, so no lock); SIGTERM ends it there. */
+ * each connection (no herd, so no lock); SIGTERM ends the wait, or at
+ * worst (when it comes just before the call) the listener's timeout.
+ * -1 when none was taken. */
 static int
 accept_lone(const struct listener *l, struct sockaddr_storage *peer,
     socklen_t *plen, const sigset_t *blocked)
 {
 	sigset_t	 none;
-	int		 fd;
+	int		 fd = -1;
 
 	sigemptyset(&none);
 	phase = PHASE_ACCEPT;
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	fd = take(l, peer, plen);
+	if (!stopping)
+		fd = take(l, peer, plen);
 	sigprocmask(SIG_SETMASK, blocked, NULL);
 	phase = PHASE_IDLE;
 	return fd;
