@@ -154,12 +154,17 @@ fuzz: fuzz-build
 
 # make bench: Postern against Dovecot (bench/README.md), as root; takes
 # about 15 minutes (BENCH_QUICK=1: about 2) and writes bench/RESULTS.md.
-# popload, its load generator, is built here only, never by make check.
+# popload, its load generator, and barepop, the bare reader it measures
+# beside the servers, are built here only, never by make check.
 $(BUILD)/popload: bench/popload.c config.h config.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/popload.c $(BSD_LIBS)
 
-bench: all $(BUILD)/popload
+$(BUILD)/barepop: bench/barepop.c config.h config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ bench/barepop.c $(BSD_LIBS)
+
+bench: all $(BUILD)/popload $(BUILD)/barepop
 	@BUILD=$(BUILD) $(PYTHON) bench/run
 
 # Configuration: deps first, so that a fresh Debian machine needs nothing by hand.
