@@ -171,18 +171,6 @@ io_clock(struct timespec *ts)
 		ts->tv_sec = ts->tv_nsec = 0;
 }
 
-/* io_readable: whether input can be read at once. */
-static int
-io_readable(const struct io *io)
-{
-	struct pollfd	 pfd;
-
-	pfd.fd = io->fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	return poll(&pfd, 1, 0) > 0;
-}
-
 /* io_send: one write of at most len octets that does not block on a
  * socket, whatever the descriptor's mode. */
 static ssize_t
@@ -485,7 +473,9 @@ io_fill(struct io *io)
 	}
 	if (io->tls != NULL || io->tlsdone)
 		return io_fill_tls(io);
-	if (io->outlen > 0 && !io_readable(io) && io_flush(io) == -1)
+	/* Every command read so far is answered: their replies go out
+	 * in one write before the wait for more. */
+	if (io->outlen > 0 && io_flush(io) == -1)
 		return IO_ERROR;
 	io_clock(&start);
 	for (;;) {
