@@ -1455,15 +1455,19 @@ fail:
 	return -1;
 }
 
+static uint64_t	file_generation(const struct mail_index *);
+
 /* Lists the Maildir into idx through its index; read_dirs reads new/
- * and cur/ whatever the stamp says.  0 or -1 (logged). */
+ * and cur/ whatever the stamp says; lazy takes the index lock (if not
+ * held) only once the index is found to need a write.  0 or -1
+ * (logged). */
 static int
 sync_index(struct mail_index *idx, const struct mail_opts *opts,
-    bool read_dirs)
+    bool read_dirs, bool lazy)
 {
 	struct table	 t;
 	struct index_stamp now;
-	bool		 use_index = !opts->no_index;
+	bool		 use_index = !opts->no_index, fresh;
 	int		 r = READ_MISSING, write = 0;
 
 	index_free(idx);
@@ -1482,8 +1486,22 @@ sync_index(struct mail_index *idx, const struct mail_opts *opts,
 	if (use_index)
 		stamp_take(idx, &now);
 	/* Hints name files just put in: those are listed from the disk. */
-	if (!read_dirs && r == READ_OK && t.version == INDEX_VERSION &&
-	    idx->nhints == 0 && stamp_holds(&t.stamp, &now)) {
+	fresh = !read_dirs && r == READ_OK && t.version == INDEX_VERSION &&
+	    idx->nhints == 0 && stamp_holds(&t.stamp, &now);
+	lazy = lazy && use_index && idx->lockfd == -1;
+	if (lazy && !fresh) {
+		/* The directories are read and the index written: under
+		 * the lock, from the index as it is once the lock is held
+		 * (else, unlocked, the listing is not written). */
+		lazy = false;
+		if (index_lock(idx) == 0 &&
+		    file_generation(idx) != idx->generation) {
+			table_free(&t);
+			return sync_index(idx, opts, read_dirs, false);
+		}
+		stamp_take(idx, &now);
+	}
+	if (fresh) {
 		log_debug("%s: new/ and cur/ unchanged, listed from %s",
 		    idx->path, INDEX_FILE);
 		if (list_known(idx, &t) == -1) {
@@ -1504,6 +1522,8 @@ sync_index(struct mail_index *idx, const struct mail_opts *opts,
 		idx->saved = true;
 		return 0;
 	}
+	if (lazy && index_lock(idx) == 0)	/* IDs to save: again, locked */
+		return sync_index(idx, opts, read_dirs, false);
 	/* Without the lock: listed, but new UIDs and IDs may not last. */
 	if (idx->lockfd != -1 && write_index(idx) == 0)
 		idx->saved = true;
@@ -1520,7 +1540,13 @@ fail:
 int
 index_sync(struct mail_index *idx, const struct mail_opts *opts)
 {
-	return sync_index(idx, opts, false);
+	return sync_index(idx, opts, false, false);
+}
+
+int
+index_sync_lazy(struct mail_index *idx, const struct mail_opts *opts)
+{
+	return sync_index(idx, opts, false, true);
 }
 
 /* Whether the listing lacks the lasting IDs opts asks for. */
@@ -1589,7 +1615,7 @@ index_commit(struct mail_index *idx, const struct mail_opts *opts)
 	    INDEX_FILE);
 	index_init(&fresh, idx->dirfd, idx->path);
 	fresh.lockfd = idx->lockfd;
-	rc = sync_index(&fresh, opts, true);
+	rc = sync_index(&fresh, opts, true, false);
 	fresh.lockfd = -1;
 	index_free(&fresh);
 	return rc;

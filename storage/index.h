@@ -108,6 +108,15 @@ void	 index_unlock(struct mail_index *idx);
  */
 int	 index_sync(struct mail_index *idx, const struct mail_opts *opts);
 /*
+ * index_sync without the index lock where the index needs no write (its
+ * stamp holds, every message has its IDs): the usual login takes no
+ * lock.  Otherwise the lock is taken (unless held) before new/ and cur/
+ * are read, and the index read again if another process wrote it
+ * meanwhile (its generation); it stays held, for index_unlock.  Returns
+ * as index_sync.
+ */
+int	 index_sync_lazy(struct mail_index *idx, const struct mail_opts *opts);
+/*
  * With the index lock held: writes idx's messages, less those marked
  * MAIL_GONE, as the index; if the index file's generation is no longer
  * the one idx read or wrote (another process wrote it since, or it is

@@ -621,9 +621,7 @@ maildrop_list(struct maildrop *md, const struct mail_opts *opts)
 	size_t	 i;
 
 	index_init(&md->idx, md->dirfd, md->path);
-	if (!opts->no_index)
-		(void)index_lock(&md->idx);	/* else: not written; logged */
-	if (index_sync(&md->idx, opts) == -1) {
+	if (index_sync_lazy(&md->idx, opts) == -1) {
 		index_unlock(&md->idx);
 		return -1;
 	}

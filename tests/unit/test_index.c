@@ -900,6 +900,136 @@ test_stale_name(void **state)
 	maildrop_close(&md);
 }
 
+/* hold_index_lock: a child that holds the index lock until killed, or
+ * for a minute should the test fail first; its pid. */
+static pid_t
+hold_index_lock(struct fx_dir *fx)
+{
+	pid_t	 pid;
+	int	 p[2];
+	char	 c;
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		alarm(60);
+		c = lock_take(fx->mdfd, INDEX_LOCK_FILE) >= 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	(void)close(p[0]);
+	(void)close(p[1]);
+	return pid;
+}
+
+/*
+ * A login that finds the index fresh (its stamp holds) lists it without
+ * the index lock, so another process holding the lock does not delay it
+ * (taking the lock would wait INDEX_LOCK_WAIT); with new mail it takes
+ * the lock, once it is let go, and writes the index.
+ */
+static void
+test_fresh_without_lock(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct timespec	 a, b;
+	unsigned long long gen;
+	pid_t		 pid;
+	int		 status;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,S", "b\n");
+	age_dirs(fx, 10);
+	md = md_open(fx);		/* writes the index */
+	maildrop_close(&md);
+	gen = header_field(fx, H_GENERATION);
+	pid = hold_index_lock(fx);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	md = md_open(fx);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_true((b.tv_sec - a.tv_sec) * 1000 +
+	    (b.tv_nsec - a.tv_nsec) / 1000000 < INDEX_LOCK_WAIT / 2);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "1.a"), 1);
+	assert_int_equal(uid_of(md, "2.b"), 2);
+	assert_true(md->idx.saved && md->idx.ids_saved);
+	assert_int_equal(md->idx.lockfd, -1);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen);
+	/* New mail: the lock, once free, and a write. */
+	put(fx->mdfd, "new/3.c", "c\n");
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	md = md_open(fx);
+	assert_int_equal(md->count, 3);
+	assert_int_equal(uid_of(md, "3.c"), 3);
+	assert_true(md->idx.saved);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 1);
+}
+
+/*
+ * The index changes between a login's unlocked read and its taking the
+ * lock: another process, holding the lock, gives new/3.c and new/4.d
+ * UIDs 3 and 4, and 3.c is then removed.  The login reads the index again
+ * once it has the lock (its generation changed): 4.d keeps UID 4, and
+ * UID 3 is not given again.
+ */
+static void
+test_lazy_rereads(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct mail_index idx;
+	pid_t		 pid;
+	int		 p[2], status;
+	char		 c;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	maildrop_close(&md);
+	put(fx->mdfd, "new/3.c", "c\n");
+	put(fx->mdfd, "new/4.d", "d\n");
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		alarm(60);
+		index_init(&idx, fx->mdfd, fx->md);
+		idx.lockfd = lock_take(fx->mdfd, INDEX_LOCK_FILE);
+		c = idx.lockfd >= 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		usleep(300000);
+		if (index_sync(&idx, &fx->opts) == -1 || !idx.saved ||
+		    unlinkat(fx->mdfd, "new/3.c", 0) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	md = md_open(fx);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(md->count, 3);
+	assert_int_equal(uid_of(md, "4.d"), 4);
+	assert_int_equal(uid_of(md, "3.c"), 0);
+	assert_true(md->idx.saved);
+	maildrop_close(&md);
+	put(fx->mdfd, "new/5.e", "e\n");
+	md = md_open(fx);
+	assert_int_equal(uid_of(md, "5.e"), 5);
+	maildrop_close(&md);
+	(void)close(p[0]);
+	(void)close(p[1]);
+}
+
 /* Lists the fixture's Maildir into idx under the index lock. */
 static void
 idx_sync(struct fx_dir *fx, struct mail_index *idx)
@@ -1079,6 +1209,8 @@ main(void)
 		T(test_gid_later),
 		T(test_dovecot_uidlist),
 		T(test_index_lock_wait),
+		T(test_fresh_without_lock),
+		T(test_lazy_rereads),
 		T(test_kill_writer),
 		T(test_stamp_spares_readdir),
 		T(test_stamp_sees_changes),
