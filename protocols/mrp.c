@@ -940,6 +940,7 @@ cmd_select(struct mrp *m, char *args)
 		return CMD_BAD;
 	memset(&m->opts, 0, sizeof(m->opts));
 	m->opts.state_dir = m->s->conf->state_dir;
+	m->opts.msgid = m->s->msgid;
 	m->opts.need_gids = true;
 	if (folder_open(m->s->account.maildir, FOLDER_INBOX, &m->opts,
 	    &m->f) == -1) {

@@ -211,6 +211,7 @@ open_maildrop(struct papm *pa, const struct auth_user *u)
 
 	memset(&opts, 0, sizeof(opts));
 	opts.state_dir = pa->s->conf->state_dir;
+	opts.msgid = pa->s->msgid;
 	rc = maildrop_open(u->maildir, &opts, &pa->md);
 	if (rc == MAILDROP_LOCKED) {
 		log_info("papm: user=<%s> rip=%s: maildrop locked by another "

@@ -548,6 +548,7 @@ open_box(struct pop1 *p, char *args, bool rdel)
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.state_dir = p->s->conf->state_dir;
+	opts.msgid = p->s->msgid;
 	rc = maildrop_open(path, &opts, &p->md);
 	if (rc == MAILDROP_LOCKED) {
 		log_info("pop1: user=<%s> rip=%s: mailbox %s locked by "

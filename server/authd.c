@@ -37,6 +37,7 @@
 #include "server/privsep.h"
 #include "server/scoreboard.h"
 #include "server/worker.h"
+#include "storage/msgid.h"
 
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0
@@ -424,16 +425,19 @@ valid_req(const struct wire_req *rq, ssize_t n)
 }
 
 /* serve_resumed: carries on a session after its login, in a process that
- * already has the account's identity; closes conn and chan, the
- * session's delivery channel (-1: none). */
+ * already has the account's identity, with the global ID counter ids
+ * opened before (NULL: none); closes conn and chan, the session's
+ * delivery channel (-1: none). */
 static void
 serve_resumed(const struct conf *conf, const struct wire_req *rq,
-    const char *pending, int conn, int chan, const struct auth_user *u)
+    const char *pending, int conn, int chan, const struct auth_user *u,
+    struct msgid *ids)
 {
 	struct session	 s;
 
 	memset(&s, 0, sizeof(s));
 	s.conf = conf;
+	s.msgid = ids;
 	s.proto = protocol_find(rq->proto);
 	s.fd = conn;
 	s.authq = -1;
@@ -477,17 +481,21 @@ session_signals(void)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
-/* run_session: in the new session process: become the account and carry
- * on the protocol after its login.  Never returns. */
+/* run_session: in the new session process: open the global ID counter,
+ * which only root may write, become the account and carry on the
+ * protocol after its login.  Never returns. */
 static void __attribute__((noreturn))
 run_session(const struct conf *conf, const struct wire_req *rq,
     const char *pending, int conn, int chan, const struct auth_user *u)
 {
+	struct msgid	*ids;
+
 	session_signals();
 	compat_shed_memory();
+	ids = msgid_open(conf->state_dir);
 	if (privsep_become(conf, u) == -1)
 		_exit(1);
-	serve_resumed(conf, rq, pending, conn, chan, u);
+	serve_resumed(conf, rq, pending, conn, chan, u, ids);
 	_exit(0);
 }
 
@@ -582,11 +590,13 @@ mw_main(const struct conf *conf, int fd, struct mwstate *st)
 {
 	struct auth_user nobody_in_particular;
 	struct job	*j = malloc(sizeof(*j));
+	struct msgid	*ids;
 	char		*pending = malloc(AUTHD_PENDING_MAX);
 	int		 conn, chan;
 
 	session_signals();
 	compat_shed_memory();
+	ids = msgid_open(conf->state_dir);	/* before root is given up */
 	memset(&nobody_in_particular, 0, sizeof(nobody_in_particular));
 	nobody_in_particular.uid = -1;	/* takes mail_user's */
 	strlcpy(nobody_in_particular.name, conf->mail_user,
@@ -598,10 +608,11 @@ mw_main(const struct conf *conf, int fd, struct mwstate *st)
 		setproctitle("mail idle");
 		if (mw_recv(fd, j, pending, &conn, &chan) == -1)
 			break;
-		serve_resumed(conf, &j->rq, pending, conn, chan, &j->u);
+		serve_resumed(conf, &j->rq, pending, conn, chan, &j->u, ids);
 		mw_done(st, j->slot);
 		explicit_bzero(j, sizeof(*j));
 	}
+	msgid_close(&ids);
 	free(j);
 	free(pending);
 	_exit(0);

@@ -46,9 +46,10 @@ close_pidfile(void)
 }
 
 /*
- * prepare_state: as root, makes the global message-ID counter writable by
- * the users sessions run as: mail_user alone, or every account (0666,
- * see postern-storage(7) CAVEATS) when accounts have uids of their own.
+ * prepare_state: as root, makes the global message-ID counter, mode 0600,
+ * owned by mail_user when there is one (for a posternd later started as
+ * that user), else by root.  Session processes open it before they give
+ * up root (authd.c), so that no account's uid needs to write it.
  */
 static void
 prepare_state(const struct conf *conf)
@@ -58,7 +59,7 @@ prepare_state(const struct conf *conf)
 	if (!conf->privsep)
 		return;
 	if (msgid_prepare(conf->state_dir, one ? conf->mail_uid : 0,
-	    one ? conf->mail_gid : 0, one ? 0600 : 0666) == -1)
+	    one ? conf->mail_gid : 0, 0600) == -1)
 		log_warnx("%s: sessions will not allocate global message IDs",
 		    conf->state_dir);
 }

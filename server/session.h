@@ -15,6 +15,8 @@
 #include "server/conf.h"
 #include "server/limits.h"
 
+struct msgid;
+
 struct io;
 struct protocol;
 
@@ -44,6 +46,10 @@ struct session {
 	bool			 handed_off;	/* logged in: a session
 						   process took over */
 	bool			 resumed;	/* this is that process */
+	struct msgid		*msgid;		/* resumed: the global ID
+						   counter, opened before
+						   root was given up; NULL:
+						   opened by name */
 	int			 relay;		/* handed off over TLS: the
 						   worker relays the stream
 						   to this socket; -1 none */

@@ -222,10 +222,42 @@ msgid_close(struct msgid **mp)
 }
 
 /* Creates the state directory and the counter for the sessions' users. */
+/* prepare_existing: the counter is there already: a regular file, given
+ * uid, gid and mode (an older version made it 0666).  Closes dirfd. */
+static int
+prepare_existing(int dirfd, const char *state_dir, uid_t uid, gid_t gid,
+    mode_t mode)
+{
+	struct stat	 st;
+	int		 fd, rc = 0;
+
+	fd = openat(dirfd, MSGID_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK);
+	(void)close(dirfd);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fd != -1)
+			(void)close(fd);
+		errno = EINVAL;
+		log_warnx("%s/%s: not a regular file", state_dir, MSGID_FILE);
+		return -1;
+	}
+	if (st.st_uid != uid || st.st_gid != gid ||
+	    (st.st_mode & 07777) != mode) {
+		if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
+			log_warn("%s/%s", state_dir, MSGID_FILE);
+			rc = -1;
+		} else
+			log_info("%s/%s: owner and mode set to %lu:%lu %04o",
+			    state_dir, MSGID_FILE, (unsigned long)uid,
+			    (unsigned long)gid, (unsigned)mode);
+	}
+	(void)close(fd);
+	return rc;
+}
+
 int
 msgid_prepare(const char *state_dir, uid_t uid, gid_t gid, mode_t mode)
 {
-	struct stat	 st;
 	int		 dirfd, fd, saved;
 
 	if (mkdir(state_dir, 0755) == -1 && errno != EEXIST) {
@@ -239,19 +271,8 @@ msgid_prepare(const char *state_dir, uid_t uid, gid_t gid, mode_t mode)
 	}
 	fd = openat(dirfd, MSGID_FILE, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode);
-	if (fd == -1 && errno == EEXIST) {
-		/* There already: only check that it is a regular file. */
-		saved = fstatat(dirfd, MSGID_FILE, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && S_ISREG(st.st_mode) ? 0 : EINVAL;
-		(void)close(dirfd);
-		if (saved != 0) {
-			errno = saved;
-			log_warnx("%s/%s: not a regular file", state_dir,
-			    MSGID_FILE);
-			return -1;
-		}
-		return 0;
-	}
+	if (fd == -1 && errno == EEXIST)
+		return prepare_existing(dirfd, state_dir, uid, gid, mode);
 	if (fd == -1 || fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
 		saved = errno;
 		log_warn("%s/%s", state_dir, MSGID_FILE);

@@ -40,10 +40,10 @@ void	 msgid_close(struct msgid **mp);
 /*
  * For the daemon at start, as root: creates state_dir (mode 0755) if it
  * is missing, and the counter in it if missing, owned by uid and gid
- * with the given mode (0600 when every session runs as that one user;
- * 0666 when sessions run as several users, who must all write it), so
- * that sessions that run as those users can allocate.  An existing
- * counter is left as it is.  Returns 0, or -1 with errno (logged).
+ * with the given mode; an existing counter is given them (logged when
+ * they change).  Session processes that run as other users open the
+ * counter before they give up root.  Returns 0, or -1 with errno
+ * (logged; EINVAL: the counter is not a regular file).
  */
 int	 msgid_prepare(const char *state_dir, uid_t uid, gid_t gid,
 	    mode_t mode);

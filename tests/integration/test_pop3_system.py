@@ -22,7 +22,7 @@ USER = f"pstn{os.getpid()}"
 PASSWORD = "Open Sesame 1"
 SERVICE = f"postern-test-{os.getpid()}"
 PAMFILE = f"/etc/pam.d/{SERVICE}"
-CHECKS = 9
+CHECKS = 11
 
 
 def run(*argv):
@@ -80,6 +80,20 @@ def main():
              "password", "shadow: a wrong password is refused")
         t.ok(srv.wait_log(rf"auth failed: user=<{USER}> .*reason=wrong "
                           r"password"), "and logged as a wrong password")
+        # The session, as the account, gave the message a global ID
+        # through the counter it opened as root, which the account may
+        # not write (it is mail_user's, or root's).
+        owner = srv.settings.get("mail_user", "").strip('"')
+        st = os.stat(os.path.join(srv.settings["state_dir"], "msgid"))
+        t.eq((st.st_uid, st.st_mode & 0o7777),
+             (pwd.getpwnam(owner).pw_uid if owner else 0, 0o600),
+             "the global ID counter is mode 0600, not the account's")
+        with open(os.path.join(home, "Maildir", "postern-index")) as f:
+            entries = [ln.split() for ln in f.read().splitlines()[1:]
+                       if "1000000001.a.test" in ln]
+        t.ok(len(entries) == 1 and int(entries[0][1]) > 0,
+             "and the account's session gave its message a global ID",
+             entries)
         srv.cleanup()
 
         # PAM with pam_unix.

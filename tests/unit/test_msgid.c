@@ -251,10 +251,12 @@ test_prepare(void **state)
 	assert_non_null(m = msgid_open(sd));
 	assert_int_equal(msgid_alloc(m, 5, &first), 0);
 	msgid_close(&m);
-	/* again: kept as it is */
-	assert_int_equal(msgid_prepare(sd, getuid(), getgid(), 0666), 0);
+	/* again, with another mode (an older version's 0666 made 0600):
+	 * the file gets it and keeps its value */
+	assert_int_equal(fchmodat(fx->dirfd, "state/" MSGID_FILE, 0666, 0), 0);
+	assert_int_equal(msgid_prepare(sd, getuid(), getgid(), 0600), 0);
 	assert_int_equal(fstatat(fx->dirfd, "state/" MSGID_FILE, &st, 0), 0);
-	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_non_null(m = msgid_open(sd));
 	assert_int_equal(msgid_alloc(m, 1, &first), 0);
 	assert_int_equal(first, 6);
