@@ -1096,6 +1096,44 @@ send_ref(struct fixture *fx, const char *data, size_t len, long body_lines)
 /* WHOLE: SEND of a whole message. */
 #define WHOLE(fx, in, out, octets)	SEND((fx), (in), -1, (out), (octets))
 
+/*
+ * A message descriptor that says EAGAIN (a non-blocking pipe whose
+ * writer is late; a regular file never does): the read goes on blocking,
+ * with O_NONBLOCK cleared, and every octet is sent.
+ */
+static void
+test_msg_eagain(void **state)
+{
+	struct fixture	*fx = *state;
+	char		*got;
+	off_t		 oct;
+	size_t		 glen;
+	pid_t		 pid;
+	int		 p[2], status;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (write(p[1], "a\n", 2) != 2)
+			_exit(1);
+		usleep(200000);
+		if (write(p[1], "b\n", 2) != 2)
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	got = send_file(fx, p[0], 4, -1, &oct, &glen);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(glen, 9);
+	assert_memory_equal(got, "a\r\nb\r\n.\r\n", 9);
+	assert_int_equal(oct, 6);
+	assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+	close(p[0]);
+	free(got);
+}
+
 /* Dot-stuffing of lines starting with ".". */
 static void
 test_msg_dots(void **state)
@@ -1435,6 +1473,7 @@ main(void)
 		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_write_epipe),
 		cmocka_unit_test(test_msg_dots),
+		cmocka_unit_test(test_msg_eagain),
 		cmocka_unit_test(test_msg_line_ends),
 		cmocka_unit_test(test_msg_no_final_newline),
 		cmocka_unit_test(test_msg_nul),
