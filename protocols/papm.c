@@ -654,6 +654,19 @@ add_rcpt(struct papm *pa, const char *addr, const struct auth_user *u,
 	return 0;
 }
 
+/* lookup: the account user names: asked of the auth process where the
+ * session has a channel to it (privilege separation: this process does
+ * not read the account database), else looked up here. */
+static enum auth_result
+lookup(struct papm *pa, const char *user, struct auth_user *u)
+{
+	const char	*why;
+
+	if (delegate_available(pa->s))
+		return delegate_lookup(pa->s, user, u);
+	return auth_lookup(pa->s->conf, user, u, &why);
+}
+
 /*
  * find_local: the account a recipient names: the whole address as a
  * user name, else, at a domain of this server (or without a domain),
@@ -666,11 +679,11 @@ find_local(struct papm *pa, const char *addr, struct auth_user *u,
     bool *remote_r)
 {
 	char		 local[USER_MAX + 1];
-	const char	*why, *at = strrchr(addr, '@');
+	const char	*at = strrchr(addr, '@');
 	enum auth_result r;
 
 	*remote_r = false;
-	r = auth_lookup(pa->s->conf, addr, u, &why);
+	r = lookup(pa, addr, u);
 	if (r != AUTH_FAILED || at == NULL)
 		return r;
 	if (!mda_local_domain(pa->s->conf, at + 1)) {
@@ -681,7 +694,7 @@ find_local(struct papm *pa, const char *addr, struct auth_user *u,
 		return AUTH_FAILED;
 	memcpy(local, addr, (size_t)(at - addr));
 	local[at - addr] = '\0';
-	return auth_lookup(pa->s->conf, local, u, &why);
+	return lookup(pa, local, u);
 }
 
 /*

@@ -896,6 +896,11 @@ chan_request(const struct conf *conf, struct kids *k, int q,
 	int			 spool;
 	pid_t			 pid;
 
+	if (delegate_lookup_waiting(c->fd)) {
+		if (delegate_lookup_answer(conf, &who, c->fd) == -1)
+			chan_drop(ch, i);
+		return;
+	}
 	if (delegate_recv(c->fd, &who, &req, &spool) != 1) {
 		chan_drop(ch, i);
 		return;

@@ -29,6 +29,10 @@
 #endif
 
 #define DELEGATE_MAGIC	0x50535044u	/* "PSPD": requests, answers */
+#define LOOKUP_MAGIC	0x5053504cu	/* "PSPL": lookups, their answers */
+
+/* Seconds a session waits for the answer to a lookup. */
+#define LOOKUP_WAIT	30
 #define WORD_MAGIC	0x50535057u	/* "PSPW": the session's word */
 
 /* Seconds the child waits for the session's word beyond idle_timeout
@@ -77,6 +81,18 @@ struct wire_ans {
 struct wire_word {
 	uint32_t	 magic;
 	uint32_t	 commit;
+};
+
+/* A lookup of the account a name gives, and its answer. */
+struct wire_lookup {
+	uint32_t	 magic;
+	char		 user[USER_MAX + 1];
+};
+
+struct wire_found {
+	uint32_t	 magic;
+	uint32_t	 result;	/* enum auth_result */
+	struct auth_user u;
 };
 
 /* ---- the session's side ---- */
@@ -210,6 +226,49 @@ lost(struct session *s)
 	close(s->deliverq);
 	s->deliverq = -1;
 	errno = saved;
+}
+
+enum auth_result
+delegate_lookup(struct session *s, const char *user, struct auth_user *u)
+{
+	struct wire_lookup q;
+	struct wire_found a;
+	struct pollfd	 pfd = { s->deliverq, POLLIN, 0 };
+	ssize_t		 n;
+	int		 r;
+
+	memset(u, 0, sizeof(*u));
+	memset(&q, 0, sizeof(q));
+	q.magic = LOOKUP_MAGIC;
+	if (strlcpy(q.user, user, sizeof(q.user)) >= sizeof(q.user))
+		return AUTH_FAILED;	/* no account has so long a name */
+	if (send(s->deliverq, &q, sizeof(q), MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(q))
+		goto lost;
+	while ((r = poll(&pfd, 1, LOOKUP_WAIT * 1000)) == -1 && errno == EINTR)
+		;
+	if (r <= 0) {
+		if (r == 0)
+			errno = ETIMEDOUT;
+		goto lost;
+	}
+	while ((n = recv(s->deliverq, &a, sizeof(a), 0)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(a) || a.magic != LOOKUP_MAGIC ||
+	    a.result > AUTH_TEMPFAIL) {
+		errno = n == 0 ? ECONNRESET : EPROTO;
+		goto lost;
+	}
+	if (a.result == AUTH_OK) {
+		*u = a.u;
+		u->name[sizeof(u->name) - 1] = '\0';
+		u->maildir[sizeof(u->maildir) - 1] = '\0';
+	}
+	return (enum auth_result)a.result;
+lost:
+	lost(s);
+	return AUTH_TEMPFAIL;
 }
 
 int
@@ -372,6 +431,50 @@ void
 delegate_free(struct delegate_req *req)
 {
 	free(req);
+}
+
+bool
+delegate_lookup_waiting(int fd)
+{
+	uint32_t	 magic = 0;
+
+	return recv(fd, &magic, sizeof(magic), MSG_PEEK | MSG_DONTWAIT) ==
+	    (ssize_t)sizeof(magic) && magic == LOOKUP_MAGIC;
+}
+
+int
+delegate_lookup_answer(const struct conf *conf,
+    const struct delegate_peer *who, int fd)
+{
+	struct wire_lookup q;
+	struct wire_found a;
+	const char	*why;
+	ssize_t		 n;
+
+	/* MSG_TRUNC: where the system knows it (Linux), a longer message
+	 * gives its whole length and is refused; elsewhere the excess is
+	 * dropped. */
+	while ((n = recv(fd, &q, sizeof(q), MSG_TRUNC)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(q) || q.magic != LOOKUP_MAGIC ||
+	    memchr(q.user, '\0', sizeof(q.user)) == NULL) {
+		log_warnx("authd: user=<%s> rip=%s proto=%s: a malformed "
+		    "lookup: channel closed", who->user, who->rip, who->proto);
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	a.magic = LOOKUP_MAGIC;
+	a.result = (uint32_t)auth_lookup(conf, q.user, &a.u, &why);
+	if (a.result != AUTH_OK)
+		memset(&a.u, 0, sizeof(a.u));
+	if (send(fd, &a, sizeof(a), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(a)) {
+		log_warn("authd: user=<%s> rip=%s proto=%s: answering a "
+		    "lookup", who->user, who->rip, who->proto);
+		return -1;
+	}
+	return 0;
 }
 
 /* address_ok: whether a is an address as PAPM takes them: 1 to

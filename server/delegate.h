@@ -6,8 +6,11 @@
  * recipients' accounts over the channel the auth process gave it at its
  * start.  A child of the auth process checks the request, writes each
  * copy as its recipient (mda.h), and then commits them all or none, as
- * the session says.  Requests have a fixed layout and bounded sizes; a
- * channel carries one request at a time.
+ * the session says.  The session also asks there for the account a
+ * recipient names (a lookup), which the auth process answers itself, so
+ * that session processes need not read the account database.  Requests
+ * have a fixed layout and bounded sizes; a channel carries one request
+ * at a time.
  */
 #ifndef POSTERN_DELEGATE_H
 #define POSTERN_DELEGATE_H
@@ -51,6 +54,15 @@ bool	delegate_available(const struct session *s);
 int	delegate_begin(struct session *s, const char *sender, int spool,
 	    struct delegate_rcpt *r, size_t n);
 /*
+ * The session's side of a lookup: the account that user names, as the
+ * auth process finds it (the session need not read the account
+ * database).  AUTH_OK fills *u; AUTH_FAILED: no such account;
+ * AUTH_TEMPFAIL: no answer (the channel is then closed for good,
+ * s->deliverq -1) or the database could not be read.
+ */
+enum auth_result delegate_lookup(struct session *s, const char *user,
+	    struct auth_user *u);
+/*
  * Commits the copies of delegate_begin() into new/ (commit true), filling
  * each r[i].name and size, or removes them all.  Returns 0 when done as
  * asked; -1 when some copies could not be committed (their r[i].err is
@@ -80,6 +92,17 @@ struct delegate_peer {
 int	delegate_recv(int fd, const struct delegate_peer *who,
 	    struct delegate_req **req_r, int *spool_r);
 void	delegate_free(struct delegate_req *req);
+
+/* Whether the message waiting on channel fd is a lookup (not read). */
+bool	delegate_lookup_waiting(int fd);
+/*
+ * In the auth process: reads the lookup waiting on channel fd and
+ * answers it at once, from the account database, for the session who.
+ * Returns 0; -1 for a malformed lookup or an answer that could not be
+ * sent (logged): the channel is to be closed.
+ */
+int	delegate_lookup_answer(const struct conf *conf,
+	    const struct delegate_peer *who, int fd);
 
 /*
  * In a child of the auth process (root), serves req on channel fd for

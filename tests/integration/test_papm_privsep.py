@@ -105,6 +105,9 @@ def main():
     srv.write_conf('listen { protocol = "papm" address = "127.0.0.1" '
                    'port = 0 }\n')
     write_passwd(srv)
+    # root's alone: the sessions (nobody, carol's uid) ask the auth
+    # process for their recipients' accounts.
+    os.chmod(srv.passwd, 0o600)
     try:
         srv.start()
         for u, uid in UIDS.items():
@@ -126,7 +129,12 @@ def main():
         want = text.replace("\r\n", "\n").encode()
         before = {u: messages(md[u]) for u in USERS}
         t.eq(push(c, "zz@test.example", ["carol@bar.com", "bob"], text),
-             ["+OK"] * 5, "a push to carol (another uid) and bob: +OK")
+             ["+OK"] * 5, "a push to carol (another uid) and bob: +OK, "
+             "the passwd-file being root's, mode 0600")
+        t.eq((c.cmd("MAIL FROM: zz"), c.cmd("RCPT TO: nosuchuser"),
+              c.cmd("RSTE")),
+             ("+OK", "-ERR user account invalid", "+OK"),
+             "an unknown recipient, looked up the same way: -ERR")
         got = added(before["carol"], messages(md["carol"]))
         t.eq(list(got.values()), [(want, 65533, 65533)],
              "carol's copy: the message byte for byte, owned by 65533")

@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +309,69 @@ test_malformed(void **state)
 	assert_int_equal(errno, ENOTCONN);
 }
 
+/* lookups: the auth process's side of lookups on fd until it closes:
+ * exits 0, or 3 after a malformed lookup, 4 for anything else. */
+static void __attribute__((noreturn))
+lookups(struct tfx *f, int fd)
+{
+	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1" };
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	char			 c;
+
+	for (;;) {
+		if (poll(&pfd, 1, 5000) != 1)
+			_exit(5);
+		if (recv(fd, &c, 1, MSG_PEEK) == 0)
+			_exit(0);
+		if (!delegate_lookup_waiting(fd))
+			_exit(4);
+		if (delegate_lookup_answer(&f->fx->conf, &who, fd) == -1)
+			_exit(3);
+	}
+}
+
+/*
+ * A session asks the auth process for its recipients' accounts: bob is
+ * found, with his Maildir; an unknown name and one too long for any
+ * account are not; a malformed lookup closes the channel, and the next
+ * lookup then fails for now (AUTH_TEMPFAIL), the channel gone.
+ */
+static void
+test_lookup(void **state)
+{
+	struct tfx	*f = *state;
+	struct auth_user u;
+	char		 name[USER_MAX + 8];
+	uint32_t	 bad[2] = { 0x5053504cu, 0 };	/* a lookup's magic */
+	int		 sv[2], status;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		close(sv[0]);
+		lookups(f, sv[1]);
+	}
+	close(sv[1]);
+	f->s.deliverq = sv[0];
+	assert_int_equal(delegate_lookup(&f->s, "bob", &u), AUTH_OK);
+	assert_string_equal(u.name, "bob");
+	assert_string_equal(u.maildir, maildir_of(f->fx, "bob"));
+	assert_int_equal(delegate_lookup(&f->s, "nosuchuser", &u),
+	    AUTH_FAILED);
+	assert_string_equal(u.name, "");
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(delegate_lookup(&f->s, name, &u), AUTH_FAILED);
+	assert_int_equal(delegate_lookup(&f->s, "bob", &u), AUTH_OK);
+	send_raw(f->s.deliverq, bad, sizeof(bad), -1);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	f->pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	assert_int_equal(delegate_lookup(&f->s, "bob", &u), AUTH_TEMPFAIL);
+	assert_int_equal(f->s.deliverq, -1);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -318,6 +383,7 @@ main(int argc, char *argv[])
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 	};
 
 	log_init("test_delegate", 1);
