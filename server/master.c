@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,6 +187,11 @@ bind_tcp(const struct listener_conf *lc)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* Inherited by every connection accepted (Linux and the BSDs):
+	 * replies go out as the io layer writes them, in bursts already,
+	 * with no Nagle wait when the process that answers a pipelined
+	 * login is not the one that answered the command before. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||

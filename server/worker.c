@@ -11,7 +11,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,19 +244,6 @@ refuse(const struct worker_args *w, const struct listener *l,
 	    w->conf->max_connections, tail);
 }
 
-/* nodelay: replies go out as the io layer writes them (it writes each
- * burst at once): no Nagle wait when the process that answers a
- * pipelined login is not the one that answered the command before. */
-static void
-nodelay(int fd, const struct sockaddr_storage *peer)
-{
-	int	 on = 1;
-
-	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
-		    sizeof(on));
-}
-
 /* run: the session on an accepted connection, checked against the
  * limits; signals are open while it runs. */
 static void
@@ -318,7 +304,6 @@ serve(const struct worker_args *w, const struct listener *l, int fd,
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
 		peer_name(&local, s.lip, sizeof(s.lip), &s.lport);
 	s.loopback = peer_loopback(peer);
-	nodelay(fd, peer);
 	log_debug("%s: connection from %s:%d", l->name, s.rip, s.rport);
 	closing_len = timeup_len = 0;
 	current = &s;
