@@ -7,8 +7,10 @@ process that holds the server's end of that connection is found through
 identity checked: before login the unprivileged user, chrooted to the
 empty directory; after it the mail user; never root, with no way back.
 """
+import ctypes
 import os
 import pwd
+import socket
 import sys
 import time
 
@@ -56,6 +58,30 @@ def status(pid):
             if key in ("Uid", "Gid", "Groups"):
                 out[key] = [int(x) for x in value.split()]
     return out
+
+
+def nodelay(pid, inode):
+    """TCP_NODELAY of process pid's descriptor on socket inode, read
+    through a copy of it (pidfd_getfd(2), Linux 5.6); None where that
+    cannot be had."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != f"socket:[{inode}]":
+                continue
+            pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            return None
+        copy = libc.syscall(438, pidfd, int(fd), 0)   # SYS_pidfd_getfd
+        os.close(pidfd)
+        if copy < 0:
+            return None
+        s = socket.socket(fileno=copy)
+        try:
+            return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            s.close()
+    return None
 
 
 def check(c, srv, want_uid, want_gid, root, what):
@@ -108,6 +134,13 @@ def main():
              "before login only the pre-auth worker holds it")
         t.ok(a not in pre and srv.proc.pid not in pre,
              "neither the master nor the auth process holds it")
+        flag = nodelay(pre[0], socket_inode(srv.port,
+                                            c.sock.getsockname()[1]))
+        if flag is None:
+            t.skip("TCP_NODELAY", "no pidfd_getfd(2) here")
+        else:
+            t.ok(flag != 0, "the connection has TCP_NODELAY, from the "
+                 "listener", flag)
 
         c.send("USER alice\r\nPASS wonderland\r\nSTAT\r\n")
         t.eq(c.line(), "+OK send PASS", "USER")
