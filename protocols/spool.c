@@ -17,6 +17,7 @@
 #include "server/io.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "storage/file.h"
 
 void
 spool_init(struct spool *sp)
@@ -53,20 +54,10 @@ spool_open(struct spool *sp, const char *dir, const char *tag)
 static void
 flush(struct spool *sp)
 {
-	size_t	 done = 0;
-	ssize_t	 n;
-
-	while (sp->err == 0 && done < sp->len) {
-		n = write(sp->fd, sp->buf + done, sp->len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			sp->err = n == 0 ? EIO : errno;
-			errno = sp->err;
-			log_warn("writing a spool file");
-			break;
-		}
-		done += (size_t)n;
+	if (sp->err == 0 &&
+	    file_write_all(sp->fd, sp->buf, sp->len, NULL) == -1) {
+		sp->err = errno;
+		log_warn("writing a spool file");
 	}
 	sp->len = 0;
 }

@@ -19,6 +19,7 @@
 #include "server/auth.h"
 #include "server/log.h"
 #include "server/token.h"
+#include "storage/file.h"
 
 #define TOKEN_PREFIX	"sha256:"
 #define TOKEN_HEX	64		/* SHA-256 in hexadecimal */
@@ -74,24 +75,6 @@ generate(char *out)
 	explicit_bzero(r, sizeof(r));
 }
 
-/* write_all: writes len octets of buf to fd.  0 or -1. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* store: writes line as the token file of the Maildir dirfd, through a
  * temporary file renamed into place. */
 static int
@@ -111,7 +94,7 @@ store(int dirfd, const char *maildir, const char *line)
 		log_warn("token: %s/%s", maildir, tmp);
 		return -1;
 	}
-	if (write_all(fd, line, strlen(line)) == -1 || fsync(fd) == -1) {
+	if (file_write_all(fd, line, strlen(line), NULL) == -1 || fsync(fd) == -1) {
 		log_warn("token: %s/%s", maildir, tmp);
 		(void)close(fd);
 		(void)unlinkat(dirfd, tmp, 0);

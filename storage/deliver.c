@@ -21,6 +21,7 @@
 #include "server/limits.h"
 #include "server/log.h"
 #include "storage/deliver.h"
+#include "storage/file.h"
 
 /* Tries at a fresh unique name when one is taken already. */
 #define UNIQUE_TRIES	5
@@ -332,20 +333,8 @@ failed(struct delivery *d, const char *what)
 static int
 flush(struct delivery *d)
 {
-	size_t	 done = 0;
-	ssize_t	 n;
-
-	while (done < d->len) {
-		n = write(d->fd, d->buf + done, d->len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return failed(d, "write");
-		}
-		done += (size_t)n;
-	}
+	if (file_write_all(d->fd, d->buf, d->len, NULL) == -1)
+		return failed(d, "write");
 	d->len = 0;
 	return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "server/limits.h"
 #include "server/log.h"
+#include "storage/file.h"
 #include "storage/index.h"
 #include "storage/lock.h"
 #include "storage/maildir.h"
@@ -794,19 +795,10 @@ afile_begin(int dirfd, const char *path, const char *name)
 static int
 afile_flush(struct afile *af)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	while (!af->failed && off < af->len) {
-		n = write(af->fd, af->buf + off, af->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			log_warn("%s/%s: write", af->path, af->tmp);
-			af->failed = true;
-			break;
-		}
-		off += (size_t)n;
+	if (!af->failed &&
+	    file_write_all(af->fd, af->buf, af->len, NULL) == -1) {
+		log_warn("%s/%s: write", af->path, af->tmp);
+		af->failed = true;
 	}
 	af->len = 0;
 	return af->failed ? -1 : 0;
