@@ -26,9 +26,11 @@ void	compat_shed_memory(void);
  * COMPAT_ACCEPT_WAKE seconds, so that a worker blocked there can leave
  * its signal handler to the flag it sets and stop between connections,
  * never with one accepted and unserved.  Linux: a receive timeout
- * (SO_RCVTIMEO) does both (signal(7)); 0.  The BSDs restart accept(2)
- * after a handler and ignore the timeout there: -1, and the pool takes
- * turns at its listener with the accept lock instead.
+ * (SO_RCVTIMEO) does both (signal(7)); 0.  The connections accepted
+ * inherit it, which changes nothing here: nothing reads them without
+ * poll(2) first, and TLS makes them non-blocking.  The BSDs restart
+ * accept(2) after a handler and ignore the timeout there: -1, and the
+ * pool takes turns at its listener with the accept lock instead.
  */
 int	compat_accept_wakes(int fd);
 
