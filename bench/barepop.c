@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 
 #include <dirent.h>
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -63,22 +64,6 @@ usage(void)
 	exit(2);
 }
 
-/* die: prints a message, with errno's text when err is set, and exits. */
-static void __attribute__((format(printf, 2, 3), noreturn))
-die(int err, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("barepop: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(err));
-	fputc('\n', stderr);
-	exit(1);
-}
-
 /* byname: qsort's order of messages, by file name. */
 static int
 byname(const void *a, const void *b)
@@ -98,7 +83,7 @@ crlf_size(int dfd, const char *name, char *buf)
 	char	 prev = '\n';
 
 	if ((fd = openat(dfd, name, O_RDONLY | O_CLOEXEC)) == -1)
-		die(errno, "%s", name);
+		err(1, "%s", name);
 	while ((n = read(fd, buf, IOBUF)) > 0) {
 		for (i = 0; i < n; i++) {
 			if (buf[i] == '\n' && prev != '\r')
@@ -108,7 +93,7 @@ crlf_size(int dfd, const char *name, char *buf)
 		size += n;
 	}
 	if (n == -1)
-		die(errno, "%s", name);
+		err(1, "%s", name);
 	close(fd);
 	return prev == '\n' ? size : size + 2;
 }
@@ -126,15 +111,15 @@ scan(const char *dir, struct drop *d, char *buf)
 
 	if ((d->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (dp = opendir(dir)) == NULL)
-		die(errno, "%s", dir);
+		err(1, "%s", dir);
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (d->n == cap && (d->m = reallocarray(d->m,
 		    cap = cap ? 2 * cap : 1024, sizeof(*d->m))) == NULL)
-			die(errno, "reallocarray");
+			err(1, "reallocarray");
 		if ((d->m[d->n++].name = strdup(de->d_name)) == NULL)
-			die(errno, "strdup");
+			err(1, "strdup");
 	}
 	closedir(dp);
 	if (d->n > 0)
@@ -362,12 +347,12 @@ worker(int l, const struct drop *d)
 	int		 on = 1;
 
 	if ((c = malloc(sizeof(*c))) == NULL)
-		die(errno, "malloc");
+		err(1, "malloc");
 	for (;;) {
 		if ((c->fd = accept(l, NULL, NULL)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die(errno, "accept");
+			err(1, "accept");
 		}
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on,
 		    sizeof(on));
@@ -397,11 +382,11 @@ listener(const char *port)
 	sin.sin_port = htons((unsigned short)p);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die(errno, "socket");
+		err(1, "socket");
 	(void)setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(l, 128) == -1)
-		die(errno, "listen on port %s", port);
+		err(1, "listen on port %s", port);
 	return l;
 }
 
@@ -437,7 +422,7 @@ main(int argc, char **argv)
 		usage();
 	memset(&d, 0, sizeof(d));
 	if ((buf = malloc(IOBUF)) == NULL)
-		die(errno, "malloc");
+		err(1, "malloc");
 	scan(dir, &d, buf);
 	free(buf);
 	l = listener(port);
@@ -453,7 +438,8 @@ main(int argc, char **argv)
 			ch = errno;
 			while (--i >= 0)
 				kill(pid[i], SIGTERM);
-			die(ch, "fork");
+			errno = ch;
+			err(1, "fork");
 		}
 		if (pid[i] == 0) {
 			sigprocmask(SIG_SETMASK, &old, NULL);
