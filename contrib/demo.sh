@@ -103,9 +103,11 @@ config() {	# the configuration, written on every run
 	state=$(dirname "$(readlink -f "$DEMO/mail")")/state
 	mkdir -p "$state"
 	if as_root; then
-		chown nobody:"$(id -gn nobody)" "$state"
-		# PAPM push looks recipients up in the session process, which
-		# runs as nobody (postern-papm(7), "Who delivers").
+		# root's: the sessions open the counter in it before they
+		# give up root (postern-storage(7)).
+		chown 0:0 "$state"
+		# LMTP's local workers run as mail_user (nobody) and look
+		# recipients up in it (postern.conf(5), passwd_file).
 		chgrp "$(id -gn nobody)" "$DEMO/passwd"
 		chmod 640 "$DEMO/passwd"
 	fi

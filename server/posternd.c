@@ -46,20 +46,18 @@ close_pidfile(void)
 }
 
 /*
- * prepare_state: as root, makes the global message-ID counter, mode 0600,
- * owned by mail_user when there is one (for a posternd later started as
- * that user), else by root.  Session processes open it before they give
- * up root (authd.c), so that no account's uid needs to write it.
+ * prepare_state: as root, makes the global message-ID counter root's,
+ * mode 0600.  Session processes and mail workers open it before they
+ * give up root (authd.c), as its owner, which needs no CAP_DAC_OVERRIDE
+ * (contrib/posternd.service gives none), and no account's uid can
+ * write it.
  */
 static void
 prepare_state(const struct conf *conf)
 {
-	bool	 one = conf->mail_user[0] != '\0';
-
 	if (!conf->privsep)
 		return;
-	if (msgid_prepare(conf->state_dir, one ? conf->mail_uid : 0,
-	    one ? conf->mail_gid : 0, 0600) == -1)
+	if (msgid_prepare(conf->state_dir, 0, 0, 0600) == -1)
 		log_warnx("%s: sessions will not allocate global message IDs",
 		    conf->state_dir);
 }

@@ -222,36 +222,52 @@ msgid_close(struct msgid **mp)
 }
 
 /* Creates the state directory and the counter for the sessions' users. */
+/* give: fd, the caller's, gets mode, then the owner uid and gid. */
+static int
+give(int fd, uid_t uid, gid_t gid, mode_t mode)
+{
+	return fchmod(fd, mode) == -1 || fchown(fd, uid, gid) == -1 ? -1 : 0;
+}
+
 /* prepare_existing: the counter is there already: a regular file, given
- * uid, gid and mode (an older version made it 0666).  Closes dirfd. */
+ * uid, gid and mode (an older version made it 0666, or mail_user's).
+ * A file of another owner is taken by name first: root without
+ * CAP_DAC_OVERRIDE (contrib/posternd.service) could not open it, and
+ * without CAP_FOWNER not change its mode.  Closes dirfd. */
 static int
 prepare_existing(int dirfd, const char *state_dir, uid_t uid, gid_t gid,
     mode_t mode)
 {
 	struct stat	 st;
-	int		 fd, rc = 0;
+	int		 fd = -1, rc = -1;
 
-	fd = openat(dirfd, MSGID_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NONBLOCK);
-	(void)close(dirfd);
-	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		if (fd != -1)
-			(void)close(fd);
+	if (fstatat(dirfd, MSGID_FILE, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		(void)close(dirfd);
 		errno = EINVAL;
 		log_warnx("%s/%s: not a regular file", state_dir, MSGID_FILE);
 		return -1;
 	}
-	if (st.st_uid != uid || st.st_gid != gid ||
-	    (st.st_mode & 07777) != mode) {
-		if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
-			log_warn("%s/%s", state_dir, MSGID_FILE);
-			rc = -1;
-		} else
-			log_info("%s/%s: owner and mode set to %lu:%lu %04o",
-			    state_dir, MSGID_FILE, (unsigned long)uid,
-			    (unsigned long)gid, (unsigned)mode);
+	if (st.st_uid == uid && st.st_gid == gid &&
+	    (st.st_mode & 07777) == mode) {
+		(void)close(dirfd);
+		return 0;
 	}
-	(void)close(fd);
+	if ((st.st_uid == geteuid() || fchownat(dirfd, MSGID_FILE, geteuid(),
+	    getegid(), AT_SYMLINK_NOFOLLOW) == 0) &&
+	    (fd = openat(dirfd, MSGID_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) != -1 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    give(fd, uid, gid, mode) == 0)
+		rc = 0;
+	if (rc == 0)
+		log_info("%s/%s: owner and mode set to %lu:%lu %04o",
+		    state_dir, MSGID_FILE, (unsigned long)uid,
+		    (unsigned long)gid, (unsigned)mode);
+	else
+		log_warn("%s/%s", state_dir, MSGID_FILE);
+	if (fd != -1)
+		(void)close(fd);
+	(void)close(dirfd);
 	return rc;
 }
 
@@ -273,7 +289,7 @@ msgid_prepare(const char *state_dir, uid_t uid, gid_t gid, mode_t mode)
 	    O_CLOEXEC, mode);
 	if (fd == -1 && errno == EEXIST)
 		return prepare_existing(dirfd, state_dir, uid, gid, mode);
-	if (fd == -1 || fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
+	if (fd == -1 || give(fd, uid, gid, mode) == -1) {
 		saved = errno;
 		log_warn("%s/%s", state_dir, MSGID_FILE);
 		if (fd != -1)
