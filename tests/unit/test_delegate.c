@@ -84,9 +84,12 @@ serve(struct tfx *f, int fd)
 	delegate_serve(&f->fx->conf, &who, fd, req, spool);
 }
 
-/* spawn: a channel, and the auth process's child at its other end. */
+static void	lookups(struct tfx *, int) __attribute__((noreturn));
+
+/* spawn_with: a channel, and at its other end a child running side
+ * (the auth process's). */
 static void
-spawn(struct tfx *f)
+spawn_with(struct tfx *f, void (*side)(struct tfx *, int))
 {
 	int	 sv[2];
 
@@ -95,10 +98,18 @@ spawn(struct tfx *f)
 	assert_true(f->pid >= 0);
 	if (f->pid == 0) {
 		close(sv[0]);
-		serve(f, sv[1]);
+		side(f, sv[1]);
+		_exit(6);	/* sides do not return */
 	}
 	close(sv[1]);
 	f->s.deliverq = sv[0];
+}
+
+/* spawn: a channel, and the auth process's child serving a delivery. */
+static void
+spawn(struct tfx *f)
+{
+	spawn_with(f, serve);
 }
 
 /* finish: the child's exit status once the channel is closed. */
@@ -343,17 +354,9 @@ test_lookup(void **state)
 	struct auth_user u;
 	char		 name[USER_MAX + 8];
 	uint32_t	 bad[2] = { 0x5053504cu, 0 };	/* a lookup's magic */
-	int		 sv[2], status;
+	int		 status;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		close(sv[0]);
-		lookups(f, sv[1]);
-	}
-	close(sv[1]);
-	f->s.deliverq = sv[0];
+	spawn_with(f, lookups);
 	assert_int_equal(delegate_lookup(&f->s, "bob", &u), AUTH_OK);
 	assert_string_equal(u.name, "bob");
 	assert_string_equal(u.maildir, maildir_of(f->fx, "bob"));
