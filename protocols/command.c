@@ -1,7 +1,8 @@
 /*
  * command.c: the command loop of every line protocol (command.h): line
- * limits, the login deadline, the bad-command count.  It never writes a
- * reply of its own: the module answers each event in its protocol's form.
+ * limits, the login deadline, the bad-command count; and the "-ERR"
+ * replies the POP family shares.  Every other reply is the module's, in
+ * its protocol's form.
  */
 #include <sys/types.h>
 
@@ -61,6 +62,20 @@ flush(struct cmdloop *cl)
 		(void)io_flush(cl->io);
 }
 
+/* event: the reply to an event: the module's, or the POP family's. */
+static void
+event(struct cmdloop *cl, enum cmd_event ev)
+{
+	if (cl->ops->event != NULL)
+		cl->ops->event(cl->ctx, ev);
+	else if (ev == CMD_TOOLONG)
+		(void)io_puts(cl->io, "-ERR line too long\r\n");
+	else if (ev == CMD_TIMEOUT)
+		(void)io_puts(cl->io, "-ERR autologout: idle for too long\r\n");
+	else
+		(void)io_puts(cl->io, "-ERR too many bad commands, closing\r\n");
+}
+
 const char *
 command_loop(struct cmdloop *cl)
 {
@@ -75,12 +90,12 @@ command_loop(struct cmdloop *cl)
 		if (n == IO_ERROR)
 			return "connection error";
 		if (n == IO_TIMEOUT) {
-			cl->ops->event(cl->ctx, CMD_TIMEOUT);
+			event(cl, CMD_TIMEOUT);
 			flush(cl);
 			return "timeout";
 		}
 		if (n == IO_TOOLONG || (size_t)n > cl->max_line) {
-			cl->ops->event(cl->ctx, CMD_TOOLONG);
+			event(cl, CMD_TOOLONG);
 			rc = CMD_BAD;
 		} else
 			rc = cl->ops->dispatch(cl->ctx, line, (size_t)n);
@@ -89,7 +104,7 @@ command_loop(struct cmdloop *cl)
 			return cl->why != NULL ? cl->why : "closed";
 		}
 		if (rc == CMD_BAD && ++bad >= cl->max_bad) {
-			cl->ops->event(cl->ctx, CMD_TOOMANY);
+			event(cl, CMD_TOOMANY);
 			flush(cl);
 			return "too many bad commands";
 		}
@@ -122,6 +137,31 @@ command_find(const void *table, size_t n, size_t size, const char *name)
 			return entry;
 	}
 	return NULL;
+}
+
+const void *
+command_pop(struct cmdloop *cl, char **line, const void *table, size_t n,
+    size_t size, int state, bool logged_in)
+{
+	struct command_head	 head;
+	const char		*name = command_name(line);
+	const void		*entry;
+
+	if (*name == '\0') {
+		(void)io_puts(cl->io, "-ERR empty command\r\n");
+		return NULL;
+	}
+	if ((entry = command_find(table, n, size, name)) == NULL) {
+		(void)io_puts(cl->io, "-ERR unknown command\r\n");
+		return NULL;
+	}
+	memcpy(&head, entry, sizeof(head));
+	if (!(head.states & state)) {
+		(void)io_printf(cl->io, "-ERR %s is not valid %s login\r\n",
+		    head.name, logged_in ? "after" : "before");
+		return NULL;
+	}
+	return entry;
 }
 
 char *

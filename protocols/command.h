@@ -2,7 +2,10 @@
  * command.h: the command loop every line protocol shares.  It reads the
  * next line (before login within the login deadline), hands it to the
  * module, counts bad commands, and ends the session when told to; the
- * module keeps its command table, its states and the form of its replies.
+ * module keeps its command table, its states and the form of its replies,
+ * except for the "-ERR" lines the POP family (POP3, RFC 918 POP, PAPM)
+ * shares: the replies to the loop's events and to a command that is
+ * empty, unknown or out of its state (command_pop()).
  */
 #ifndef POSTERN_COMMAND_H
 #define POSTERN_COMMAND_H
@@ -32,7 +35,9 @@ struct command_ops {
 	/* Runs one command line of len octets (NUL-terminated, without
 	 * its line end): CMD_OK, CMD_BAD or CMD_CLOSE. */
 	int	(*dispatch)(void *ctx, char *line, size_t len);
-	/* Writes the reply to an event. */
+	/* Writes the reply to an event; NULL: the POP family's "-ERR line
+	 * too long", "-ERR autologout: idle for too long" and "-ERR too
+	 * many bad commands, closing". */
 	void	(*event)(void *ctx, enum cmd_event ev);
 	/* Sends what the module buffered; NULL: io_flush. */
 	int	(*flush)(void *ctx);
@@ -70,6 +75,29 @@ const void	*command_find(const void *table, size_t n, size_t size,
 		    const char *name);
 #define COMMAND_FIND(a, name)	\
 	command_find((a), sizeof(a) / sizeof((a)[0]), sizeof((a)[0]), (name))
+/*
+ * How every command table's entries begin (command_find() needs only the
+ * name): the name, then the states the command is valid in, as bits of
+ * the module's own.
+ */
+struct command_head {
+	const char	*name;
+	int		 states;
+};
+/*
+ * The POP family's dispatch: cuts the command name off *line and returns
+ * its entry in table (as for command_find(), entries that begin as a
+ * struct command_head) when it is valid in state; else NULL, after the
+ * reply: "-ERR empty command", "-ERR unknown command", or "-ERR NAME is
+ * not valid before login" ("after login" when logged_in).
+ * COMMAND_POP(cl, line, array, state, logged_in) for a whole array.
+ */
+const void	*command_pop(struct cmdloop *cl, char **line,
+		    const void *table, size_t n, size_t size, int state,
+		    bool logged_in);
+#define COMMAND_POP(cl, line, a, state, in)				\
+	command_pop((cl), (line), (a), sizeof(a) / sizeof((a)[0]),	\
+	    sizeof((a)[0]), (state), (in))
 /*
  * Cuts the command name off *line: the word up to the first space,
  * which is replaced with a NUL; *line then points to the arguments ("" when

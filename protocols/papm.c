@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +95,12 @@ struct papm {
 };
 
 struct cmd {
-	const char	*name;
+	const char	*name;		/* as struct command_head */
 	int		 states;
 	int		(*fn)(struct papm *, char *);
 };
+_Static_assert(offsetof(struct cmd, states) ==
+    offsetof(struct command_head, states), "struct cmd: command.h's head");
 
 static int	cmd_user(struct papm *, char *);
 static int	cmd_pass(struct papm *, char *);
@@ -565,7 +568,7 @@ cmd_helo(struct papm *pa, char *args)
 	const char *list = pa->s->conf->papm_helo_domains;
 
 	if (pa->state != TRANS) {
-		reply(pa, "-ERR log in first (USER and PASS)");
+		reply(pa, "-ERR HELO is not valid before login");
 		return CMD_BAD;
 	}
 	if (d == NULL || !command_end(args) || !domain_ok(d)) {
@@ -1142,39 +1145,12 @@ dispatch(void *ctx, char *line, size_t len)
 {
 	struct papm	*pa = ctx;
 	const struct cmd *c;
-	const char	*name = command_name(&line);
 
-	if (*name == '\0') {
-		reply(pa, "-ERR empty command");
-		return CMD_BAD;
-	}
-	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
-		reply(pa, "-ERR unknown command");
-		return CMD_BAD;
-	}
-	if (!(c->states & pa->state)) {
-		reply(pa, "-ERR %s", pa->state == AUTH ? "log in first (USER "
-		    "and PASS)" : "already logged in");
-		return CMD_BAD;
-	}
-	return c->fn(pa, line);
+	c = COMMAND_POP(&pa->cl, &line, cmds, pa->state, pa->state != AUTH);
+	return c == NULL ? CMD_BAD : c->fn(pa, line);
 }
 
-/* event: the replies to the command loop's events. */
-static void
-event(void *ctx, enum cmd_event ev)
-{
-	struct papm	*pa = ctx;
-
-	if (ev == CMD_TOOLONG)
-		reply(pa, "-ERR line too long");
-	else if (ev == CMD_TIMEOUT)
-		reply(pa, "-ERR autologout: idle for too long");
-	else
-		reply(pa, "-ERR too many bad commands, closing");
-}
-
-static const struct command_ops papm_ops = { dispatch, event, NULL };
+static const struct command_ops papm_ops = { dispatch, NULL, NULL };
 
 /* papm_serve: one PAPM session on s->fd. */
 static void

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,10 +81,12 @@ struct mbox {
 };
 
 struct cmd {
-	const char	*name;
+	const char	*name;		/* as struct command_head */
 	int		 states;
 	int		(*fn)(struct pop1 *, char *);
 };
+_Static_assert(offsetof(struct cmd, states) ==
+    offsetof(struct command_head, states), "struct cmd: command.h's head");
 
 static int	cmd_user(struct pop1 *, char *);
 static int	cmd_pass(struct pop1 *, char *);
@@ -725,39 +728,12 @@ dispatch(void *ctx, char *line, size_t len)
 {
 	struct pop1	*p = ctx;
 	const struct cmd *c;
-	const char	*name = command_name(&line);
 
-	if (*name == '\0') {
-		reply(p, "-ERR empty command");
-		return CMD_BAD;
-	}
-	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
-		reply(p, "-ERR unknown command");
-		return CMD_BAD;
-	}
-	if (!(c->states & p->state)) {
-		reply(p, "-ERR %s", p->state == AUTH ? "log in first (USER "
-		    "and PASS)" : "already logged in");
-		return CMD_BAD;
-	}
-	return c->fn(p, line);
+	c = COMMAND_POP(&p->cl, &line, cmds, p->state, p->state != AUTH);
+	return c == NULL ? CMD_BAD : c->fn(p, line);
 }
 
-/* event: the replies to the command loop's events. */
-static void
-event(void *ctx, enum cmd_event ev)
-{
-	struct pop1	*p = ctx;
-
-	if (ev == CMD_TOOLONG)
-		reply(p, "-ERR line too long");
-	else if (ev == CMD_TIMEOUT)
-		reply(p, "-ERR autologout: idle for too long");
-	else
-		reply(p, "-ERR too many bad commands, closing");
-}
-
-static const struct command_ops pop1_ops = { dispatch, event, NULL };
+static const struct command_ops pop1_ops = { dispatch, NULL, NULL };
 
 /* pop1_serve: one RFC 918 session on s->fd. */
 static void

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,12 @@ struct pop3 {
 };
 
 struct cmd {
-	const char	*name;
+	const char	*name;		/* as struct command_head */
 	int		 states;
 	int		(*fn)(struct pop3 *, char *);
 };
+_Static_assert(offsetof(struct cmd, states) ==
+    offsetof(struct command_head, states), "struct cmd: command.h's head");
 
 static int	cmd_user(struct pop3 *, char *);
 static int	cmd_pass(struct pop3 *, char *);
@@ -866,40 +869,13 @@ dispatch(void *ctx, char *line, size_t len)
 {
 	struct pop3	*p = ctx;
 	const struct cmd *c;
-	const char	*name = command_name(&line);
 
-	if (*name == '\0') {
-		reply(p, "-ERR empty command");
-		return CMD_BAD;
-	}
-	if ((c = COMMAND_FIND(cmds, name)) == NULL) {
-		reply(p, "-ERR unknown command");
-		return CMD_BAD;
-	}
-	if (!(c->states & p->state)) {
-		reply(p, "-ERR %s is not valid %s", c->name,
-		    p->state == AUTHORIZATION ? "before login" :
-		    "after login");
-		return CMD_BAD;
-	}
-	return c->fn(p, line);
+	c = COMMAND_POP(&p->cl, &line, cmds, p->state,
+	    p->state != AUTHORIZATION);
+	return c == NULL ? CMD_BAD : c->fn(p, line);
 }
 
-/* event: the replies to the command loop's events. */
-static void
-event(void *ctx, enum cmd_event ev)
-{
-	struct pop3	*p = ctx;
-
-	if (ev == CMD_TOOLONG)
-		reply(p, "-ERR line too long");
-	else if (ev == CMD_TIMEOUT)
-		reply(p, "-ERR autologout: idle for too long");
-	else
-		reply(p, "-ERR too many bad commands, closing");
-}
-
-static const struct command_ops pop3_ops = { dispatch, event, NULL };
+static const struct command_ops pop3_ops = { dispatch, NULL, NULL };
 
 /* apop_stamp: the greeting's timestamp "<pid.time.random@host>" (RFC
  * 1939 section 7), new for each session, when APOP is enabled. */

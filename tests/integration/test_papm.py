@@ -120,11 +120,12 @@ try:
          "invalid")
     t.eq(c.cmd("USER"), "-ERR mail drop name invalid", "USER, no name")
     t.eq(c.cmd("PASS x"), "-ERR send USER first", "PASS without USER")
-    t.eq(c.cmd("STAT"), "-ERR log in first (USER and PASS)",
+    t.eq(c.cmd("STAT"), "-ERR STAT is not valid before login",
          "STAT before login")
     t.eq(login(c), ("+OK mail drop name valid", "+OK mail drop ready"),
          "USER and PASS: +OK mail drop ready")
-    t.eq(c.cmd("USER bob"), "-ERR already logged in", "USER after login")
+    t.eq(c.cmd("USER bob"), "-ERR USER is not valid after login",
+         "USER after login")
     t.eq(c.cmd("STAT"), "+OK 3 242", "STAT: +OK num1 num2")
     t.eq(c.cmd("STAT x"), "-ERR STAT takes no argument", "STAT argument")
     t.eq(lines_until_dot(c.send("LIST\r\n") or c),
@@ -183,7 +184,7 @@ try:
 
     # Section 4: push, refused before login.
     c = connect(srv)
-    t.eq(c.cmd("HELO bar.com"), "-ERR log in first (USER and PASS)",
+    t.eq(c.cmd("HELO bar.com"), "-ERR HELO is not valid before login",
          "HELO before login: -ERR")
     t.eq(c.cmd("MAIL FROM: zzkaing@hotmail.com"),
          "-ERR user account not registered", "MAIL before login: -ERR "

@@ -140,9 +140,9 @@ try:
     for name, data in MSGS:
         put(md, name, data)
     c = connect(srv)
-    t.eq(c.cmd("RETR INBOX"), "-ERR log in first (USER and PASS)",
+    t.eq(c.cmd("RETR INBOX"), "-ERR RETR is not valid before login",
          "RETR before login: -ERR")
-    t.eq(c.cmd("RCEV"), "-ERR log in first (USER and PASS)",
+    t.eq(c.cmd("RCEV"), "-ERR RCEV is not valid before login",
          "RCEV before login: -ERR")
     t.eq(c.cmd("PASS x"), "-ERR send USER first", "PASS without USER")
     t.eq(c.cmd("USER"), "-ERR USER needs a user name", "USER without name")
@@ -154,7 +154,8 @@ try:
          "an unknown user: the same -ERR")
     t.eq(c.cmd("FOO"), "-ERR unknown command", "unknown command: -ERR")
     t.eq(login(c), ("+OK send PASS", "+OK logged in"), "then a good login")
-    t.eq(c.cmd("USER alice"), "-ERR already logged in", "USER after login")
+    t.eq(c.cmd("USER alice"), "-ERR USER is not valid after login",
+         "USER after login")
     t.eq(c.cmd("RCEV"), "-ERR no transaction: send RETR or RDEL first",
          "RCEV before RETR/RDEL: -ERR")
     t.eq(c.cmd("RCVD"), "-ERR no transaction: send RETR or RDEL first",

@@ -88,8 +88,8 @@ test_login(void **state)
 
 	start(f);
 	assert_string_equal(line(f), "+OK Postern PAPM server ready");
-	assert_string_equal(cmd(f, "STAT"), "-ERR log in first (USER and "
-	    "PASS)");
+	assert_string_equal(cmd(f, "STAT"),
+	    "-ERR STAT is not valid before login");
 	assert_string_equal(cmd(f, "PASS x"), "-ERR send USER first");
 	assert_string_equal(cmd(f, "USER"), "-ERR mail drop name invalid");
 	assert_string_equal(cmd(f, "USER a b"), "-ERR mail drop name invalid");
@@ -100,7 +100,8 @@ test_login(void **state)
 	assert_string_equal(cmd(f, "PASS wrong"), "-ERR invalid username/"
 	    "password combination");
 	login(f);
-	assert_string_equal(cmd(f, "PASS secret"), "-ERR already logged in");
+	assert_string_equal(cmd(f, "PASS secret"),
+	    "-ERR PASS is not valid after login");
 	assert_string_equal(cmd(f, "WHAT"), "-ERR unknown command");
 	assert_string_equal(cmd(f, "QUIT"), "+OK server signing off");
 	assert_string_equal(line(f), "");
@@ -170,8 +171,8 @@ test_push_before_login(void **state)
 
 	start(f);
 	line(f);
-	assert_string_equal(cmd(f, "HELO bar.com"), "-ERR log in first (USER "
-	    "and PASS)");
+	assert_string_equal(cmd(f, "HELO bar.com"),
+	    "-ERR HELO is not valid before login");
 	assert_string_equal(cmd(f, "MAIL FROM: alice@bar.com"),
 	    "-ERR user account not registered");
 	assert_string_equal(cmd(f, "RCPT TO: bob@bar.com"),

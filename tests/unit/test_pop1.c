@@ -92,7 +92,7 @@ test_greeting_login_quit(void **state)
 	start(f);
 	assert_string_equal(line(f), "+OK Postern POP server ready");
 	assert_string_equal(cmd(f, "RETR INBOX"),
-	    "-ERR log in first (USER and PASS)");
+	    "-ERR RETR is not valid before login");
 	assert_string_equal(cmd(f, "PASS x"), "-ERR send USER first");
 	assert_string_equal(cmd(f, "USER   "), "-ERR USER needs a user name");
 	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
@@ -101,7 +101,8 @@ test_greeting_login_quit(void **state)
 	assert_string_equal(cmd(f, "NOOP"), "+OK");
 	assert_string_equal(cmd(f, "RSET"), "+OK");
 	login(f);
-	assert_string_equal(cmd(f, "PASS x"), "-ERR already logged in");
+	assert_string_equal(cmd(f, "PASS x"),
+	    "-ERR PASS is not valid after login");
 	assert_string_equal(cmd(f, "XYZZY"), "-ERR unknown command");
 	assert_string_equal(cmd(f, ""), "-ERR empty command");
 	assert_string_equal(cmd(f, "quit"), "+OK Postern POP server signing "
