@@ -10,7 +10,7 @@ set -u
 
 PACKAGES="gcc make autoconf automake pkg-config libbsd-dev libconfuse-dev
 libcmocka-dev libssl-dev libtls-dev libcrypt-dev libpam0g-dev mandoc cppcheck python3 curl openssl
-python3-cryptography
+python3-cryptography iproute2
 fetchmail getmail6 mpop libmail-pop3client-perl haproxy
 clang-14 libclang-rt-14-dev clang-tidy-14 valgrind"
 

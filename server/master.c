@@ -131,10 +131,22 @@ name_listener(struct listener *l, const struct listener_conf *lc)
 		    4);	/* a long path: the log shows its start */
 }
 
+/*
+ * backlog: the listen queue: room for every connection the server admits
+ * (max_connections), so that clients who find every worker busy wait
+ * for one rather than have their SYN dropped; the kernel caps it at its
+ * own limit (net.core.somaxconn, kern.ipc.soacceptqueue, kern.somaxconn).
+ */
+static int
+backlog(const struct conf *conf)
+{
+	return conf->max_connections > 128 ? conf->max_connections : 128;
+}
+
 /* bind_unix: a listening UNIX socket at lc->path, mode 0660, replacing
  * a stale socket there but no other kind of file; or -1. */
 static int
-bind_unix(const struct listener_conf *lc)
+bind_unix(const struct listener_conf *lc, int queue)
 {
 	struct sockaddr_un sun;
 	struct stat	 st;
@@ -151,7 +163,7 @@ bind_unix(const struct listener_conf *lc)
 		(void)unlink(lc->path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(lc->path, 0660) == -1 || listen(fd, 128) == -1 ||
+	    chmod(lc->path, 0660) == -1 || listen(fd, queue) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_warn("listen %s", lc->path);
 		if (fd != -1)
@@ -163,7 +175,7 @@ bind_unix(const struct listener_conf *lc)
 
 /* bind_tcp: a listening TCP socket for a listen section, or -1. */
 static int
-bind_tcp(const struct listener_conf *lc)
+bind_tcp(const struct listener_conf *lc, int queue)
 {
 	struct addrinfo	 hints, *ai;
 	const char	*addr = strcmp(lc->address, "*") == 0 ?
@@ -195,7 +207,7 @@ bind_tcp(const struct listener_conf *lc)
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, 128) == -1 ||
+	    listen(fd, queue) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_warn("listen %s port %d", addr, lc->port);
 		freeaddrinfo(ai);
@@ -206,12 +218,13 @@ bind_tcp(const struct listener_conf *lc)
 	return fd;
 }
 
-/* bind_one: a listening socket for one listen section, or -1. */
+/* bind_one: a listening socket for one listen section, with a listen
+ * queue of queue connections; or -1. */
 static int
-bind_one(const struct listener_conf *lc, struct listener *l)
+bind_one(const struct listener_conf *lc, int queue, struct listener *l)
 {
 	memset(l, 0, sizeof(*l));
-	l->fd = lc->path != NULL ? bind_unix(lc) : bind_tcp(lc);
+	l->fd = lc->path != NULL ? bind_unix(lc, queue) : bind_tcp(lc, queue);
 	if (l->fd == -1)
 		return -1;
 	l->proto = protocol_find(lc->protocol);
@@ -257,7 +270,7 @@ master_listen(const struct conf *conf, struct listener *l)
 	int	 i;
 
 	for (i = 0; i < conf->nlisteners; i++) {
-		if (bind_one(&conf->listeners[i], &l[i]) == -1) {
+		if (bind_one(&conf->listeners[i], backlog(conf), &l[i]) == -1) {
 			while (--i >= 0)
 				close(l[i].fd);
 			return -1;
@@ -680,7 +693,7 @@ same_socket(const struct listener_conf *a, const struct listener_conf *b,
 /*
  * rebind: the listeners of nc into nl: the sockets of m that nc still
  * names are kept open (the same protocol first, then the same address
- * with another protocol), the others bound anew.  src[j] is the index in
+ * with another protocol), with nc's listen queue, the others bound anew.  src[j] is the index in
  * m of the socket nl[j] kept, or -1.  Returns 0, or -1 after closing
  * what it bound.
  */
@@ -710,7 +723,11 @@ rebind(const struct master *m, const struct conf *nc, struct listener *nl,
 				name_listener(&nl[j], &nc->listeners[j]);
 			}
 	for (j = 0; j < nc->nlisteners; j++) {
-		if (src[j] != -1 || bind_one(&nc->listeners[j], &nl[j]) == 0)
+		/* A kept socket's queue follows max_connections too. */
+		if (src[j] != -1 && listen(nl[j].fd, backlog(nc)) == -1)
+			log_warn("listen %s: listen queue", nl[j].name);
+		if (src[j] != -1 ||
+		    bind_one(&nc->listeners[j], backlog(nc), &nl[j]) == 0)
 			continue;
 		while (--j >= 0)
 			if (src[j] == -1)

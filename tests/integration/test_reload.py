@@ -3,7 +3,8 @@
 
 SIGHUP with a changed max_bad_commands and a new listener: new
 connections get both, a session opened before goes on under the old
-settings, the idle workers are new processes; a listener dropped from
+settings, the idle workers are new processes; the listen queues hold
+max_connections connections, kept listeners' too after a change; a listener dropped from
 the file stops listening; a broken file, or one naming a listener that
 cannot be bound, is refused with the reason and the old configuration
 keeps serving.  SIGTERM: idle workers end at once, busy clients get the
@@ -14,6 +15,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -70,21 +72,35 @@ def hup(srv, pattern):
     return None
 
 
+def listen_queue(port):
+    """The listen queue (backlog) of the TCP listener on port, as ss(8)
+    shows it in Send-Q; None when there is none."""
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"],
+                         capture_output=True, text=True).stdout.split()
+    return int(out[2]) if len(out) >= 3 else None
+
+
 def reload_changes():
-    srv = Server(settings=dict(max_bad_commands=20))
+    srv = Server(settings=dict(max_bad_commands=20, max_connections=300))
     with srv:
+        t.eq(listen_queue(srv.port), 300, "the listen queue holds "
+             "max_connections = 300 connections")
         old = srv.client()
         t.ok(old.login()[1].startswith("+OK"), "a session before SIGHUP")
         idle = [p for p in srv.workers()
                 if "worker idle" in Server.title(p)]
 
         srv.settings["max_bad_commands"] = 2
+        srv.settings["max_connections"] = 450
         srv.write_conf('listen { protocol = "pop3" address = "127.0.0.1" '
                        'port = 0 }\n')
         line = hup(srv, r"SIGHUP: configuration reloaded \(generation 2\)")
         t.ok(line is not None, "SIGHUP reloads the configuration",
              "\n".join(srv.log[-10:]))
         t.eq(len(ports(srv)), 2, "the new listener is bound and logged")
+        t.eq([listen_queue(p) for p in ports(srv)], [450, 450],
+             "max_connections = 450: the kept listener's queue and the "
+             "new one's")
         t.ok(wait_for(lambda: not set(idle) & set(srv.workers())),
              "the idle workers are replaced", (idle, srv.workers()))
 
@@ -106,6 +122,7 @@ def reload_changes():
         t.eq(old.cmd("STAT"), "+OK 0 0", "and still works")
         old.cmd("QUIT")
 
+        del srv.settings["max_connections"]
         srv.write_conf()
         line = hup(srv, r"SIGHUP: configuration reloaded \(generation 3\)")
         t.ok(line is not None and srv.wait_log(
@@ -121,6 +138,8 @@ def reload_changes():
         except OSError:
             refused = True
         t.ok(refused, "nothing answers on its port any more")
+        t.eq(listen_queue(srv.port), 1000, "the default max_connections: "
+             "a queue of 1000")
 
 
 def reload_refused():
