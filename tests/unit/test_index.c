@@ -974,6 +974,55 @@ test_fresh_without_lock(void **state)
 }
 
 /*
+ * A login that must write the index (new mail) while another process
+ * keeps the index lock past INDEX_LOCK_WAIT still lists every message,
+ * with UIDs for this session only: the index is not written, the
+ * listing says its UIDs did not last, and the wait is logged.  Once the
+ * lock is free the next login writes the index.
+ */
+static void
+test_lazy_lock_timeout(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	struct timespec	 a, b;
+	unsigned long long gen;
+	long		 ms;
+	pid_t		 pid;
+	int		 status;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	age_dirs(fx, 10);
+	md = md_open(fx);		/* writes the index */
+	maildrop_close(&md);
+	gen = header_field(fx, H_GENERATION);
+	put(fx->mdfd, "new/2.b", "b\n");
+	pid = hold_index_lock(fx);
+	capture(fx);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	md = md_open(fx);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_true(ms >= INDEX_LOCK_WAIT - 100);
+	assert_true(captured(fx, "still locked after"));
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "1.a"), 1);
+	assert_false(md->idx.saved);
+	assert_int_equal(md->idx.lockfd, -1);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	md = md_open(fx);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "1.a"), 1);
+	assert_int_equal(uid_of(md, "2.b"), 2);
+	assert_true(md->idx.saved);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 1);
+}
+
+/*
  * The index changes between a login's unlocked read and its taking the
  * lock: another process, holding the lock, gives new/3.c and new/4.d
  * UIDs 3 and 4, and 3.c is then removed.  The login reads the index again
@@ -1211,6 +1260,7 @@ main(void)
 		T(test_index_lock_wait),
 		T(test_fresh_without_lock),
 		T(test_lazy_rereads),
+		T(test_lazy_lock_timeout),
 		T(test_kill_writer),
 		T(test_stamp_spares_readdir),
 		T(test_stamp_sees_changes),
