@@ -67,11 +67,13 @@ struct wire_req {
 	uint32_t	 plen;		/* pending input after the struct */
 };
 
+/* The answer: the verdict, and the account's name; where its mail is
+ * and whose uid it runs as are the session process's business alone. */
 struct wire_rep {
 	uint32_t	 magic;
 	uint32_t	 result;
 	char		 why[64];
-	struct auth_user u;
+	char		 name[USER_MAX + 1];
 };
 
 /* The auth process's children: its running sessions. */
@@ -238,8 +240,7 @@ wait_rep(int fd, struct wire_rep *rep)
 	if (rep->magic != AUTHD_MAGIC || rep->result > AUTH_TEMPFAIL)
 		return -1;
 	rep->why[sizeof(rep->why) - 1] = '\0';
-	rep->u.name[sizeof(rep->u.name) - 1] = '\0';
-	rep->u.maildir[sizeof(rep->u.maildir) - 1] = '\0';
+	rep->name[sizeof(rep->name) - 1] = '\0';
 	return 0;
 }
 
@@ -277,8 +278,10 @@ authd_login(int q, const struct session *s, const struct auth_request *req,
 	close(rp[0]);
 	strlcpy(why, rep.why, sizeof(why));
 	*why_r = why;
-	if (rep.result == AUTH_OK)
-		*u = rep.u;
+	if (rep.result == AUTH_OK) {
+		strlcpy(u->name, rep.name, sizeof(u->name));
+		u->uid = u->gid = -1;
+	}
 	return (enum auth_result)rep.result;
 }
 
@@ -739,7 +742,7 @@ answer(int fd, enum auth_result r, const char *why,
 	rep.result = (uint32_t)r;
 	strlcpy(rep.why, why, sizeof(rep.why));
 	if (r == AUTH_OK)
-		rep.u = *u;
+		strlcpy(rep.name, u->name, sizeof(rep.name));
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 		log_warn("authd: answering a worker");
