@@ -27,8 +27,9 @@ void	compat_shed_memory(void);
  * its signal handler to the flag it sets and stop between connections,
  * never with one accepted and unserved.  Linux: a receive timeout
  * (SO_RCVTIMEO) does both (signal(7)); 0.  The connections accepted
- * inherit it, which changes nothing here: nothing reads them without
- * poll(2) first, and TLS makes them non-blocking.  The BSDs restart
+ * inherit it, which changes nothing here: the PROXY header is read after
+ * poll(2), the io layer sets its own receive timeout before its first
+ * read (io.c), and TLS makes them non-blocking.  The BSDs restart
  * accept(2) after a handler and ignore the timeout there: -1, and the
  * pool takes turns at its listener with the accept lock instead.
  */

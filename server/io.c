@@ -7,6 +7,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,9 @@ struct io {
 	int	 eof;		/* the peer closed its side */
 	int	 crlf;		/* the last line returned ended in CRLF */
 	int	 tlsdone;	/* TLS failed or was closed: no more I/O */
+	int	 rcvtimeo;	/* the socket's SO_RCVTIMEO in ms; -1: unknown */
+	int	 pollread;	/* reads wait in poll(2): fd is no socket,
+				   or does not block */
 	struct tls *tls;	/* the TLS stream, once started */
 	char	 tlserr[256];	/* why TLS last failed, for the log */
 	size_t	 max_line;
@@ -88,6 +92,8 @@ io_new(int fd, size_t max_line)
 	io->discard = 0;
 	io->eof = 0;
 	io->tlsdone = 0;
+	io->rcvtimeo = -1;	/* one is inherited from the listener */
+	io->pollread = 0;
 	io->tls = NULL;
 	io->tlserr[0] = '\0';
 	io->max_line = max_line;
@@ -454,6 +460,39 @@ io_fill_tls(struct io *io)
 	}
 }
 
+/*
+ * io_read_wait: readies the wait of the next read(2) on a socket: a
+ * blocking read that the socket's receive timeout (SO_RCVTIMEO, set to
+ * what is left of io's timeout when that changed) ends, one system call
+ * where poll(2) and read(2) would be two.  Returns 0; 1 when the read
+ * must wait in poll(2) instead (no socket: io->pollread is set); or
+ * IO_TIMEOUT.
+ */
+static int
+io_read_wait(struct io *io, const struct timespec *start)
+{
+	struct timeval	 tv;
+	int		 left = 0;
+
+	if (io->pollread)
+		return 1;
+	if (io->timeout > 0 && (left = io_left(io, start)) <= 0) {
+		errno = ETIMEDOUT;
+		return IO_TIMEOUT;
+	}
+	if (left == io->rcvtimeo)
+		return 0;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	if (setsockopt(io->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
+	    -1) {
+		io->pollread = 1;
+		return 1;
+	}
+	io->rcvtimeo = left;
+	return 0;
+}
+
 /* io_fill: reads more input, flushing pending output first if the read
  * would wait.  Returns 0 or an IO_* failure. */
 static ssize_t
@@ -479,7 +518,8 @@ io_fill(struct io *io)
 		return IO_ERROR;
 	io_clock(&start);
 	for (;;) {
-		if ((r = io_wait(io, POLLIN, &start)) != 0)
+		if ((r = io_read_wait(io, &start)) < 0 ||
+		    (r == 1 && (r = io_wait(io, POLLIN, &start)) != 0))
 			return r;
 		n = read(io->fd, io->in + io->inend, io->insize - io->inend);
 		if (n > 0) {
@@ -488,6 +528,15 @@ io_fill(struct io *io)
 		}
 		if (n == 0)
 			return io_eof(io);
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) && !io->pollread) {
+			/* The receive timeout ran out (the loop says so), or
+			 * the socket does not block (as one accepted from a
+			 * non-blocking listener does on the BSDs): from now
+			 * on poll(2) waits. */
+			io->pollread = io->timeout == 0 ||
+			    io_left(io, &start) > 0;
+			continue;
+		}
 		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
 			log_debug("io: read: %s", strerror(errno));
 			return IO_ERROR;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -618,6 +619,91 @@ test_timeout(void **state)
 	io_free(&io);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* late_line: a child that writes text to fd after ms milliseconds;
+ * its pid. */
+static pid_t
+late_line(int fd, int ms, const char *text)
+{
+	pid_t	 pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep((useconds_t)ms * 1000);
+		_exit(write(fd, text, strlen(text)) == (ssize_t)strlen(text) ?
+		    0 : 1);
+	}
+	return pid;
+}
+
+/* reaped: the late writer's exit status was 0. */
+static void
+reaped(pid_t pid)
+{
+	int	 status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* rcvtimeo_ms: the socket's receive timeout, in milliseconds. */
+static long
+rcvtimeo_ms(int fd)
+{
+	struct timeval	 tv;
+	socklen_t	 len = sizeof(tv);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len),
+	    0);
+	return (long)tv.tv_sec * 1000 + (long)tv.tv_usec / 1000;
+}
+
+/*
+ * A read waits in read(2) itself, the socket's receive timeout set to
+ * the io's: one shorter already on the socket (as a connection inherits
+ * its listener's) neither ends the wait early nor stays; a socket that
+ * does not block, and a pipe, wait in poll(2); every one of them gets
+ * its line late, and IO_TIMEOUT only after the io's timeout.
+ */
+static void
+test_read_waits(void **state)
+{
+	struct timeval	 tv = { 0, 100 * 1000 };
+	struct io	*io;
+	long long	 t0, ms;
+	pid_t		 pid;
+	int		 sv[2], i;
+
+	for (i = 0; i < 3; i++) {
+		if (i < 2)
+			mkpair(sv);
+		else
+			assert_int_equal(pipe(sv), 0);
+		if (i == 0)
+			assert_int_equal(setsockopt(sv[0], SOL_SOCKET,
+			    SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+		if (i == 1)
+			assert_int_equal(fcntl(sv[0], F_SETFL,
+			    fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
+		io = io_new(sv[0], LINE_DEFAULT);
+		assert_non_null(io);
+		io_set_timeout(io, 1);
+		t0 = now_ms();
+		pid = late_line(sv[1], 400, "NOOP\r\n");
+		getline_is(io, "NOOP");
+		assert_true(now_ms() - t0 >= 350);
+		reaped(pid);
+		if (i == 0)
+			assert_int_equal(rcvtimeo_ms(sv[0]), 1000);
+		t0 = now_ms();
+		getline_fails(io, IO_TIMEOUT);
+		ms = now_ms() - t0;
+		assert_true(ms >= 950 && ms < 2500);
+		io_free(&io);
+		close(sv[0]);
+		close(sv[1]);
+	}
 }
 
 /* peer_read: one recv of at most size octets, waiting 5 s at most. */
@@ -1463,6 +1549,7 @@ main(void)
 		cmocka_unit_test(test_eof),
 		cmocka_unit_test(test_eof_partial),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_read_waits),
 		cmocka_unit_test(test_replies_held),
 		cmocka_unit_test(test_flush_before_block),
 		cmocka_unit_test(test_pipelined_split),
