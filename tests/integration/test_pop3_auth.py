@@ -205,8 +205,8 @@ def failures():
         t.eq(c.line(), "-ERR [AUTH] too many failures, closing",
              "then the connection is closed")
         t.ok(c.closed(), "closed after max_auth_failures")
-        n = len([x for x in srv.log if "auth failed: user=<alice>" in x])
-        t.eq(n, 3, "each failure logged on one line")
+        t.eq(srv.log_count(r"auth failed: user=<alice>", 3), 3,
+             "each failure logged on one line")
 
 
 def delay():

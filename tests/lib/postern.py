@@ -175,6 +175,18 @@ class Server:
             time.sleep(0.05)
         return None
 
+    def log_count(self, pattern, want, timeout=5):
+        """How many log lines match pattern, once want of them have come
+        or timeout has passed: the log arrives through a pipe that a
+        thread drains, so a line the server wrote before its reply may
+        not be here yet when the client has that reply."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = len([x for x in list(self.log) if re.search(pattern, x)])
+            if n >= want or time.monotonic() >= deadline:
+                return n
+            time.sleep(0.05)
+
     def own(self):
         """As root, gives the test tree to mail_user (nobody), so that
         session processes running as it can work in the Maildirs."""
