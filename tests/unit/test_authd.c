@@ -9,7 +9,8 @@
  * stays with the worker; and requests that are short, too long, of
  * another magic, garbled, longer than they say or without their two
  * descriptors are dropped: their descriptors are closed (a worker is
- * never left waiting for an answer) and the next login is served.  The
+ * never left waiting for an answer) and the next login is served; a
+ * worker gone before its answer costs its session nothing.  The
  * malformed ones are made from a real request, taken from authd_login()
  * on a queue the test reads itself, so the test needs not know the
  * request's layout.
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,9 +262,11 @@ take_request(struct tfx *t, char *buf)
 
 /* forward: sends len octets of buf to the auth process with nfds of a
  * fresh answer pipe's write end and the connection conn (0, 1 or 2);
- * returns the pipe's read end. */
+ * returns the pipe's read end, or -1 with gone, which closes it before
+ * the request leaves (a worker that died waiting). */
 static int
-forward(struct tfx *t, const char *buf, size_t len, int nfds, int conn)
+forward(struct tfx *t, const char *buf, size_t len, int nfds, int conn,
+    bool gone)
 {
 	struct msghdr	 msg;
 	struct iovec	 iov;
@@ -274,6 +278,10 @@ forward(struct tfx *t, const char *buf, size_t len, int nfds, int conn)
 	int		 p[2], fds[2];
 
 	assert_int_equal(pipe(p), 0);
+	if (gone) {
+		close(p[0]);
+		p[0] = -1;
+	}
 	fds[0] = p[1];
 	fds[1] = conn;
 	memset(&msg, 0, sizeof(msg));
@@ -360,7 +368,7 @@ test_malformed(void **state)
 			break;
 		}
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
-		answer = forward(t, bad, n, nfds, c[1]);
+		answer = forward(t, bad, n, nfds, c[1], false);
 		close(c[1]);
 		dropped(answer, nfds);
 		/* Nobody took the connection: it ends unanswered. */
@@ -370,7 +378,7 @@ test_malformed(void **state)
 	}
 	good_login(t);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
-	answer = forward(t, req, len, 2, c[1]);
+	answer = forward(t, req, len, 2, c[1], false);
 	close(c[1]);
 	assert_true(readable(answer, 5000));
 	assert_true(read(answer, &octet, 1) == 1);
@@ -378,6 +386,27 @@ test_malformed(void **state)
 	served(c[0]);
 	free(req);
 	free(bad);
+}
+
+/* A worker gone before its answer (its pipe has no reader): the answer
+ * cannot be written, which the auth process survives, and the session
+ * it started serves the client all the same. */
+static void
+test_worker_gone(void **state)
+{
+	struct tfx	*t = *state;
+	char		*req = malloc(REQ_MAX);
+	size_t		 len;
+	int		 c[2];
+
+	assert_non_null(req);
+	len = take_request(t, req);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
+	assert_int_equal(forward(t, req, len, 2, c[1], true), -1);
+	close(c[1]);
+	served(c[0]);
+	good_login(t);
+	free(req);
 }
 
 extern char **environ;
@@ -388,6 +417,8 @@ main(int argc, char *argv[])
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_login, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_worker_gone, setup,
 		    teardown),
 	};
 
