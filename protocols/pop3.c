@@ -692,6 +692,26 @@ send_mail(struct pop3 *p, long m, long lines, const char *ok)
 	return CMD_OK;
 }
 
+/*
+ * read_ahead: after RETR m, when no further command is waiting: sends the
+ * reply at once and opens the next message not marked for deletion,
+ * which a client fetching in order asks for next, while it reads this
+ * one.
+ */
+static void
+read_ahead(struct pop3 *p, long m)
+{
+	size_t	 i;
+
+	if (io_pending(p->io) > 0 || io_flush(p->io) == -1)
+		return;
+	for (i = (size_t)m + 1; i < p->md->count; i++)
+		if (!(p->md->mail[i].flags & MAIL_DELETED)) {
+			maildrop_readahead(p->md, i);
+			return;
+		}
+}
+
 /* cmd_retr: RETR msg. */
 static int
 cmd_retr(struct pop3 *p, char *args)
@@ -699,6 +719,7 @@ cmd_retr(struct pop3 *p, char *args)
 	char	*w = command_word(&args);
 	char	 ok[64];
 	long	 m;
+	int	 rc;
 
 	if (!command_end(args)) {
 		reply(p, "-ERR RETR takes one argument");
@@ -708,7 +729,9 @@ cmd_retr(struct pop3 *p, char *args)
 		return CMD_OK;
 	snprintf(ok, sizeof(ok), "+OK %lld octets",
 	    (long long)p->md->mail[m].size);
-	return send_mail(p, m, -1, ok);
+	if ((rc = send_mail(p, m, -1, ok)) == CMD_OK)
+		read_ahead(p, m);
+	return rc;
 }
 
 /* cmd_top: TOP msg n. */

@@ -664,7 +664,7 @@ maildrop_open(const char *path, const struct mail_opts *opts,
 		log_warn("%s", path);
 		return -1;
 	}
-	md->dirfd = md->lockfd = -1;
+	md->dirfd = md->lockfd = md->ahead_fd = -1;
 	index_init(&md->idx, -1, path);
 	md->opts = *opts;
 	if ((md->path = strdup(path)) == NULL) {
@@ -800,15 +800,52 @@ fail:
 	return -1;
 }
 
-/* Opens message i of the maildrop. */
+/* Opens message i of the maildrop, or takes the one read ahead. */
 int
 maildrop_open_mail(struct maildrop *md, size_t i, off_t *size_r)
 {
+	int	 fd;
+
 	if (md == NULL || i >= md->count) {
 		errno = EINVAL;
 		return -1;
 	}
+	if ((fd = md->ahead_fd) != -1) {
+		md->ahead_fd = -1;
+		if (md->ahead_i == i) {
+			if (size_r != NULL)
+				*size_r = md->ahead_size;
+			return fd;
+		}
+		(void)close(fd);
+	}
 	return maildir_open_msg(md->dirfd, md->path, &md->mail[i], size_r);
+}
+
+/* Opens message i early; posix_fadvise() starts the reading. */
+void
+maildrop_readahead(struct maildrop *md, size_t i)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (md->ahead_fd != -1) {
+		(void)close(md->ahead_fd);
+		md->ahead_fd = -1;
+	}
+	if (i >= md->count ||
+	    (fd = openat(md->dirfd, md->mail[i].name, MAIL_OPEN_FLAGS)) == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return;
+	}
+#ifdef POSIX_FADV_WILLNEED
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+#endif
+	md->ahead_fd = fd;
+	md->ahead_i = i;
+	md->ahead_size = st.st_size;
 }
 
 /* Counts the messages and octets not marked deleted. */
@@ -985,6 +1022,8 @@ maildrop_close(struct maildrop **mdp)
 	index_unlock(&md->idx);
 	index_free(&md->idx);
 	lock_release(md->lockfd);
+	if (md->ahead_fd != -1)
+		(void)close(md->ahead_fd);
 	if (md->dirfd != -1)
 		(void)close(md->dirfd);
 	free(md->path);

@@ -72,6 +72,9 @@ struct maildrop {
 	uint32_t	 uidvalidity;	/* 0 without the index */
 	struct mail_index idx;	/* every message, mail[] its start */
 	struct mail_opts opts;	/* as opened (strings not copied) */
+	int		 ahead_fd;	/* maildrop_readahead's, or -1 */
+	size_t		 ahead_i;	/* its message */
+	off_t		 ahead_size;
 };
 
 #define MAILDROP_LOCKED	(-2)	/* another session holds the lock */
@@ -94,6 +97,14 @@ int	 maildrop_open(const char *path, const struct mail_opts *opts,
  * it; EINVAL: i out of range, or the name is no longer a regular file).
  */
 int	 maildrop_open_mail(struct maildrop *md, size_t i, off_t *size_r);
+/*
+ * Opens message i ahead of the maildrop_open_mail(md, i) that a client
+ * fetching in order is about to cause, which then returns that
+ * descriptor, and asks the kernel to start reading the file meanwhile.
+ * One message is held so at most: opening any other, or closing the
+ * maildrop, lets it go.  Failures are silent; that open reports them.
+ */
+void	 maildrop_readahead(struct maildrop *md, size_t i);
 /* Marked counts: messages and octets not marked deleted. */
 size_t	 maildrop_live(const struct maildrop *md, off_t *size_r);
 /* Clears every deletion mark. */

@@ -757,6 +757,86 @@ test_open_mail_moved(void **state)
 	maildrop_close(&md);
 }
 
+/* True if fd is an open descriptor. */
+static bool
+fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+/*
+ * Read-ahead: the message opened ahead is the one maildrop_open_mail()
+ * returns, even after another agent removed its file; opening another
+ * message, reading ahead again and closing the maildrop each close the
+ * descriptor held; nothing is held for a message out of range or a name
+ * that is no longer a regular file.
+ */
+static void
+test_readahead(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	char		 buf[64];
+	off_t		 size = -1;
+	int		 fd, held;
+
+	put(fx->mdfd, "new/1.a", "first\n");
+	put(fx->mdfd, "new/2.b", "second\n");
+	put(fx->mdfd, "new/3.c", "third!!\n");
+	md = md_open(fx);
+	assert_int_equal(md->ahead_fd, -1);
+
+	maildrop_readahead(md, 1);
+	assert_true((held = md->ahead_fd) >= 0);
+	assert_int_equal(unlinkat(fx->mdfd, "new/2.b", 0), 0);
+	fd = maildrop_open_mail(md, 1, &size);
+	assert_int_equal(fd, held);
+	assert_int_equal(md->ahead_fd, -1);
+	assert_int_equal(size, 7);
+	assert_int_equal(slurp(fd, buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "second\n");
+	assert_int_equal(close(fd), 0);
+	/* taken once: the next open looks for the file, which is gone */
+	errno = 0;
+	assert_int_equal(maildrop_open_mail(md, 1, NULL), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* another message opened: the one held is closed */
+	maildrop_readahead(md, 2);
+	assert_true((held = md->ahead_fd) >= 0);
+	fd = maildrop_open_mail(md, 0, &size);
+	assert_true(fd >= 0);
+	assert_int_equal(md->ahead_fd, -1);
+	assert_int_equal(size, 6);
+	slurp(fd, buf, sizeof(buf));
+	assert_string_equal(buf, "first\n");
+	assert_int_equal(close(fd), 0);
+	assert_false(fd_open(held));
+
+	/* reading ahead again replaces the one held */
+	maildrop_readahead(md, 2);
+	held = md->ahead_fd;
+	maildrop_readahead(md, 0);
+	assert_true(md->ahead_fd >= 0);
+	assert_int_equal(md->ahead_i, 0);
+	if (md->ahead_fd != held)
+		assert_false(fd_open(held));
+
+	/* out of range, or no longer a regular file: nothing held */
+	maildrop_readahead(md, 3);
+	assert_int_equal(md->ahead_fd, -1);
+	assert_int_equal(unlinkat(fx->mdfd, "new/3.c", 0), 0);
+	assert_int_equal(mkdirat(fx->mdfd, "new/3.c", 0700), 0);
+	maildrop_readahead(md, 2);
+	assert_int_equal(md->ahead_fd, -1);
+
+	/* closing the maildrop closes the one held */
+	maildrop_readahead(md, 0);
+	assert_true((held = md->ahead_fd) >= 0);
+	maildrop_close(&md);
+	assert_false(fd_open(held));
+}
+
 /* Commit with marked messages gone or moved by another agent. */
 static void
 test_commit_moved_or_gone(void **state)
@@ -856,6 +936,7 @@ main(void)
 		T(test_seen),
 		T(test_open_mail_removed),
 		T(test_open_mail_moved),
+		T(test_readahead),
 		T(test_commit_moved_or_gone),
 		T(test_commit_failure),
 	};

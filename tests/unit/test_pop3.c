@@ -248,6 +248,58 @@ test_retr_top(void **state)
 	    "argument");
 }
 
+/* unlink_msg: another agent removes a message file of alice's. */
+static void
+unlink_msg(struct fixture *f, const char *rel)
+{
+	char	 path[sizeof(f->md) + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", f->md, rel);
+	assert_int_equal(unlink(path), 0);
+}
+
+/*
+ * A message file removed by another agent: -ERR, the session goes on;
+ * but the message after a RETR not marked deleted (here 3, as 2 is) was
+ * opened ahead, and is sent although its file is gone.
+ */
+static void
+test_retr_removed(void **state)
+{
+	struct fixture	*f = *state;
+	char		 want[128];
+	static const char MSG3[] = "Subject: three\n\nthird\n";
+
+	put_in(f->md, "new/1000000003.c.test", MSG3);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	snprintf(want, sizeof(want), "+OK maildrop has 3 messages (%ld "
+	    "octets)", netsize(MSG1) + netsize(MSG2) + netsize(MSG3));
+	assert_string_equal(cmd(f, "PASS secret pass"), want);
+	assert_string_equal(cmd(f, "DELE 2"), "+OK message 2 deleted");
+	snprintf(want, sizeof(want), "+OK %ld octets", netsize(MSG1));
+	assert_string_equal(cmd(f, "RETR 1"), want);
+	assert_string_equal(body(f), MSG1);
+	/* NOOP's reply: the server is done with RETR 1, read-ahead too */
+	assert_string_equal(cmd(f, "NOOP"), "+OK");
+	unlink_msg(f, "new/1000000003.c.test");
+	snprintf(want, sizeof(want), "+OK %ld octets", netsize(MSG3));
+	assert_string_equal(cmd(f, "RETR 3"), want);
+	assert_string_equal(body(f), MSG3);
+	assert_string_equal(cmd(f, "RETR 3"),
+	    "-ERR message 3 was removed by another agent");
+	snprintf(want, sizeof(want), "+OK maildrop has 3 messages (%ld "
+	    "octets)", netsize(MSG1) + netsize(MSG2) + netsize(MSG3));
+	assert_string_equal(cmd(f, "RSET"), want);
+	unlink_msg(f, "new/1000000002.b.test");
+	assert_string_equal(cmd(f, "RETR 2"),
+	    "-ERR message 2 was removed by another agent");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "+OK Postern POP3 server signing off (3 messages left)");
+	stop(f);
+}
+
 static void
 test_dele_rset_quit(void **state)
 {
@@ -760,6 +812,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_uidl_format, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retr_top,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_retr_removed,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dele_rset_quit,
 		    setup, fx_teardown),
