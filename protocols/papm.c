@@ -657,15 +657,15 @@ add_rcpt(struct papm *pa, const char *addr, const struct auth_user *u,
 	return 0;
 }
 
-/* lookup: the account user names: asked of the auth process where the
- * session has a channel to it (privilege separation: this process does
- * not read the account database), else looked up here. */
+/* lookup: the account user names: asked of the auth process by a
+ * session process (privilege separation: it never reads the account
+ * database, even when its channel is gone), else looked up here. */
 static enum auth_result
 lookup(struct papm *pa, const char *user, struct auth_user *u)
 {
 	const char	*why;
 
-	if (delegate_available(pa->s))
+	if (pa->s->resumed)
 		return delegate_lookup(pa->s, user, u);
 	return auth_lookup(pa->s->conf, user, u, &why);
 }

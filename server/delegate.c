@@ -238,6 +238,8 @@ delegate_lookup(struct session *s, const char *user, struct auth_user *u)
 	int		 r;
 
 	memset(u, 0, sizeof(*u));
+	if (s->deliverq < 0)
+		return AUTH_TEMPFAIL;	/* gone for good; lost() said why */
 	memset(&q, 0, sizeof(q));
 	q.magic = LOOKUP_MAGIC;
 	if (strlcpy(q.user, user, sizeof(q.user)) >= sizeof(q.user))

@@ -57,8 +57,9 @@ int	delegate_begin(struct session *s, const char *sender, int spool,
  * The session's side of a lookup: the account that user names, as the
  * auth process finds it (the session need not read the account
  * database).  AUTH_OK fills *u; AUTH_FAILED: no such account;
- * AUTH_TEMPFAIL: no answer (the channel is then closed for good,
- * s->deliverq -1) or the database could not be read.
+ * AUTH_TEMPFAIL: no answer within 30 seconds, or a channel that
+ * failed (it is then closed for good, s->deliverq -1, and the next
+ * lookups fail at once), or the database could not be read.
  */
 enum auth_result delegate_lookup(struct session *s, const char *user,
 	    struct auth_user *u);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "protocols/protocol.h"
+#include "server/auth.h"
 #include "server/io.h"
 #include "server/session.h"
 #include "storage/lock.h"
@@ -393,6 +394,19 @@ fx_spool(struct fixture *f, const char *text)
 }
 
 /* start_peer: the server child, its client at rip:rport. */
+/* resume: s becomes f->resumed's session process after its login. */
+static int
+resume(struct fixture *f, struct session *s)
+{
+	const char	*why;
+
+	s->resumed = true;
+	s->deliverq = -1;
+	strlcpy(s->user, f->resumed, sizeof(s->user));
+	return auth_lookup(&f->conf, f->resumed, &s->account, &why) ==
+	    AUTH_OK ? 0 : -1;
+}
+
 void
 start_peer(struct fixture *f, const char *rip, int rport, bool loopback)
 {
@@ -418,6 +432,8 @@ start_peer(struct fixture *f, const char *rip, int rport, bool loopback)
 		strlcpy(s.rip, rip, sizeof(s.rip));
 		if (s.proto == NULL || (f->sandbox && geteuid() == 0 &&
 		    setuid(65534) == -1))
+			_exit(1);
+		if (f->resumed != NULL && resume(f, &s) == -1)
 			_exit(1);
 		s.proto->serve(&s);
 		io_free(&s.io);

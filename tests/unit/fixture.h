@@ -86,6 +86,10 @@ struct fixture {
 	bool		 sandbox;	/* the child leaves root for nobody
 					   (65534) first, as a sandboxed
 					   worker does */
+	const char	*resumed;	/* the child is this account's session
+					   process after its login (privilege
+					   separation) with no channel to the
+					   auth process; NULL: a new session */
 	int		 fd;		/* the client's end, or -1 */
 	int		 spool;		/* dir/spool, open (fx_spool()), or
 					   -1 */

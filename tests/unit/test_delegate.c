@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
@@ -375,6 +376,50 @@ test_lookup(void **state)
 	assert_int_equal(f->s.deliverq, -1);
 }
 
+/* silent: an auth process that takes lookups and answers none, until
+ * the channel closes. */
+static void __attribute__((noreturn))
+silent(struct tfx *f, int fd)
+{
+	char	 buf[4096];
+
+	(void)f;
+	while (recv(fd, buf, sizeof(buf), 0) > 0)
+		;
+	_exit(0);
+}
+
+/*
+ * A lookup the auth process never answers: the session waits 30 seconds
+ * (LOOKUP_WAIT), then gives up for now (AUTH_TEMPFAIL) and closes the
+ * channel for good, so that a late answer is never taken for a later
+ * lookup's; the next lookup fails at once.  Takes those 30 seconds.
+ */
+static void
+test_lookup_unanswered(void **state)
+{
+	struct tfx	*f = *state;
+	struct auth_user u;
+	struct timespec	 t0, t1;
+	double		 waited;
+
+	spawn_with(f, silent);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(delegate_lookup(&f->s, "bob", &u), AUTH_TEMPFAIL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(waited >= 29.9 && waited < 45);
+	assert_string_equal(u.name, "");
+	assert_int_equal(f->s.deliverq, -1);
+	assert_false(delegate_available(&f->s));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(delegate_lookup(&f->s, "bob", &u), AUTH_TEMPFAIL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
+	assert_int_equal(finish(f), 0);		/* it saw the channel close */
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -387,6 +432,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_unanswered, setup,
+		    teardown),
 	};
 
 	log_init("test_delegate", 1);

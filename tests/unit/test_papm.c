@@ -230,6 +230,30 @@ test_push_two_users(void **state)
 	assert_int_equal(count(f->md, "new"), 3);
 }
 
+/*
+ * A session process (privilege separation) whose channel to the auth
+ * process is gone: RCPT asks nobody else, not even the passwd-file it
+ * could read here: the recipient cannot be looked up for now.
+ */
+static void
+test_push_channel_gone(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->resumed = "alice";
+	start(f);
+	assert_string_equal(line(f), "+OK mail drop ready");
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: alice@test.example"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: bob"),
+	    "-ERR cannot look the user up, try again later");
+	assert_string_equal(cmd(f, "RCPT TO: alice"),
+	    "-ERR cannot look the user up, try again later");
+	assert_string_equal(cmd(f, "QUTI"), "+OK");
+	stop(f);
+	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
+}
+
 static void
 test_push_refused_data(void **state)
 {
@@ -279,6 +303,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_push_two_users,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_push_refused_data,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_push_channel_gone,
 		    setup, fx_teardown),
 	};
 
