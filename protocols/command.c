@@ -20,6 +20,7 @@ command_init(struct cmdloop *cl, struct session *s, struct io *io,
 {
 	memset(cl, 0, sizeof(*cl));
 	cl->io = io;
+	cl->s = s;
 	cl->ctx = ctx;
 	cl->ops = ops;
 	cl->max_bad = s->conf->max_bad_commands;
@@ -52,10 +53,15 @@ command_getline(struct cmdloop *cl, char **line_r)
 	return io_getline(cl->io, line_r);
 }
 
-/* flush: sends what the module buffered. */
+/* last: sends what the module buffered, the session's last reply, with
+ * the end of the stream: the client need not wait for the process to
+ * finish and close.  A session handed to another process has flushed
+ * already and goes on there. */
 static void
-flush(struct cmdloop *cl)
+last(struct cmdloop *cl)
 {
+	if (!cl->s->handed_off)
+		io_last(cl->io);
 	if (cl->ops->flush != NULL)
 		(void)cl->ops->flush(cl->ctx);
 	else
@@ -91,7 +97,7 @@ command_loop(struct cmdloop *cl)
 			return "connection error";
 		if (n == IO_TIMEOUT) {
 			event(cl, CMD_TIMEOUT);
-			flush(cl);
+			last(cl);
 			return "timeout";
 		}
 		if (n == IO_TOOLONG || (size_t)n > cl->max_line) {
@@ -100,12 +106,12 @@ command_loop(struct cmdloop *cl)
 		} else
 			rc = cl->ops->dispatch(cl->ctx, line, (size_t)n);
 		if (rc == CMD_CLOSE) {
-			flush(cl);
+			last(cl);
 			return cl->why != NULL ? cl->why : "closed";
 		}
 		if (rc == CMD_BAD && ++bad >= cl->max_bad) {
 			event(cl, CMD_TOOMANY);
-			flush(cl);
+			last(cl);
 			return "too many bad commands";
 		}
 	}

@@ -45,6 +45,7 @@ struct command_ops {
 
 struct cmdloop {
 	struct io		*io;
+	const struct session	*s;
 	void			*ctx;		/* the module's session */
 	const struct command_ops *ops;
 	int			 max_bad;

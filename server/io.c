@@ -49,6 +49,7 @@ struct io {
 	int	 rcvtimeo;	/* the socket's SO_RCVTIMEO in ms; -1: unknown */
 	int	 pollread;	/* reads wait in poll(2): fd is no socket,
 				   or does not block */
+	int	 last;		/* the next flush ends the stream (io_last) */
 	struct tls *tls;	/* the TLS stream, once started */
 	char	 tlserr[256];	/* why TLS last failed, for the log */
 	size_t	 max_line;
@@ -94,6 +95,7 @@ io_new(int fd, size_t max_line)
 	io->tlsdone = 0;
 	io->rcvtimeo = -1;	/* one is inherited from the listener */
 	io->pollread = 0;
+	io->last = 0;
 	io->tls = NULL;
 	io->tlserr[0] = '\0';
 	io->max_line = max_line;
@@ -177,6 +179,13 @@ io_clock(struct timespec *ts)
 		ts->tv_sec = ts->tv_nsec = 0;
 }
 
+/* Holds a short last write back for the FIN to join it (Linux). */
+#ifdef MSG_MORE
+#define IO_MORE	MSG_MORE
+#else
+#define IO_MORE	0
+#endif
+
 /* io_send: one write of at most len octets that does not block on a
  * socket, whatever the descriptor's mode. */
 static ssize_t
@@ -185,7 +194,8 @@ io_send(struct io *io, const char *p, size_t len)
 	ssize_t	 n;
 
 	if (!io->nosock) {
-		n = send(io->fd, p, len, MSG_DONTWAIT);
+		n = send(io->fd, p, len, MSG_DONTWAIT |
+		    (io->last ? IO_MORE : 0));
 		if (n != -1 || errno != ENOTSOCK)
 			return n;
 		io->nosock = 1;
@@ -267,20 +277,36 @@ io_writeall(struct io *io, const char *p, size_t len, size_t *done_r)
 	return rv;
 }
 
-/* io_flush: writes all buffered output; keeps what failed to go out. */
+/* io_flush: writes all buffered output; keeps what failed to go out.
+ * After io_last, ends the stream behind it. */
 int
 io_flush(struct io *io)
 {
-	size_t	 done;
-	int	 rv;
+	size_t	 done = 0;
+	int	 rv = 0;
 
-	if (io->outlen == 0)
-		return 0;
-	rv = io_writeall(io, io->out, io->outlen, &done);
+	if (io->outlen > 0)
+		rv = io_writeall(io, io->out, io->outlen, &done);
 	if (done < io->outlen && done > 0)
 		memmove(io->out, io->out + done, io->outlen - done);
 	io->outlen -= done;
+	if (io->last && rv == 0) {
+		io->last = 0;
+		/* The end of the stream: with the reply held back by
+		 * MSG_MORE, one segment carries both.  ENOTSOCK and
+		 * ENOTCONN need nothing done. */
+		(void)shutdown(io->fd, SHUT_WR);
+	}
 	return rv;
+}
+
+/* io_last: the next flush is the stream's last write (the peer gets its
+ * end at once); not for TLS, whose close_notify must come after. */
+void
+io_last(struct io *io)
+{
+	if (io->tls == NULL && !io->tlsdone && !io->nosock)
+		io->last = 1;
 }
 
 /* io_write: buffers len octets; flushes first when they do not fit and

@@ -67,6 +67,16 @@ int		 io_puts(struct io *io, const char *s);
 int		 io_printf(struct io *io, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 io_flush(struct io *io);
+/*
+ * Nothing will be written after the next io_flush: it sends what is
+ * buffered and then ends the stream (shutdown(2) of the writing side),
+ * so that the client sees the end with the last reply instead of waiting
+ * for close(2); on Linux the reply is held back with MSG_MORE until then,
+ * and one TCP segment carries both.  No effect on a TLS stream, whose
+ * end is its close_notify (io_close_tls), nor on a descriptor that is no
+ * socket.
+ */
+void		 io_last(struct io *io);
 
 /*
  * Sends the message in fd from its current offset as a multi-line reply

@@ -12,12 +12,21 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+#ifdef __linux__
+#include <linux/tcp.h>		/* tcp_info with tcpi_segs_out */
+#else
+#include <netinet/tcp.h>
+#endif
+#include <arpa/inet.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1021,6 +1030,129 @@ test_write_epipe(void **state)
 	close(sv[0]);
 }
 
+/* gone: whether the peer end fd has reached the end of the stream now,
+ * after reading exactly what in expects. */
+static bool
+gone(int fd, const char *want)
+{
+	char	 buf[256];
+	size_t	 got = 0, len = strlen(want);
+	ssize_t	 n;
+
+	while (got < len && (n = recv(fd, buf + got, sizeof(buf) - got,
+	    MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	if (got != len || memcmp(buf, want, len) != 0)
+		return false;
+	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0;
+}
+
+/* io_last: the flush after it ends the stream behind the last reply,
+ * while the descriptor is still open; a flush with nothing buffered
+ * ends it too; and without it the stream stays open. */
+static void
+test_last_ends_stream(void **state)
+{
+	struct io	*io;
+	int		 sv[2], tv[2];
+
+	(void)state;
+	mkpair(sv);
+	io = reader(sv[0], LINE_DEFAULT);
+	assert_int_equal(io_puts(io, "+OK bye\r\n"), 0);
+	assert_int_equal(io_flush(io), 0);
+	assert_false(gone(sv[1], "+OK bye\r\n"));
+	assert_int_equal(io_puts(io, "+OK now\r\n"), 0);
+	io_last(io);
+	assert_int_equal(io_flush(io), 0);
+	assert_true(gone(sv[1], "+OK now\r\n"));
+	io_free(&io);
+	close(sv[0]);
+	close(sv[1]);
+
+	mkpair(tv);
+	io = reader(tv[0], LINE_DEFAULT);
+	io_last(io);
+	assert_int_equal(io_flush(io), 0);
+	assert_true(gone(tv[1], ""));
+	io_free(&io);
+	close(tv[0]);
+	close(tv[1]);
+}
+
+#if defined(__linux__) && defined(TCP_INFO)
+/* segs_out: the TCP segments fd has sent. */
+static unsigned
+segs_out(int fd)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+	return ti.tcpi_segs_out;
+}
+
+/* tcp_pair: a loopback TCP connection: sv[0] accepted, sv[1] the
+ * client, both with TCP_NODELAY as posternd's. */
+static void
+tcp_pair(int sv[2])
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 l, on = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((l = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	assert_true((sv[1] = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(connect(sv[1], (struct sockaddr *)&sin,
+	    sizeof(sin)), 0);
+	assert_true((sv[0] = accept(l, NULL, NULL)) != -1);
+	close(l);
+	assert_int_equal(setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &on,
+	    sizeof(on)), 0);
+}
+
+/* On Linux the last reply and the FIN leave in one TCP segment; a
+ * reply flushed without io_last goes in a segment of its own. */
+static void
+test_last_one_segment(void **state)
+{
+	struct io	*io;
+	unsigned	 before;
+	int		 sv[2];
+
+	(void)state;
+	tcp_pair(sv);
+	io = reader(sv[0], LINE_DEFAULT);
+	before = segs_out(sv[0]);
+	assert_int_equal(io_puts(io, "+OK ready\r\n"), 0);
+	assert_int_equal(io_flush(io), 0);
+	assert_int_equal(segs_out(sv[0]) - before, 1);
+	before = segs_out(sv[0]);
+	assert_int_equal(io_puts(io, "+OK signing off\r\n"), 0);
+	io_last(io);
+	assert_int_equal(io_flush(io), 0);
+	assert_int_equal(segs_out(sv[0]) - before, 1);
+	assert_true(gone(sv[1], "+OK ready\r\n+OK signing off\r\n"));
+	io_free(&io);
+	close(sv[0]);
+	close(sv[1]);
+}
+#else
+static void
+test_last_one_segment(void **state)
+{
+	(void)state;
+	skip();
+}
+#endif
+
 /* ref_send: the reference transformation, one octet at a time. */
 static char *
 ref_send(const char *in, size_t len, long body_lines, size_t *outlen_r,
@@ -1567,6 +1699,8 @@ main(void)
 		cmocka_unit_test(test_msg_chunk_edges),
 		cmocka_unit_test(test_msg_top),
 		cmocka_unit_test(test_msg_offset),
+		cmocka_unit_test(test_last_ends_stream),
+		cmocka_unit_test(test_last_one_segment),
 		cmocka_unit_test(test_msg_size),
 		cmocka_unit_test(test_msg_nonblock),
 		cmocka_unit_test(test_msg_read_error),
