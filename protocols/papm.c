@@ -423,6 +423,10 @@ cmd_read(struct papm *pa, char *args)
 	pa->read_n++;
 	pa->read_b += sent;
 	pa->md->mail[m].flags |= MAIL_SEEN;
+	/* No command waiting: the reply goes now, and the next message is
+	 * opened while the client reads this one (as POP3's RETR). */
+	if (io_pending(pa->io) == 0 && io_flush(pa->io) == 0)
+		maildrop_readahead_next(pa->md, (size_t)m);
 	return CMD_OK;
 }
 

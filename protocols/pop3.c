@@ -701,15 +701,8 @@ send_mail(struct pop3 *p, long m, long lines, const char *ok)
 static void
 read_ahead(struct pop3 *p, long m)
 {
-	size_t	 i;
-
-	if (io_pending(p->io) > 0 || io_flush(p->io) == -1)
-		return;
-	for (i = (size_t)m + 1; i < p->md->count; i++)
-		if (!(p->md->mail[i].flags & MAIL_DELETED)) {
-			maildrop_readahead(p->md, i);
-			return;
-		}
+	if (io_pending(p->io) == 0 && io_flush(p->io) == 0)
+		maildrop_readahead_next(p->md, (size_t)m);
 }
 
 /* cmd_retr: RETR msg. */

@@ -848,6 +848,14 @@ maildrop_readahead(struct maildrop *md, size_t i)
 	md->ahead_size = st.st_size;
 }
 
+void
+maildrop_readahead_next(struct maildrop *md, size_t i)
+{
+	while (++i < md->count && (md->mail[i].flags & MAIL_DELETED))
+		;
+	maildrop_readahead(md, i);	/* past the last: lets go */
+}
+
 /* Counts the messages and octets not marked deleted. */
 size_t
 maildrop_live(const struct maildrop *md, off_t *size_r)

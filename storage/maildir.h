@@ -105,6 +105,10 @@ int	 maildrop_open_mail(struct maildrop *md, size_t i, off_t *size_r);
  * maildrop, lets it go.  Failures are silent; that open reports them.
  */
 void	 maildrop_readahead(struct maildrop *md, size_t i);
+/* maildrop_readahead() of the first message after i not marked for
+ * deletion, the one a client fetching in order asks for next; when none
+ * is left, the one held is let go. */
+void	 maildrop_readahead_next(struct maildrop *md, size_t i);
 /* Marked counts: messages and octets not marked deleted. */
 size_t	 maildrop_live(const struct maildrop *md, off_t *size_r);
 /* Clears every deletion mark. */

@@ -847,6 +847,35 @@ test_readahead(void **state)
 	assert_false(fd_open(held));
 }
 
+/* Reading ahead the next message skips those marked for deletion and
+ * holds nothing after the last. */
+static void
+test_readahead_next(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "new/1.a", "first\n");
+	put(fx->mdfd, "new/2.b", "second\n");
+	put(fx->mdfd, "new/3.c", "third\n");
+	put(fx->mdfd, "new/4.d", "fourth\n");
+	md = md_open(fx);
+	maildrop_readahead_next(md, 0);
+	assert_true(md->ahead_fd >= 0);
+	assert_int_equal(md->ahead_i, 1);
+	md->mail[1].flags |= MAIL_DELETED;
+	md->mail[2].flags |= MAIL_DELETED;
+	maildrop_readahead_next(md, 0);
+	assert_true(md->ahead_fd >= 0);
+	assert_int_equal(md->ahead_i, 3);
+	maildrop_readahead_next(md, 3);
+	assert_int_equal(md->ahead_fd, -1);
+	md->mail[3].flags |= MAIL_DELETED;
+	maildrop_readahead_next(md, 0);
+	assert_int_equal(md->ahead_fd, -1);
+	maildrop_close(&md);
+}
+
 /* Commit with marked messages gone or moved by another agent. */
 static void
 test_commit_moved_or_gone(void **state)
@@ -947,6 +976,7 @@ main(void)
 		T(test_open_mail_removed),
 		T(test_open_mail_moved),
 		T(test_readahead),
+		T(test_readahead_next),
 		T(test_commit_moved_or_gone),
 		T(test_commit_failure),
 	};

@@ -107,6 +107,36 @@ test_login(void **state)
 	assert_string_equal(line(f), "");
 }
 
+/*
+ * A message file removed by another agent after the READ before it: the
+ * next message not marked deleted (here 3, as 2 is) was opened ahead and
+ * is sent although its file is gone; the next READ of it finds it gone.
+ */
+static void
+test_read_ahead(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[sizeof(f->md) + 64];
+	static const char MSG3[] = "Subject: three\n\nthird\n";	/* 25 */
+
+	put_in(f->md, "new/1000000003.c.test", MSG3);
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "DELE 2"), "+OK message deleted");
+	assert_string_equal(cmd(f, "READ 1"), "+OK 1 28");
+	assert_string_equal(body(f), MSG1);
+	/* NOOP's reply: the server is done with READ 1, read-ahead too */
+	assert_string_equal(cmd(f, "NOOP"), "+OK");
+	snprintf(path, sizeof(path), "%s/new/1000000003.c.test", f->md);
+	assert_int_equal(unlink(path), 0);
+	assert_string_equal(cmd(f, "READ 3"), "+OK 3 25");
+	assert_string_equal(body(f), MSG3);
+	assert_string_equal(cmd(f, "READ 3"), "-ERR no such message");
+	assert_string_equal(cmd(f, "QUIT"), "+OK server signing off");
+	stop(f);
+}
+
 static void
 test_pull(void **state)
 {
@@ -296,6 +326,8 @@ main(int argc, char *argv[])
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_login, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pull, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_drop_and_quti,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_push_before_login,
