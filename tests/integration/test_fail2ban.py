@@ -4,7 +4,8 @@
 A real posternd is made to refuse logins of every kind (USER/PASS, AUTH,
 APOP, a forged user name, a server-side failure); its log lines, as
 posternd writes them to stderr and as syslog would write them, go
-through the filter with fail2ban-regex when fail2ban is installed, or
+through the filter with fail2ban-regex, from the package that
+contrib/deps.sh unpacks under build/deps/ (or an installed fail2ban), or
 else through the same failregex and ignoreregex with Python's re (the
 test then says so).  Every client-caused failure must match with the
 client's address, nothing else may.
@@ -24,7 +25,24 @@ from postern import TOP, Server, Tap  # noqa: E402
 
 t = Tap()
 FILTER = os.path.join(TOP, "contrib", "fail2ban", "postern.conf")
-COMMON = "/etc/fail2ban/filter.d/common.conf"
+UNPACKED = os.path.join(TOP, "build", "deps", "fail2ban")
+
+
+def fail2ban():
+    """(argv prefix, environment, common.conf) of a fail2ban-regex: the
+    unpacked one, else an installed one; None when there is none."""
+    tool = os.path.join(UNPACKED, "usr", "bin", "fail2ban-regex")
+    common = os.path.join(UNPACKED, "etc", "fail2ban", "filter.d",
+                          "common.conf")
+    if os.path.exists(tool) and os.path.exists(common):
+        lib = os.path.join(UNPACKED, "usr", "lib", "python3",
+                           "dist-packages")
+        return ([sys.executable, tool], dict(os.environ, PYTHONPATH=lib),
+                common)
+    common = "/etc/fail2ban/filter.d/common.conf"
+    if shutil.which("fail2ban-regex") and os.path.exists(common):
+        return ["fail2ban-regex"], dict(os.environ), common
+    return None
 
 
 def b64(s):
@@ -87,19 +105,22 @@ def syslog_form(lines):
     return out
 
 
-def with_fail2ban(lines):
+def with_fail2ban(f2b, lines):
     """(host, user) of each line fail2ban-regex matches."""
+    argv, env, common = f2b
     d = tempfile.mkdtemp(prefix="postern-f2b-")
     try:
         os.mkdir(os.path.join(d, "filter.d"))
         shutil.copy(FILTER, os.path.join(d, "filter.d", "postern.conf"))
-        shutil.copy(COMMON, os.path.join(d, "filter.d", "common.conf"))
+        shutil.copy(common, os.path.join(d, "filter.d", "common.conf"))
         log = os.path.join(d, "log")
         with open(log, "w") as f:
             f.write("\n".join(lines) + "\n")
-        r = subprocess.run(["fail2ban-regex", "-o", "<ip> <F-USER>", log,
-                            os.path.join(d, "filter.d", "postern.conf")],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(argv + ["-o", "<ip> <F-USER>", log,
+                                   os.path.join(d, "filter.d",
+                                                "postern.conf")],
+                           capture_output=True, text=True, timeout=60,
+                           env=env)
         if r.returncode != 0:
             return None, r.stderr
         return [tuple(x.split(" ", 1)) for x in r.stdout.splitlines()
@@ -133,17 +154,18 @@ failed = [x for x in lines if "auth failed:" in x]
 t.eq(len(failed), 7, "seven auth failed lines (six by the client, one on "
      "the server's side)")
 
+f2b = fail2ban()
 for form, log in (("stderr", lines), ("syslog", syslog_form(lines))):
-    if shutil.which("fail2ban-regex") and os.path.exists(COMMON):
-        got, err = with_fail2ban(log)
+    if f2b is not None:
+        got, err = with_fail2ban(f2b, log)
         t.ok(got is not None, f"fail2ban-regex runs the filter ({form})",
              err)
         got = got or []
         how = "fail2ban-regex"
     else:
         t.skip(f"fail2ban-regex on the {form} lines",
-               "fail2ban not installed: the failregex checked with "
-               "Python re instead")
+               "no fail2ban (contrib/deps.sh could not unpack it): the "
+               "failregex checked with Python re instead")
         got = with_re(log)
         how = "re"
     hosts = [h for h, _ in got]
