@@ -939,7 +939,7 @@ cmd_select(struct mrp *m, char *args)
 	if (!no_args(m, "SELECT", args))
 		return CMD_BAD;
 	memset(&m->opts, 0, sizeof(m->opts));
-	m->opts.state_dir = m->s->conf->state_dir;
+	m->opts.state_dir = session_state_dir(m->s);
 	m->opts.msgid = m->s->msgid;
 	m->opts.need_gids = true;
 	if (folder_open(m->s->account.maildir, FOLDER_INBOX, &m->opts,

@@ -213,7 +213,7 @@ open_maildrop(struct papm *pa, const struct auth_user *u)
 	int	 rc;
 
 	memset(&opts, 0, sizeof(opts));
-	opts.state_dir = pa->s->conf->state_dir;
+	opts.state_dir = session_state_dir(pa->s);
 	opts.msgid = pa->s->msgid;
 	rc = maildrop_open(u->maildir, &opts, &pa->md);
 	if (rc == MAILDROP_LOCKED) {

@@ -550,7 +550,7 @@ open_box(struct pop1 *p, char *args, bool rdel)
 		return CMD_OK;
 	}
 	memset(&opts, 0, sizeof(opts));
-	opts.state_dir = p->s->conf->state_dir;
+	opts.state_dir = session_state_dir(p->s);
 	opts.msgid = p->s->msgid;
 	rc = maildrop_open(path, &opts, &p->md);
 	if (rc == MAILDROP_LOCKED) {

@@ -231,7 +231,7 @@ maildrop_opts(const struct pop3 *p, struct mail_opts *opts)
 	int		 needs;
 
 	memset(opts, 0, sizeof(*opts));
-	opts->state_dir = p->s->conf->state_dir;
+	opts->state_dir = session_state_dir(p->s);
 	opts->msgid = p->s->msgid;
 	needs = uidl_check(p->s->conf->pop3_uidl_format, &err);
 	opts->need_uids = needs > 0 && (needs & UIDL_NEEDS_UIDS);

@@ -132,6 +132,21 @@ struct chans {
 	size_t		 n, cap;
 };
 
+/* The auth process: its configuration and what it keeps track of. */
+struct authd {
+	struct conf		 conf;	/* its own copy, which SIGHUP
+					   replaces */
+	int			 q;	/* the workers' requests come here */
+	struct kids		 kids;
+	struct chans		 ch;
+	struct mailworker	*mw;	/* nmw of them (0: none) */
+	int			 nmw;
+	struct msgid		*ids;	/* the global ID counter, which only
+					   root may open: opened here once and
+					   inherited by every session (NULL:
+					   none) */
+};
+
 static volatile sig_atomic_t got_term, got_chld, got_hup, got_close;
 static int wake[2] = { -1, -1 };
 
@@ -375,12 +390,14 @@ kid_ended(pid_t pid, int status)
  * the children serving delivery requests among them; with flags 0
  * waits. */
 static void
-kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw,
-    struct chans *ch)
+kids_reap(struct authd *a, int flags)
 {
-	pid_t	 pid;
-	size_t	 i;
-	int	 w, status;
+	struct kids		*k = &a->kids;
+	struct chans		*ch = &a->ch;
+	struct mailworker	*mw = a->mw;
+	pid_t			 pid;
+	size_t			 i;
+	int			 w, status;
 
 	while ((pid = waitpid(-1, &status, flags)) > 0) {
 		kid_ended(pid, status);
@@ -392,7 +409,7 @@ kids_reap(struct kids *k, int flags, struct mailworker *mw, int nmw,
 		for (i = 0; i < ch->n; i++)
 			if (ch->c[i].busy == pid)
 				ch->c[i].busy = 0;
-		for (w = 0; w < nmw; w++)
+		for (w = 0; w < a->nmw; w++)
 			if (mw[w].pid == pid) {
 				if (mw[w].fd != -1)
 					close(mw[w].fd);
@@ -484,18 +501,16 @@ session_signals(void)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
-/* run_session: in the new session process: open the global ID counter,
- * which only root may write, become the account and carry on the
- * protocol after its login.  Never returns. */
+/* run_session: in the new session process: become the account and
+ * carry on the protocol after its login, with the global ID counter ids
+ * that root opened.  Never returns. */
 static void __attribute__((noreturn))
 run_session(const struct conf *conf, const struct wire_req *rq,
-    const char *pending, int conn, int chan, const struct auth_user *u)
+    const char *pending, int conn, int chan, const struct auth_user *u,
+    struct msgid *ids)
 {
-	struct msgid	*ids;
-
 	session_signals();
 	compat_shed_memory();
-	ids = msgid_open(conf->state_dir);
 	if (privsep_become(conf, u) == -1)
 		_exit(1);
 	serve_resumed(conf, rq, pending, conn, chan, u, ids);
@@ -587,19 +602,19 @@ mw_done(struct mwstate *st, int slot)
 }
 
 /* mw_main: a mail worker: mail_user's identity once, then session after
- * session until the auth process closes its end.  Never returns. */
+ * session, with the global ID counter ids that root opened, until the
+ * auth process closes its end.  Never returns. */
 static void __attribute__((noreturn))
-mw_main(const struct conf *conf, int fd, struct mwstate *st)
+mw_main(const struct conf *conf, int fd, struct mwstate *st,
+    struct msgid *ids)
 {
 	struct auth_user nobody_in_particular;
 	struct job	*j = malloc(sizeof(*j));
-	struct msgid	*ids;
 	char		*pending = malloc(AUTHD_PENDING_MAX);
 	int		 conn, chan;
 
 	session_signals();
 	compat_shed_memory();
-	ids = msgid_open(conf->state_dir);	/* before root is given up */
 	memset(&nobody_in_particular, 0, sizeof(nobody_in_particular));
 	nobody_in_particular.uid = -1;	/* takes mail_user's */
 	strlcpy(nobody_in_particular.name, conf->mail_user,
@@ -621,11 +636,10 @@ mw_main(const struct conf *conf, int fd, struct mwstate *st)
 	_exit(0);
 }
 
-/* mw_spawn: starts mail worker w; fds lists what the child must close,
- * with the channels of ch. */
+/* mw_spawn: starts mail worker w; fds lists what the child must close
+ * besides the delivery channels. */
 static void
-mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
-    const int *fds, size_t nfds, const struct chans *ch)
+mw_spawn(struct authd *a, struct mailworker *w, const int *fds, size_t nfds)
 {
 	int	 sv[2];
 	size_t	 i;
@@ -647,16 +661,16 @@ mw_spawn(const struct conf *conf, struct kids *k, struct mailworker *w,
 		for (i = 0; i < nfds; i++)
 			if (fds[i] != -1)
 				close(fds[i]);
-		for (i = 0; i < ch->n; i++)
-			close(ch->c[i].fd);
+		for (i = 0; i < a->ch.n; i++)
+			close(a->ch.c[i].fd);
 		close(sv[0]);
-		mw_main(conf, sv[1], w->st);
+		mw_main(&a->conf, sv[1], w->st, a->ids);
 	}
 	close(sv[1]);
 	fcntl(sv[0], F_SETFD, FD_CLOEXEC);
 	w->pid = pid;
 	w->fd = sv[0];
-	kids_add(k, pid);
+	kids_add(&a->kids, pid);
 }
 
 /* mw_idle: whether mail worker w waits for a job. */
@@ -724,9 +738,7 @@ mw_send(struct mailworker *mw, int n, const struct wire_req *rq,
 	return i;
 }
 
-static int	mw_grow(const struct conf *, struct kids *, int,
-		    struct mailworker *, int, const struct chans *, const int *,
-		    int);
+static int	mw_grow(struct authd *, const int *, int);
 
 /* answer: sends the verdict to the worker, down the pipe it gave, which
  * holds it whole; without waiting, so that a worker that passed
@@ -806,21 +818,20 @@ refuse_login(const struct conf *conf, const struct wire_req *rq,
  * the auth process's alone: the queue q, the wake pipe, the mail
  * workers' sockets and the channels' ends but keep (-1: none). */
 static void
-close_inherited(int q, const struct mailworker *mw, int nmw,
-    const struct chans *ch, int keep)
+close_inherited(const struct authd *a, int keep)
 {
 	size_t	 i;
 	int	 w;
 
-	close(q);
+	close(a->q);
 	close(wake[0]);
 	close(wake[1]);
-	for (w = 0; w < nmw; w++)
-		if (mw[w].fd != -1)
-			close(mw[w].fd);
-	for (i = 0; i < ch->n; i++)
-		if (ch->c[i].fd != keep)
-			close(ch->c[i].fd);
+	for (w = 0; w < a->nmw; w++)
+		if (a->mw[w].fd != -1)
+			close(a->mw[w].fd);
+	for (i = 0; i < a->ch.n; i++)
+		if (a->ch.c[i].fd != keep)
+			close(a->ch.c[i].fd);
 }
 
 /* chan_open: a delivery channel for the session that rq starts for
@@ -890,9 +901,10 @@ request_signals(void)
  * child ends.  A channel the session closed, or that carried a malformed
  * request, is dropped. */
 static void
-chan_request(const struct conf *conf, struct kids *k, int q,
-    struct mailworker *mw, int nmw, struct chans *ch, size_t i)
+chan_request(struct authd *a, size_t i)
 {
+	const struct conf	*conf = &a->conf;
+	struct chans		*ch = &a->ch;
 	struct chan		*c = &ch->c[i];
 	struct delegate_peer	 who = { c->user, c->proto, c->rip };
 	struct delegate_req	*req;
@@ -912,12 +924,12 @@ chan_request(const struct conf *conf, struct kids *k, int q,
 		log_warn("authd: fork for a delivery request");
 		chan_drop(ch, i);	/* the session's request fails */
 	} else if (pid == 0) {
-		close_inherited(q, mw, nmw, ch, c->fd);
+		close_inherited(a, c->fd);
 		request_signals();
 		delegate_serve(conf, &who, c->fd, req, spool);
 	} else {
 		c->busy = pid;
-		kids_add(k, pid);
+		kids_add(&a->kids, pid);
 	}
 	close(spool);
 	delegate_free(req);
@@ -927,10 +939,10 @@ chan_request(const struct conf *conf, struct kids *k, int q,
  * an idle mail worker when the account runs as mail_user, else in a new
  * process; with a delivery channel when its protocol delivers. */
 static void
-handle(const struct conf *conf, struct kids *k, int q,
-    struct mailworker *mw, int nmw, struct chans *ch,
-    const struct wire_req *rq, const char *pending, int fds[2])
+handle(struct authd *a, const struct wire_req *rq, const char *pending,
+    int fds[2])
 {
+	const struct conf	*conf = &a->conf;
 	struct auth_request	 req;
 	struct auth_user	 u;
 	enum auth_result	 r;
@@ -956,29 +968,31 @@ handle(const struct conf *conf, struct kids *k, int q,
 	if (r == AUTH_OK && (limit = refusal(conf, rq, &u, &slot)) != NULL)
 		refuse_login(conf, rq, &u, fds[1], limit);
 	else if (r == AUTH_OK) {
-		chan = chan_open(ch, rq, &u);
+		chan = chan_open(&a->ch, rq, &u);
 		inflight[0] = fds[0];
 		inflight[1] = fds[1];
 		inflight[2] = chan;
-		mailed = nmw > 0 && uid == conf->mail_uid &&
+		mailed = a->nmw > 0 && uid == conf->mail_uid &&
 		    gid == conf->mail_gid &&
-		    (mw_send(mw, nmw, rq, pending, fds[1], chan, &u, slot) >= 0 ||
-		    (mw_grow(conf, k, q, mw, nmw, ch, inflight, 3) == 0 &&
-		    mw_send(mw, nmw, rq, pending, fds[1], chan, &u, slot) >= 0));
+		    (mw_send(a->mw, a->nmw, rq, pending, fds[1], chan, &u,
+		    slot) >= 0 || (mw_grow(a, inflight, 3) == 0 &&
+		    mw_send(a->mw, a->nmw, rq, pending, fds[1], chan, &u,
+		    slot) >= 0));
 		/* Else a process of its own carries on. */
 		if (!mailed && (pid = fork()) == -1) {
 			log_warn("authd: fork");
 			sb_session_clear(slot);
 			if (chan != -1)
-				chan_drop(ch, ch->n - 1);
+				chan_drop(&a->ch, a->ch.n - 1);
 			r = AUTH_TEMPFAIL;
 			why = "cannot start a session process";
 		} else if (!mailed && pid == 0) {
-			close_inherited(q, mw, nmw, ch, -1);
+			close_inherited(a, -1);
 			close(fds[0]);
-			run_session(conf, rq, pending, fds[1], chan, &u);
+			run_session(conf, rq, pending, fds[1], chan, &u,
+			    a->ids);
 		} else if (!mailed) {
-			kids_add(k, pid);
+			kids_add(&a->kids, pid);
 			sb_session_pid(slot, pid);
 		}
 		if (chan != -1)
@@ -1026,22 +1040,23 @@ receive(int q, struct wire_req *rq, char *pending, int fds[2], bool more)
  * mail workers end when their socket closes.
  */
 static void
-shutdown_kids(const struct conf *conf, struct kids *k,
-    struct mailworker *mw, int nmw, struct chans *ch)
+shutdown_kids(struct authd *a)
 {
 	struct timespec	 tick = { 0, 50 * 1000 * 1000 };
+	struct kids	*k = &a->kids;
+	struct mailworker *mw = a->mw;
 	long		 waited = 0;
 	size_t		 i;
 	int		 w;
 
-	for (w = 0; w < nmw; w++)
+	for (w = 0; w < a->nmw; w++)
 		if (mw[w].fd != -1) {
 			close(mw[w].fd);
 			mw[w].fd = -1;
 		}
 	while (k->n > 0 && !got_close &&
-	    waited < (conf->shutdown_grace + 10) * 1000L) {
-		kids_reap(k, WNOHANG, mw, nmw, ch);
+	    waited < (a->conf.shutdown_grace + 10) * 1000L) {
+		kids_reap(a, WNOHANG);
 		if (k->n == 0)
 			break;
 		nanosleep(&tick, NULL);
@@ -1050,7 +1065,7 @@ shutdown_kids(const struct conf *conf, struct kids *k,
 	for (i = 0; i < k->n; i++)
 		kill(k->pid[i], SIGUSR2);
 	for (waited = 0; k->n > 0 && waited < 2000; waited += 50) {
-		kids_reap(k, WNOHANG, mw, nmw, ch);
+		kids_reap(a, WNOHANG);
 		nanosleep(&tick, NULL);
 	}
 	if (k->n > 0)
@@ -1058,18 +1073,18 @@ shutdown_kids(const struct conf *conf, struct kids *k,
 		    "reply; killing them", k->n);
 	for (i = 0; i < k->n; i++)
 		kill(k->pid[i], SIGKILL);
-	kids_reap(k, 0, mw, nmw, ch);
+	kids_reap(a, 0);
 }
 
 /* mw_missing: whether one of the mail workers kept ready is not
  * running. */
 static bool
-mw_missing(const struct mailworker *mw, int nmw)
+mw_missing(const struct authd *a)
 {
 	int	 w;
 
-	for (w = 0; w < nmw; w++)
-		if (mw[w].pid == 0 && !mw[w].extra)
+	for (w = 0; w < a->nmw; w++)
+		if (a->mw[w].pid == 0 && !a->mw[w].extra)
 			return true;
 	return false;
 }
@@ -1079,50 +1094,49 @@ mw_missing(const struct mailworker *mw, int nmw)
  * busy: those of a request being handled (its connection must not stay
  * open in a process that does not serve it). */
 static void
-mw_start(const struct conf *conf, struct kids *k, int q,
-    struct mailworker *mw, int nmw, const struct chans *ch, int w,
-    const int *busy, int nbusy)
+mw_start(struct authd *a, int w, const int *busy, int nbusy)
 {
-	int	 fds[WORKERS_MAX + 6], i, n = 0;
+	struct mailworker *mw = a->mw;
+	int		 fds[WORKERS_MAX + 6], i, n = 0;
 
-	fds[n++] = q;
+	fds[n++] = a->q;
 	fds[n++] = wake[0];
 	fds[n++] = wake[1];
 	for (i = 0; i < nbusy && i < 3; i++)
 		fds[n++] = busy[i];
-	for (i = 0; i < nmw && n < WORKERS_MAX + 6; i++)
+	for (i = 0; i < a->nmw && n < WORKERS_MAX + 6; i++)
 		fds[n++] = mw[i].fd;
 	mw[w].born = time(NULL);
-	mw_spawn(conf, k, &mw[w], fds, (size_t)n, ch);
+	mw_spawn(a, &mw[w], fds, (size_t)n);
 }
 
 /* mw_fill: starts the mail workers kept ready that are missing. */
 static void
-mw_fill(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
-    int nmw, const struct chans *ch)
+mw_fill(struct authd *a)
 {
 	int	 w;
 
-	for (w = 0; w < nmw; w++)
-		if (mw[w].pid == 0 && !mw[w].extra && time(NULL) > mw[w].born)
-			mw_start(conf, k, q, mw, nmw, ch, w, NULL, 0);
+	for (w = 0; w < a->nmw; w++)
+		if (a->mw[w].pid == 0 && !a->mw[w].extra &&
+		    time(NULL) > a->mw[w].born)
+			mw_start(a, w, NULL, 0);
 }
 
 /* mw_grow: every mail worker is busy: starts an extra one, when there is
  * room; busy are the descriptors of the request in hand, which it must
  * not keep.  0, or -1 when there is none or the start failed. */
 static int
-mw_grow(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
-    int nmw, const struct chans *ch, const int *busy, int nbusy)
+mw_grow(struct authd *a, const int *busy, int nbusy)
 {
-	int	 w;
+	struct mailworker *mw = a->mw;
+	int		 w;
 
-	for (w = 0; w < nmw; w++)
+	for (w = 0; w < a->nmw; w++)
 		if (mw[w].extra && mw[w].pid == 0 && mw[w].fd == -1)
 			break;
-	if (w == nmw)
+	if (w == a->nmw)
 		return -1;
-	mw_start(conf, k, q, mw, nmw, ch, w, busy, nbusy);
+	mw_start(a, w, busy, nbusy);
 	return mw[w].pid != 0 ? 0 : -1;
 }
 
@@ -1132,27 +1146,27 @@ mw_grow(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
  * with it than one forked in the middle of a login (about 25 kB less
  * memory each).  The kept-ready ones come first (mw_fill). */
 static void
-mw_spare(const struct conf *conf, struct kids *k, int q, struct mailworker *mw,
-    int nmw, const struct chans *ch)
+mw_spare(struct authd *a)
 {
 	int	 w;
 
-	for (w = 0; w < nmw; w++)
-		if (mw_idle(&mw[w]))
+	for (w = 0; w < a->nmw; w++)
+		if (mw_idle(&a->mw[w]))
 			return;
-	if (nmw > 0 && !mw_missing(mw, nmw))
-		(void)mw_grow(conf, k, q, mw, nmw, ch, NULL, 0);
+	if (a->nmw > 0 && !mw_missing(a))
+		(void)mw_grow(a, NULL, 0);
 }
 
 /* mw_retire: ends the extra mail workers idle for MW_EXTRA_IDLE seconds:
  * with their socket closed, they exit.  Whether extras are still up. */
 static bool
-mw_retire(struct mailworker *mw, int nmw, time_t now)
+mw_retire(struct authd *a, time_t now)
 {
-	bool	 left = false;
-	int	 w;
+	struct mailworker *mw = a->mw;
+	bool		 left = false;
+	int		 w;
 
-	for (w = 0; w < nmw; w++) {
+	for (w = 0; w < a->nmw; w++) {
 		if (!mw[w].extra || mw[w].pid == 0)
 			continue;
 		if (mw_idle(&mw[w]) && now - mw[w].st->idle >= MW_EXTRA_IDLE) {
@@ -1165,26 +1179,29 @@ mw_retire(struct mailworker *mw, int nmw, time_t now)
 }
 
 /* reload: SIGHUP from the master, which found the file valid: reads it
- * again for the logins to come; mail workers end after their session
- * and come back with it.  On a problem the configuration stays. */
+ * again for the logins to come, and opens the counter of its state_dir
+ * again; mail workers end after their session and come back with both.
+ * On a problem the configuration stays. */
 static void
-reload(struct conf *live, struct mailworker *mw, int nmw)
+reload(struct authd *a)
 {
 	struct conf	 nc;
 	int		 w;
 
-	if (conf_load(live->path, &nc) == -1)
+	if (conf_load(a->conf.path, &nc) == -1)
 		return;
 	if (privsep_init(&nc) == -1) {
 		conf_free(&nc);
 		return;
 	}
-	conf_free(live);
-	*live = nc;
-	for (w = 0; w < nmw; w++)
-		if (mw[w].fd != -1) {
-			close(mw[w].fd);
-			mw[w].fd = -1;
+	conf_free(&a->conf);
+	a->conf = nc;
+	msgid_close(&a->ids);
+	a->ids = msgid_open(a->conf.state_dir);
+	for (w = 0; w < a->nmw; w++)
+		if (a->mw[w].fd != -1) {
+			close(a->mw[w].fd);
+			a->mw[w].fd = -1;
 		}
 	log_info("auth process: configuration reloaded");
 }
@@ -1192,8 +1209,9 @@ reload(struct conf *live, struct mailworker *mw, int nmw)
 /* poll_set: pfd (*cap entries, grown as needed) for the queue, the wake
  * pipe and the channels not being served; NULL when out of memory. */
 static struct pollfd *
-poll_set(struct pollfd *pfd, size_t *cap, int q, const struct chans *ch)
+poll_set(const struct authd *a, struct pollfd *pfd, size_t *cap)
 {
+	const struct chans *ch = &a->ch;
 	struct pollfd	*p;
 	size_t		 i, n = 2 + ch->n;
 
@@ -1204,7 +1222,7 @@ poll_set(struct pollfd *pfd, size_t *cap, int q, const struct chans *ch)
 		*cap = n;
 	}
 	memset(pfd, 0, n * sizeof(*pfd));
-	pfd[0].fd = q;
+	pfd[0].fd = a->q;
 	pfd[1].fd = wake[0];
 	for (i = 0; i < ch->n; i++)
 		pfd[2 + i].fd = ch->c[i].busy == 0 ? ch->c[i].fd : -1;
@@ -1217,67 +1235,96 @@ poll_set(struct pollfd *pfd, size_t *cap, int q, const struct chans *ch)
  * from the last, so that dropping one moves only a channel done with;
  * pfd holds their entries of poll_set(). */
 static void
-chan_events(const struct conf *conf, struct kids *k, int q,
-    struct mailworker *mw, int nmw, struct chans *ch,
-    const struct pollfd *pfd)
+chan_events(struct authd *a, const struct pollfd *pfd)
 {
 	size_t	 i;
 
-	for (i = ch->n; i-- > 0;)
-		if (pfd[i].revents != 0 && ch->c[i].busy == 0)
-			chan_request(conf, k, q, mw, nmw, ch, i);
+	for (i = a->ch.n; i-- > 0;)
+		if (pfd[i].revents != 0 && a->ch.c[i].busy == 0)
+			chan_request(a, i);
+}
+
+/* mw_setup: the mail workers' table, and their shared state st:
+ * mail_workers kept ready, and room for extras up to max_workers. */
+static struct mwstate *
+mw_setup(struct authd *a)
+{
+	const struct conf *conf = &a->conf;
+	struct mwstate	*st;
+	int		 w;
+
+	a->nmw = 0;
+	if (conf->privsep && conf->mail_user[0] != '\0')
+		a->nmw = conf->mail_workers > 0 && conf->max_workers >
+		    conf->mail_workers ? conf->max_workers : conf->mail_workers;
+	if ((a->mw = calloc((size_t)a->nmw + 1, sizeof(*a->mw))) == NULL)
+		fatal("authd: malloc");
+	/* Shared with the mail workers, which inherit it: any of them can
+	 * write every word, and at worst make a job wait for a session. */
+	st = mmap(NULL, ((size_t)a->nmw + 1) * sizeof(*st), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+	if (st == MAP_FAILED)
+		fatal("authd: mmap");
+	for (w = 0; w < a->nmw; w++) {
+		a->mw[w].fd = -1;
+		a->mw[w].st = &st[w];
+		a->mw[w].extra = w >= conf->mail_workers;
+	}
+	return st;
+}
+
+/* requests: the requests that queued up, taken in one go (up to
+ * AUTHD_BATCH). */
+static void
+requests(struct authd *a, struct wire_req *rq, char *pending)
+{
+	int	 fds[2], n;
+
+	for (n = 0; n < AUTHD_BATCH && !got_term; n++) {
+		mw_spare(a);
+		if (receive(a->q, rq, pending, fds, n > 0) == 0) {
+			handle(a, rq, pending, fds);
+			close(fds[0]);
+			close(fds[1]);
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		explicit_bzero(rq, sizeof(*rq));
+	}
 }
 
 void
 authd_main(const struct conf *conf, int q)
 {
-	struct conf		 live = *conf;
-	struct kids		 k = { NULL, 0, 0 };
-	struct chans		 ch = { NULL, 0, 0 };
-	struct mailworker	*mw;
-	struct mwstate		*st;
-	struct wire_req		*rq;
-	struct pollfd		*pfd = NULL;
-	size_t			 npfd = 0;
-	char			*pending;
-	int			 fds[2], nmw = 0, w, n, timeout;
-	bool			 extras;
-	char			 drain[64];
+	struct authd	 a;
+	struct mwstate	*st;
+	struct wire_req	*rq;
+	struct pollfd	*pfd = NULL;
+	size_t		 npfd = 0;
+	char		*pending, drain[64];
+	int		 timeout;
+	bool		 extras;
 
 	authd_signals();
 	setproctitle("auth");
 	passwd_keep();		/* every login is looked up here */
-	conf = &live;	/* its own copy, which SIGHUP replaces */
-	/* mail_workers kept ready, and room for extras up to max_workers. */
-	if (conf->privsep && conf->mail_user[0] != '\0')
-		nmw = conf->mail_workers > 0 && conf->max_workers >
-		    conf->mail_workers ? conf->max_workers : conf->mail_workers;
+	memset(&a, 0, sizeof(a));
+	a.conf = *conf;
+	a.q = q;
+	st = mw_setup(&a);
+	a.ids = msgid_open(a.conf.state_dir);
 	rq = malloc(sizeof(*rq));
 	pending = malloc(AUTHD_PENDING_MAX);
-	mw = calloc((size_t)nmw + 1, sizeof(*mw));
-	if (rq == NULL || pending == NULL || mw == NULL)
+	if (rq == NULL || pending == NULL)
 		fatal("authd: malloc");
-	/* Shared with the mail workers, which inherit it: any of them can
-	 * write every word, and at worst make a job wait for a session. */
-	st = mmap(NULL, ((size_t)nmw + 1) * sizeof(*st), PROT_READ |
-	    PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
-	if (st == MAP_FAILED)
-		fatal("authd: mmap");
-	for (w = 0; w < nmw; w++) {
-		mw[w].fd = -1;
-		mw[w].st = &st[w];
-		mw[w].extra = w >= conf->mail_workers;
-	}
 	while (!got_term) {
-		mw_fill(conf, &k, q, mw, nmw, &ch);
-		if ((pfd = poll_set(pfd, &npfd, q, &ch)) == NULL)
+		mw_fill(&a);
+		if ((pfd = poll_set(&a, pfd, &npfd)) == NULL)
 			fatal("authd: malloc");
 		/* Wake every second while a mail worker is missing or an
 		 * extra one may have to end. */
-		extras = nmw > 0 && mw_retire(mw, nmw, time(NULL));
-		timeout = extras || (nmw > 0 && mw_missing(mw, nmw)) ? 1000 :
-		    -1;
-		if (poll(pfd, (nfds_t)(2 + ch.n), timeout) == -1 &&
+		extras = a.nmw > 0 && mw_retire(&a, time(NULL));
+		timeout = extras || (a.nmw > 0 && mw_missing(&a)) ? 1000 : -1;
+		if (poll(pfd, (nfds_t)(2 + a.ch.n), timeout) == -1 &&
 		    errno != EINTR)
 			fatal("authd: poll");
 		if ((pfd[1].revents & POLLIN) &&
@@ -1286,38 +1333,27 @@ authd_main(const struct conf *conf, int q)
 			fatal("authd: read");
 		if (got_hup) {
 			got_hup = 0;
-			reload(&live, mw, nmw);
+			reload(&a);
 		}
 		if (got_chld) {
 			got_chld = 0;
-			kids_reap(&k, WNOHANG, mw, nmw, &ch);
+			kids_reap(&a, WNOHANG);
 		}
 		if (!got_term)
-			chan_events(conf, &k, q, mw, nmw, &ch, pfd + 2);
-		if (got_term || !(pfd[0].revents & POLLIN))
-			continue;
-		/* Requests that queued up meanwhile are taken in one go. */
-		for (n = 0; n < AUTHD_BATCH && !got_term; n++) {
-			mw_spare(conf, &k, q, mw, nmw, &ch);
-			if (receive(q, rq, pending, fds, n > 0) == 0) {
-				handle(conf, &k, q, mw, nmw, &ch, rq, pending,
-				    fds);
-				close(fds[0]);
-				close(fds[1]);
-			} else if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			explicit_bzero(rq, sizeof(*rq));
-		}
+			chan_events(&a, pfd + 2);
+		if (!got_term && (pfd[0].revents & POLLIN))
+			requests(&a, rq, pending);
 	}
-	shutdown_kids(conf, &k, mw, nmw, &ch);
-	while (ch.n > 0)
-		chan_drop(&ch, ch.n - 1);
-	free(ch.c);
+	shutdown_kids(&a);
+	while (a.ch.n > 0)
+		chan_drop(&a.ch, a.ch.n - 1);
+	msgid_close(&a.ids);
+	free(a.ch.c);
 	free(rq);
 	free(pending);
 	free(pfd);
-	free(mw);
-	munmap(st, ((size_t)nmw + 1) * sizeof(*st));
-	free(k.pid);
+	free(a.mw);
+	munmap(st, ((size_t)a.nmw + 1) * sizeof(*st));
+	free(a.kids.pid);
 	exit(0);
 }

@@ -103,6 +103,12 @@ session_title(const struct session *s, const char *what)
 	setproctitle("%s %s %s", s->proto->name, what, s->rip);
 }
 
+const char *
+session_state_dir(const struct session *s)
+{
+	return s->resumed ? NULL : s->conf->state_dir;
+}
+
 bool
 session_plaintext_ok(const struct session *s)
 {

@@ -99,6 +99,14 @@ int	session_start_tls(struct session *s);
 void	session_title(const struct session *s, const char *what);
 /* Whether a password may be sent in the clear on this connection. */
 bool	session_plaintext_ok(const struct session *s);
+/*
+ * Where the session may open the global ID counter itself (for struct
+ * mail_opts): state_dir, unless the session was resumed in a process of
+ * its own, which has only the counter root opened for it, s->msgid (a
+ * second try as the account could only fail, and log, at each login);
+ * NULL then.
+ */
+const char *session_state_dir(const struct session *s);
 
 /*
  * Checks a login request for a protocol module.  Logs one line either

@@ -22,7 +22,9 @@ struct msgid;
 
 /*
  * Opens (creating, mode 0600) the counter in state_dir.  A caller may
- * open it before giving up privileges and keep it for the session.
+ * open it before giving up privileges and keep it for the session, and
+ * its children may share it: the lock of an allocation is the
+ * allocating process's.
  * Returns the counter, or NULL with errno set (reason logged).
  */
 struct msgid *msgid_open(const char *state_dir);

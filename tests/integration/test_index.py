@@ -7,7 +7,9 @@ across new mail; Dovecot's uidlist keeps Dovecot's UIDLs; a session
 killed with SIGKILL while it lists and writes the index leaves an index
 the next session uses as it is; a truncated temporary file, a corrupt or
 foreign index are rebuilt and logged, never fatal; a file the index does
-not know is listed; a bad pop3_uidl_format stops the server at start.
+not know is listed; a bad pop3_uidl_format stops the server at start; a
+global ID counter that cannot be opened is logged when the server
+starts, not at each login.
 """
 import os
 import re
@@ -207,10 +209,48 @@ def base_name_default():
              "the default format is the base name")
 
 
+def counter_unusable():
+    """The counter's path is a directory: the master and the auth
+    process say so once at start; the logins, in mail workers or in
+    processes of their own, go on without global IDs and log nothing
+    more about it."""
+    if os.geteuid() != 0:
+        for w in ("mail workers", "own processes"):
+            t.skip(f"an unusable counter is not logged per login ({w})",
+                   "the sessions of a posternd not run as root open the "
+                   "counter themselves")
+        return
+    for workers, what in ((4, "mail workers"), (0, "own processes")):
+        srv = server(mail_workers=workers)
+        os.mkdir(os.path.join(srv.settings["state_dir"], "msgid"))
+        try:
+            put(srv.maildir("alice"), "1000000001.M1P1.test",
+                "Subject: a\n\none\n")
+            srv.own()
+            srv.start()
+            path = os.path.join(srv.settings["state_dir"], "msgid")
+            mention = re.escape(path)
+            srv.wait_log(r"login: user=<nobody-there>", timeout=1)
+            before = len([x for x in list(srv.log)
+                          if re.search(mention, x)])
+            got = [uidls(srv) for _ in range(3)]
+            t.ok(all(len(g) == 1 for g in got),
+                 f"with an unusable counter, logins list the mail "
+                 f"({what})", got)
+            srv.wait_log(r"logout: user=<alice>", timeout=5)
+            after = len([x for x in list(srv.log) if re.search(mention, x)])
+            t.ok(0 < before <= 2 and after == before,
+                 f"the counter is reported at start, not at each login "
+                 f"({what})", "\n".join(srv.log))
+        finally:
+            srv.cleanup()
+
+
 lasting_uidls()
 dovecot_migration()
 kill_mid_write()
 damaged_index()
 bad_format()
 base_name_default()
+counter_unusable()
 t.done()
