@@ -203,6 +203,21 @@ count(const char *dir, const char *sub)
 	return n;
 }
 
+bool
+stream_ended(int fd, const char *want)
+{
+	char	 buf[512];
+	size_t	 got = 0, len = strlen(want);
+	ssize_t	 n;
+
+	while (got < sizeof(buf) && (n = recv(fd, buf + got,
+	    sizeof(buf) - got, MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	if (got != len || memcmp(buf, want, len) != 0)
+		return false;
+	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0;
+}
+
 /* lock_holder: a child holding the lock, once it has it. */
 pid_t
 lock_holder(int dirfd, int hold_ms)

@@ -58,6 +58,9 @@ void	put(int dirfd, const char *rel, const char *text);
 void	put_in(const char *dir, const char *rel, const char *text);
 /* How many entries dir/sub has, dot-files not counted. */
 int	count(const char *dir, const char *sub);
+/* Whether the socket fd holds exactly the string want and then the end
+ * of the stream, read without waiting. */
+bool	stream_ended(int fd, const char *want);
 
 /*
  * Forks a child that takes the lock LOCK_FILE in dirfd (lock.h) and

@@ -19,6 +19,7 @@
 #include "server/conf.h"
 #include "server/io.h"
 #include "server/session.h"
+#include "tests/unit/fixture.h"
 
 /* The module the loop drives: QUIT ends the session, HANDOFF hands it
  * over (as a login does), anything else is a bad command. */
@@ -78,23 +79,6 @@ run(int sv[2], const char *input, bool *handed_off_r)
 	return why;
 }
 
-/* ended: whether sv[1] holds exactly want and then the end of the
- * stream, without waiting. */
-static bool
-ended(int fd, const char *want)
-{
-	char	 buf[512];
-	size_t	 got = 0, len = strlen(want);
-	ssize_t	 n;
-
-	while (got < sizeof(buf) && (n = recv(fd, buf + got,
-	    sizeof(buf) - got, MSG_DONTWAIT)) > 0)
-		got += (size_t)n;
-	if (got != len || memcmp(buf, want, len) != 0)
-		return false;
-	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0;
-}
-
 /* A command that ends the session: its reply, then the end. */
 static void
 test_close_ends_stream(void **state)
@@ -105,7 +89,7 @@ test_close_ends_stream(void **state)
 	(void)state;
 	assert_string_equal(run(sv, "QUIT\r\n", &handed_off), "closed");
 	assert_false(handed_off);
-	assert_true(ended(sv[1], "+OK bye\r\n"));
+	assert_true(stream_ended(sv[1], "+OK bye\r\n"));
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -120,7 +104,7 @@ test_too_many_ends_stream(void **state)
 	(void)state;
 	assert_string_equal(run(sv, "A\r\nB\r\nC\r\n", &handed_off),
 	    "too many bad commands");
-	assert_true(ended(sv[1], "-ERR no\r\n-ERR no\r\n-ERR no\r\n"
+	assert_true(stream_ended(sv[1], "-ERR no\r\n-ERR no\r\n-ERR no\r\n"
 	    "-ERR too many bad commands, closing\r\n"));
 	close(sv[0]);
 	close(sv[1]);

@@ -35,9 +35,10 @@
 
 #include "server/io.h"
 #include "server/limits.h"
+#include "tests/unit/fixture.h"
 
 /* The test's scratch directory, the group state. */
-struct fixture {
+struct scratch {
 	char	 dir[PATH_MAX];
 	int	 seq;
 };
@@ -52,7 +53,7 @@ struct collector {
 static int
 group_setup(void **state)
 {
-	struct fixture	*fx;
+	struct scratch	*fx;
 	const char	*tmp = getenv("TMPDIR");
 
 	if ((fx = calloc(1, sizeof(*fx))) == NULL)
@@ -73,7 +74,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	struct dirent	*de;
 	DIR		*d;
 	int		 rv;
@@ -101,9 +102,9 @@ mkpair(int sv[2])
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
-/* put: writes all of buf to fd. */
+/* put_all: writes all of buf to fd. */
 static void
-put(int fd, const void *buf, size_t len)
+put_all(int fd, const void *buf, size_t len)
 {
 	const char	*p = buf;
 	ssize_t		 n;
@@ -122,7 +123,7 @@ put(int fd, const void *buf, size_t len)
 static void
 puts0(int fd, const char *s)
 {
-	put(fd, s, strlen(s));
+	put_all(fd, s, strlen(s));
 }
 
 /* child_put: put for a forked child, which exits 1 on failure. */
@@ -184,7 +185,7 @@ reap(pid_t pid)
 
 /* tmpname: a fresh file name in the scratch directory. */
 static void
-tmpname(struct fixture *fx, char *buf, size_t size, const char *what)
+tmpname(struct scratch *fx, char *buf, size_t size, const char *what)
 {
 	int	 n;
 
@@ -195,7 +196,7 @@ tmpname(struct fixture *fx, char *buf, size_t size, const char *what)
 /* collect_start: forks a child reading fd to EOF into a file; other is
  * the io's end, which the child closes.  The parent closes fd. */
 static void
-collect_start(struct fixture *fx, struct collector *c, int fd, int other)
+collect_start(struct scratch *fx, struct collector *c, int fd, int other)
 {
 	char	 buf[65536];
 	ssize_t	 n;
@@ -422,7 +423,7 @@ test_nul_in_line(void **state)
 	int		 sv[2];
 
 	mkpair(sv);
-	put(sv[1], "a\0b\r\nok\r\n", 9);
+	put_all(sv[1], "a\0b\r\nok\r\n", 9);
 	close(sv[1]);
 	io = reader(sv[0], LINE_DEFAULT);
 	assert_int_equal(io_getline(io, &line), 3);
@@ -828,7 +829,7 @@ test_pipelined_split(void **state)
 	for (i = 0; i < 1000; i++)
 		memcpy(got + 6 * i, "NOOP\r\n", 6);
 	mkpair(sv);
-	put(sv[1], got, 6000);
+	put_all(sv[1], got, 6000);
 	io = reader(sv[0], 64);
 	for (i = 0; i < 1000; i++) {
 		assert_int_equal(io_getline(io, &line), 4);
@@ -913,7 +914,7 @@ test_many_replies_one_read(void **state)
 static void
 test_printf_sizes(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	struct collector c;
 	struct io	*io;
 	char		*got, *fill;
@@ -953,7 +954,7 @@ test_printf_sizes(void **state)
 static void
 test_write_large(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	struct collector c;
 	struct io	*io;
 	char		*big, *got;
@@ -1030,23 +1031,6 @@ test_write_epipe(void **state)
 	close(sv[0]);
 }
 
-/* gone: whether the peer end fd has reached the end of the stream now,
- * after reading exactly what in expects. */
-static bool
-gone(int fd, const char *want)
-{
-	char	 buf[256];
-	size_t	 got = 0, len = strlen(want);
-	ssize_t	 n;
-
-	while (got < len && (n = recv(fd, buf + got, sizeof(buf) - got,
-	    MSG_DONTWAIT)) > 0)
-		got += (size_t)n;
-	if (got != len || memcmp(buf, want, len) != 0)
-		return false;
-	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 0;
-}
-
 /* io_last: the flush after it ends the stream behind the last reply,
  * while the descriptor is still open; a flush with nothing buffered
  * ends it too; and without it the stream stays open. */
@@ -1061,11 +1045,11 @@ test_last_ends_stream(void **state)
 	io = reader(sv[0], LINE_DEFAULT);
 	assert_int_equal(io_puts(io, "+OK bye\r\n"), 0);
 	assert_int_equal(io_flush(io), 0);
-	assert_false(gone(sv[1], "+OK bye\r\n"));
+	assert_false(stream_ended(sv[1], "+OK bye\r\n"));
 	assert_int_equal(io_puts(io, "+OK now\r\n"), 0);
 	io_last(io);
 	assert_int_equal(io_flush(io), 0);
-	assert_true(gone(sv[1], "+OK now\r\n"));
+	assert_true(stream_ended(sv[1], "+OK now\r\n"));
 	io_free(&io);
 	close(sv[0]);
 	close(sv[1]);
@@ -1074,7 +1058,7 @@ test_last_ends_stream(void **state)
 	io = reader(tv[0], LINE_DEFAULT);
 	io_last(io);
 	assert_int_equal(io_flush(io), 0);
-	assert_true(gone(tv[1], ""));
+	assert_true(stream_ended(tv[1], ""));
 	io_free(&io);
 	close(tv[0]);
 	close(tv[1]);
@@ -1139,7 +1123,7 @@ test_last_one_segment(void **state)
 	io_last(io);
 	assert_int_equal(io_flush(io), 0);
 	assert_int_equal(segs_out(sv[0]) - before, 1);
-	assert_true(gone(sv[1], "+OK ready\r\n+OK signing off\r\n"));
+	assert_true(stream_ended(sv[1], "+OK ready\r\n+OK signing off\r\n"));
 	io_free(&io);
 	close(sv[0]);
 	close(sv[1]);
@@ -1227,7 +1211,7 @@ ref_netsize(const char *in, size_t len)
 /* mkfile: a temporary file holding data, open for reading at offset 0
  * and already unlinked. */
 static int
-mkfile(struct fixture *fx, const char *data, size_t len)
+mkfile(struct scratch *fx, const char *data, size_t len)
 {
 	char	 path[PATH_MAX];
 	int	 fd, rfd;
@@ -1235,7 +1219,7 @@ mkfile(struct fixture *fx, const char *data, size_t len)
 	tmpname(fx, path, sizeof(path), "msg");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd != -1);
-	put(fd, data, len);
+	put_all(fd, data, len);
 	assert_int_equal(close(fd), 0);
 	rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	assert_true(rfd != -1);
@@ -1246,7 +1230,7 @@ mkfile(struct fixture *fx, const char *data, size_t len)
 /* send_file: streams fd through io_send_message after "+OK\r\n" and
  * returns what the peer received, less that line. */
 static char *
-send_file(struct fixture *fx, int fd, off_t size, long body_lines,
+send_file(struct scratch *fx, int fd, off_t size, long body_lines,
     off_t *octets_r, size_t *len_r)
 {
 	struct collector c;
@@ -1275,7 +1259,7 @@ send_file(struct fixture *fx, int fd, off_t size, long body_lines,
 /* send_check: sends data with body_lines; the peer must get exactly
  * want (wantlen octets, or strlen) and octets_r must be octets. */
 static void
-send_check(struct fixture *fx, const char *data, size_t len,
+send_check(struct scratch *fx, const char *data, size_t len,
     long body_lines, const char *want, size_t wantlen, off_t octets)
 {
 	char	*got;
@@ -1294,7 +1278,7 @@ send_check(struct fixture *fx, const char *data, size_t len,
 
 /* send_ref: sends data and compares with the reference. */
 static void
-send_ref(struct fixture *fx, const char *data, size_t len, long body_lines)
+send_ref(struct scratch *fx, const char *data, size_t len, long body_lines)
 {
 	char	*want;
 	size_t	 wantlen;
@@ -1322,7 +1306,7 @@ send_ref(struct fixture *fx, const char *data, size_t len, long body_lines)
 static void
 test_msg_eagain(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	char		*got;
 	off_t		 oct;
 	size_t		 glen;
@@ -1356,7 +1340,7 @@ test_msg_eagain(void **state)
 static void
 test_msg_dots(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 
 	WHOLE(fx, "Subject: x\n\n.leading\n..two\n.\nend\n",
 	    "Subject: x\r\n\r\n..leading\r\n...two\r\n..\r\nend\r\n.\r\n",
@@ -1370,7 +1354,7 @@ test_msg_dots(void **state)
 static void
 test_msg_line_ends(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 
 	WHOLE(fx, "a\nb\n", "a\r\nb\r\n.\r\n", 6);
 	WHOLE(fx, "a\r\nb\r\n", "a\r\nb\r\n.\r\n", 6);
@@ -1383,7 +1367,7 @@ test_msg_line_ends(void **state)
 static void
 test_msg_no_final_newline(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 
 	WHOLE(fx, "a\nlast", "a\r\nlast\r\n.\r\n", 9);
 	WHOLE(fx, "x", "x\r\n.\r\n", 3);
@@ -1396,7 +1380,7 @@ test_msg_no_final_newline(void **state)
 static void
 test_msg_nul(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 
 	WHOLE(fx, "a\0b\n\0\n.\0\n", "a\0b\r\n\0\r\n..\0\r\n.\r\n", 12);
 }
@@ -1406,7 +1390,7 @@ test_msg_nul(void **state)
 static void
 test_msg_chunk_edges(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	char		*in, *want;
 	size_t		 n = IO_FILEBUF;
 
@@ -1454,7 +1438,7 @@ test_msg_chunk_edges(void **state)
 static void
 test_msg_top(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	const char	 msg[] = "H1: a\nH2: b\n\nl1\n.l2\nl3\n";
 
 	SEND(fx, msg, 0, "H1: a\r\nH2: b\r\n\r\n.\r\n", 16);
@@ -1481,7 +1465,7 @@ test_msg_top(void **state)
 static void
 test_msg_offset(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	const char	 msg[] = "skip\nkeep\n";
 	char		*got;
 	off_t		 oct;
@@ -1500,7 +1484,7 @@ test_msg_offset(void **state)
 
 /* size_check: sends data, of which at most size octets are read. */
 static void
-size_check(struct fixture *fx, const char *data, off_t size, long body_lines,
+size_check(struct scratch *fx, const char *data, off_t size, long body_lines,
     const char *want, off_t octets)
 {
 	char	*got;
@@ -1522,7 +1506,7 @@ size_check(struct fixture *fx, const char *data, off_t size, long body_lines,
 static void
 test_msg_size(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 
 	size_check(fx, "abc\ndef\nrest", 8, -1, "abc\r\ndef\r\n.\r\n", 10);
 	size_check(fx, "abc\ndef\n", 6, -1, "abc\r\nde\r\n.\r\n", 9);
@@ -1537,7 +1521,7 @@ test_msg_size(void **state)
 static void
 test_msg_nonblock(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	char		*got;
 	off_t		 oct;
 	size_t		 len;
@@ -1558,7 +1542,7 @@ test_msg_nonblock(void **state)
 static void
 test_msg_read_error(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	char		 path[PATH_MAX];
 	struct io	*io;
 	off_t		 oct;
@@ -1629,7 +1613,7 @@ gen_message(uint64_t seed, size_t size)
 static void
 test_msg_random_big(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	const size_t	 size = 5 * 1024 * 1024;
 	char		*m;
 
@@ -1649,7 +1633,7 @@ test_msg_random_big(void **state)
 static void
 test_msg_random_many(void **state)
 {
-	struct fixture	*fx = *state;
+	struct scratch	*fx = *state;
 	uint64_t	 s = 42;
 	size_t		 size;
 	char		*m;
