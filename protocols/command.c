@@ -1,8 +1,9 @@
 /*
  * command.c: the command loop of every line protocol (command.h): line
  * limits, the login deadline, the bad-command count; and the "-ERR"
- * replies the POP family shares.  Every other reply is the module's, in
- * its protocol's form.
+ * replies the POP family shares, with what a login's verdict means for
+ * the session.  Every other reply is the module's, in its protocol's
+ * form.
  */
 #include <sys/types.h>
 
@@ -168,6 +169,44 @@ command_pop(struct cmdloop *cl, char **line, const void *table, size_t n,
 		return NULL;
 	}
 	return entry;
+}
+
+int
+command_pop_refused(struct cmdloop *cl, const char *fail, bool codes)
+{
+	(void)io_printf(cl->io, "%s\r\n", fail);
+	if (!session_auth_exhausted(cl->s))
+		return CMD_BAD;
+	(void)io_printf(cl->io, "-ERR %stoo many failures, closing\r\n",
+	    codes ? "[AUTH] " : "");
+	cl->why = "too many auth failures";
+	return CMD_CLOSE;
+}
+
+int
+command_pop_login(struct cmdloop *cl, enum auth_result r, const char *fail,
+    bool codes)
+{
+	const char	*temp = codes ? "[SYS/TEMP] " : "";
+
+	if (r != AUTH_OK && cl->s->dropped) {
+		(void)io_printf(cl->io, "-ERR %slogin failed, try again "
+		    "later\r\n", temp);
+		cl->why = "identity change failed";
+		return CMD_CLOSE;
+	}
+	if (r == AUTH_TEMPFAIL) {
+		(void)io_printf(cl->io, "-ERR %sauthentication is "
+		    "unavailable, try again later\r\n", temp);
+		return CMD_OK;
+	}
+	if (r != AUTH_OK)
+		return command_pop_refused(cl, fail, codes);
+	if (cl->s->handed_off) {
+		cl->why = "handed off";
+		return CMD_CLOSE;
+	}
+	return CMD_IN;
 }
 
 char *

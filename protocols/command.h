@@ -4,8 +4,9 @@
  * module, counts bad commands, and ends the session when told to; the
  * module keeps its command table, its states and the form of its replies,
  * except for the "-ERR" lines the POP family (POP3, RFC 918 POP, PAPM)
- * shares: the replies to the loop's events and to a command that is
- * empty, unknown or out of its state (command_pop()).
+ * shares: the replies to the loop's events, to a command that is empty,
+ * unknown or out of its state (command_pop()), and to a login that did
+ * not go on here (command_pop_login()).
  */
 #ifndef POSTERN_COMMAND_H
 #define POSTERN_COMMAND_H
@@ -16,6 +17,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "server/auth.h"
+
 struct io;
 struct session;
 
@@ -23,6 +26,7 @@ struct session;
 #define CMD_OK		0	/* done, whatever the reply */
 #define CMD_BAD		1	/* a bad command: counts toward the limit */
 #define CMD_CLOSE	2	/* end the session */
+#define CMD_IN		3	/* command_pop_login(): logged in here */
 
 /* The events the module answers in its own form (command_ops.event). */
 enum cmd_event {
@@ -99,6 +103,27 @@ const void	*command_pop(struct cmdloop *cl, char **line,
 #define COMMAND_POP(cl, line, a, state, in)				\
 	command_pop((cl), (line), (a), sizeof(a) / sizeof((a)[0]),	\
 	    sizeof((a)[0]), (state), (in))
+/*
+ * The POP family's answer to a login that session_login() judged r.
+ * CMD_IN when it succeeded in this process: the module opens the
+ * maildrop and replies.  Else what the command returns, after the
+ * replies: handed off to a session process, CMD_CLOSE without a word
+ * (that process answers); failed with an identity half taken, "-ERR
+ * login failed, try again later" and CMD_CLOSE (this process must not go
+ * on); a server-side failure, "-ERR authentication is unavailable, try
+ * again later" and CMD_OK; refused credentials, as command_pop_refused().
+ * With codes, the replies carry POP3's response codes (RFC 3206):
+ * [SYS/TEMP], and [AUTH] on the closing one.
+ */
+int		 command_pop_login(struct cmdloop *cl, enum auth_result r,
+		    const char *fail, bool codes);
+/*
+ * The reply fail to refused credentials, and CMD_BAD; after
+ * max_auth_failures of them "-ERR too many failures, closing" and
+ * CMD_CLOSE.
+ */
+int		 command_pop_refused(struct cmdloop *cl, const char *fail,
+		    bool codes);
 /*
  * Cuts the command name off *line: the word up to the first space,
  * which is replaced with a NUL; *line then points to the arguments ("" when

@@ -260,29 +260,10 @@ cmd_pass(struct papm *pa, char *args)
 	req.rport = pa->s->rport;
 	r = session_login(pa->s, &req, &u);
 	explicit_bzero(args, strlen(args));
-	if (r != AUTH_OK && pa->s->dropped) {
-		reply(pa, "-ERR login failed, try again later");
-		pa->cl.why = "identity change failed";
-		return CMD_CLOSE;
-	}
-	if (r == AUTH_TEMPFAIL) {
-		reply(pa, "-ERR authentication is unavailable, try again "
-		    "later");
-		return CMD_OK;
-	}
-	if (r != AUTH_OK) {
-		reply(pa, "-ERR invalid username/password combination");
-		if (session_auth_exhausted(pa->s)) {
-			reply(pa, "-ERR too many failures, closing");
-			pa->cl.why = "too many auth failures";
-			return CMD_CLOSE;
-		}
-		return CMD_BAD;
-	}
-	if (pa->s->handed_off) {
-		pa->cl.why = "handed off";
-		return CMD_CLOSE;
-	}
+	rc = command_pop_login(&pa->cl, r, "-ERR invalid username/password "
+	    "combination", false);
+	if (rc != CMD_IN)
+		return rc;
 	rc = open_maildrop(pa, &u);
 	if (pa->state != TRANS && pa->s->dropped) {
 		pa->cl.why = "maildrop unavailable";

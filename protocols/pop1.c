@@ -203,6 +203,7 @@ cmd_pass(struct pop1 *p, char *args)
 	struct auth_request req;
 	struct auth_user u;
 	enum auth_result r;
+	int		 rc;
 
 	if (!p->have_user) {
 		reply(p, "-ERR send USER first");
@@ -223,31 +224,9 @@ cmd_pass(struct pop1 *p, char *args)
 	r = session_login(p->s, &req, &u);
 	explicit_bzero(args, strlen(args));
 	explicit_bzero(&u, sizeof(u));
-	if (r != AUTH_OK && p->s->dropped) {
-		/* A half-taken identity: this process must not go on. */
-		reply(p, "-ERR login failed, try again later");
-		p->cl.why = "identity change failed";
-		return CMD_CLOSE;
-	}
-	if (r == AUTH_TEMPFAIL) {
-		reply(p, "-ERR authentication is unavailable, try again later");
-		return CMD_OK;
-	}
-	if (r != AUTH_OK) {
-		reply(p, "-ERR invalid user name or password");
-		if (session_auth_exhausted(p->s)) {
-			reply(p, "-ERR too many failures, closing");
-			p->cl.why = "too many auth failures";
-			return CMD_CLOSE;
-		}
-		return CMD_BAD;
-	}
-	if (p->s->handed_off) {
-		/* The session process answers the login and carries on. */
-		p->cl.why = "handed off";
-		return CMD_CLOSE;
-	}
-	return logged_in(p);
+	rc = command_pop_login(&p->cl, r, "-ERR invalid user name or password",
+	    false);
+	return rc == CMD_IN ? logged_in(p) : rc;
 }
 
 /*

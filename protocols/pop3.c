@@ -290,20 +290,6 @@ open_maildrop(struct pop3 *p, const struct auth_user *u)
 	return CMD_OK;
 }
 
-/* refused: the reply to refused credentials; after max_auth_failures
- * of them the connection is closed. */
-static int
-refused(struct pop3 *p, const char *msg)
-{
-	reply(p, "%s", msg);
-	if (session_auth_exhausted(p->s)) {
-		reply(p, "-ERR [AUTH] too many failures, closing");
-		p->cl.why = "too many auth failures";
-		return CMD_CLOSE;
-	}
-	return CMD_BAD;
-}
-
 /*
  * login_done: answers a login that session_login() judged, for PASS,
  * APOP, RPOP and AUTH alike: opens the maildrop, or hands the session
@@ -315,24 +301,8 @@ login_done(struct pop3 *p, enum auth_result r, const struct auth_user *u,
 {
 	int	 rc;
 
-	if (r != AUTH_OK && p->s->dropped) {
-		/* A half-taken identity: this process must not go on. */
-		reply(p, "-ERR [SYS/TEMP] login failed, try again later");
-		p->cl.why = "identity change failed";
-		return CMD_CLOSE;
-	}
-	if (r == AUTH_TEMPFAIL) {
-		reply(p, "-ERR [SYS/TEMP] authentication is unavailable, "
-		    "try again later");
-		return CMD_OK;
-	}
-	if (r != AUTH_OK)
-		return refused(p, fail);
-	if (p->s->handed_off) {
-		/* The session process answers the login and carries on. */
-		p->cl.why = "handed off";
-		return CMD_CLOSE;
-	}
+	if ((rc = command_pop_login(&p->cl, r, fail, true)) != CMD_IN)
+		return rc;
 	rc = open_maildrop(p, u);
 	if (p->state != TRANSACTION && p->s->dropped) {
 		/* This worker took the user's identity: no second login. */
@@ -499,8 +469,9 @@ auth_exchange(struct pop3 *p, struct sasl *sa, enum sasl_status *st)
 	case SASL_AUTHZID:
 		session_auth_failed(p->s, sa->authcid, "authzid differs");
 		sasl_clear(sa);
-		return refused(p, "-ERR [AUTH] authorization identity "
-		    "refused: no proxy authorization");
+		return command_pop_refused(&p->cl, "-ERR [AUTH] "
+		    "authorization identity refused: no proxy authorization",
+		    true);
 	case SASL_MALFORMED:
 	default:
 		reply(p, "-ERR [AUTH] malformed SASL response");

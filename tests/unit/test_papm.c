@@ -107,6 +107,34 @@ test_login(void **state)
 	assert_string_equal(line(f), "");
 }
 
+/* max_auth_failures refused logins end the session; a passwd-file that
+ * cannot be read is the server's failure, not the client's. */
+static void
+test_auth_failures(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.max_auth_failures = 2;
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK mail drop name valid");
+	assert_string_equal(cmd(f, "PASS x"), "-ERR invalid username/"
+	    "password combination");
+	assert_string_equal(cmd(f, "USER alice"), "+OK mail drop name valid");
+	assert_string_equal(cmd(f, "PASS y"), "-ERR invalid username/"
+	    "password combination");
+	assert_string_equal(line(f), "-ERR too many failures, closing");
+	assert_string_equal(line(f), "");
+	stop(f);
+	assert_int_equal(unlink(f->passwd), 0);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK mail drop name valid");
+	assert_string_equal(cmd(f, "PASS secret"),
+	    "-ERR authentication is unavailable, try again later");
+	assert_string_equal(cmd(f, "NOOP"), "+OK");
+}
+
 /*
  * A message file removed by another agent after the READ before it: the
  * next message not marked deleted (here 3, as 2 is) was opened ahead and
@@ -325,6 +353,8 @@ main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_login, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_auth_failures, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pull, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup,
 		    fx_teardown),

@@ -110,6 +110,34 @@ test_greeting_login_quit(void **state)
 	assert_string_equal(line(f), "");	/* closed */
 }
 
+/* max_auth_failures refused logins end the session; a passwd-file that
+ * cannot be read is the server's failure, not the client's. */
+static void
+test_auth_failures(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.max_auth_failures = 2;
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS x"),
+	    "-ERR invalid user name or password");
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS y"),
+	    "-ERR invalid user name or password");
+	assert_string_equal(line(f), "-ERR too many failures, closing");
+	assert_string_equal(line(f), "");
+	stop(f);
+	assert_int_equal(unlink(f->passwd), 0);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS secret"),
+	    "-ERR authentication is unavailable, try again later");
+	assert_string_equal(cmd(f, "NOOP"), "+OK");
+}
+
 static void
 test_plaintext_refused(void **state)
 {
@@ -333,6 +361,8 @@ main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_greeting_login_quit,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_auth_failures,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_refused,
 		    setup, fx_teardown),
