@@ -180,6 +180,18 @@ def main():
         t.ok(c.cmd("PASS x").startswith("-ERR"), "uid 0 is refused")
         c.close()
 
+    # Without mail_user, an account that names no uid is refused, never
+    # served as root.
+    with Server(settings={"mail_user": ""}) as srv:
+        c = srv.client()
+        t.eq(c.login("alice", "wonderland")[1], "-ERR [SYS/TEMP] "
+             "authentication is unavailable, try again later",
+             "no uid and no mail_user: the login is refused")
+        c.close()
+        t.ok(srv.wait_log(r"account alice names no uid and mail_user is "
+                          r"not set: refused rather than served as root"),
+             "and the auth process logs why")
+
 
 main()
 t.done()
