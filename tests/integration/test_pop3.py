@@ -6,6 +6,8 @@ deletion, the maildrop lock, bad input, timeouts and the Maildir left
 behind after each session.
 """
 import os
+import socket
+import struct
 import sys
 import time
 
@@ -113,6 +115,9 @@ def lock_and_errors():
         t.ok(b.closed(), "the refused session is closed (RFC 1939 4 "
              "allows it; a session process serves one login)")
         b.close()
+        t.ok(srv.wait_log(r"logout: user=<alice> rip=\S+ proto=pop3 "
+                          r"reason=\S+"),
+             "and logged out (the held session is still in)")
 
         checks = [
             ("RETR", "-ERR message number required"),
@@ -219,7 +224,33 @@ def lock_released_before_ok():
 
 
 rfc1939_example()
+def reset_mid_message():
+    """A client that resets the connection in the middle of a long
+    RETR: the session ends as a connection error, and its DELE is
+    forgotten."""
+    with Server() as srv:
+        md = srv.maildir("alice")
+        put(md, "1000000001.big.test",
+            "Subject: big\n\n" + ("x" * 100 + "\n") * 100000)
+        put(md, "1000000002.small.test", "Subject: small\n\nhi\n")
+        srv.own()
+        c = srv.client()
+        c.login()
+        t.ok(c.cmd("DELE 2").startswith("+OK"), "DELE 2 before the reset")
+        c.send(b"RETR 1\r\n")
+        time.sleep(0.05)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        c.sock.close()
+        t.ok(srv.wait_log(r"logout: user=<alice> .* del=1/\d+ .*"
+                          r"reason=connection error"),
+             "a reset mid-message is logged as a connection error, "
+             "its DELE as marked")
+        t.eq(len(files(md)), 2, "and nothing was deleted")
+
+
 lock_released_before_ok()
+reset_mid_message()
 deferred_delete()
 lock_and_errors()
 limits()
