@@ -92,6 +92,24 @@ test_count(void **state)
 	assert_false(session_auth_exhausted(&s));
 }
 
+/* The user names that go into log lines: control bytes, DEL and '>'
+ * (which would end the user=<...> field) become '?'; other octets,
+ * UTF-8 among them, pass as they are; the result is cut to fit. */
+static void
+test_safe(void **state)
+{
+	char	 out[16];
+
+	session_safe("al\r\nice>\x7f\x01", out, sizeof(out));
+	assert_string_equal(out, "al??ice???");
+	session_safe("jos\xc3\xa9\xff", out, sizeof(out));
+	assert_string_equal(out, "jos\xc3\xa9\xff");
+	session_safe("0123456789abcdefghij", out, sizeof(out));
+	assert_string_equal(out, "0123456789abcde");
+	session_safe("x", out, 1);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -99,6 +117,7 @@ main(void)
 		cmocka_unit_test(test_doubling),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_count),
+		cmocka_unit_test(test_safe),
 	};
 
 	log_init("test_throttle", 1);
