@@ -1215,7 +1215,7 @@ poll_set(const struct authd *a, struct pollfd *pfd, size_t *cap)
 	struct pollfd	*p;
 	size_t		 i, n = 2 + ch->n;
 
-	if (n > *cap) {
+	if (pfd == NULL || n > *cap) {
 		if ((p = reallocarray(pfd, n, sizeof(*p))) == NULL)
 			return NULL;
 		pfd = p;
