@@ -703,12 +703,7 @@ static void
 login_request(struct mrp *m, struct auth_request *req, enum auth_mech mech,
     const char *user, const char *secret)
 {
-	memset(req, 0, sizeof(*req));
-	req->mech = mech;
-	req->user = user;
-	req->secret = secret;
-	req->rhost = m->s->rip;
-	req->rport = m->s->rport;
+	session_request(m->s, req, mech, user, secret);
 	m->chan[0] = '\0';
 	if (m->crypt != NULL && m->s->authq >= 0 &&
 	    mrpc_export(m->crypt, m->chan, sizeof(m->chan)) == 0)

@@ -252,12 +252,7 @@ cmd_pass(struct papm *pa, char *args)
 		    "TLS");
 		return CMD_BAD;
 	}
-	memset(&req, 0, sizeof(req));
-	req.mech = AUTH_MECH_PASSWORD;
-	req.user = pa->user;
-	req.secret = args;
-	req.rhost = pa->s->rip;
-	req.rport = pa->s->rport;
+	session_request(pa->s, &req, AUTH_MECH_PASSWORD, pa->user, args);
 	r = session_login(pa->s, &req, &u);
 	explicit_bzero(args, strlen(args));
 	rc = command_pop_login(&pa->cl, r, "-ERR invalid username/password "

@@ -215,12 +215,7 @@ cmd_pass(struct pop1 *p, char *args)
 		    "TLS");
 		return CMD_BAD;
 	}
-	memset(&req, 0, sizeof(req));
-	req.mech = AUTH_MECH_PASSWORD;
-	req.user = p->user;
-	req.secret = args;
-	req.rhost = p->s->rip;
-	req.rport = p->s->rport;
+	session_request(p->s, &req, AUTH_MECH_PASSWORD, p->user, args);
 	r = session_login(p->s, &req, &u);
 	explicit_bzero(args, strlen(args));
 	explicit_bzero(&u, sizeof(u));

@@ -318,13 +318,8 @@ static void
 request(struct pop3 *p, struct auth_request *req, enum auth_mech mech,
     const char *user, const char *secret)
 {
-	memset(req, 0, sizeof(*req));
-	req->mech = mech;
-	req->user = user;
-	req->secret = secret;
+	session_request(p->s, req, mech, user, secret);
 	req->challenge = p->stamp;
-	req->rhost = p->s->rip;
-	req->rport = p->s->rport;
 }
 
 /* cmd_pass: PASS string; the whole rest of the line is the password. */

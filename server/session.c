@@ -103,6 +103,18 @@ session_title(const struct session *s, const char *what)
 	setproctitle("%s %s %s", s->proto->name, what, s->rip);
 }
 
+void
+session_request(const struct session *s, struct auth_request *req,
+    enum auth_mech mech, const char *user, const char *secret)
+{
+	memset(req, 0, sizeof(*req));
+	req->mech = mech;
+	req->user = user;
+	req->secret = secret;
+	req->rhost = s->rip;
+	req->rport = s->rport;
+}
+
 const char *
 session_state_dir(const struct session *s)
 {

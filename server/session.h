@@ -108,6 +108,11 @@ bool	session_plaintext_ok(const struct session *s);
  */
 const char *session_state_dir(const struct session *s);
 
+/* Fills req: a login request of mechanism mech for user with secret,
+ * from the session's client, without a challenge. */
+void	session_request(const struct session *s, struct auth_request *req,
+	    enum auth_mech mech, const char *user, const char *secret);
+
 /*
  * Checks a login request for a protocol module.  Logs one line either
  * way ("login: user=<u> rip=A proto=P" or "auth failed: user=<u> rip=A
