@@ -183,14 +183,14 @@ cat <<MSG
 demo: posternd serving on 127.0.0.1 (Ctrl-C stops it):
   POP3   port 1110    curl pop3://demo:demo@127.0.0.1:1110/
                       curl pop3://demo:demo@127.0.0.1:1110/1
-                      telnet 127.0.0.1 1110   (USER demo, PASS demo, LIST, RETR 1, QUIT)
+                      nc -C 127.0.0.1 1110    (USER demo, PASS demo, LIST, RETR 1, QUIT)
                       curl --ssl-reqd -k pop3://demo:demo@127.0.0.1:1110/   (STLS)
   POP3S  port 1995    curl -k pop3s://demo:demo@127.0.0.1:1995/
                       openssl s_client -quiet -connect 127.0.0.1:1995
   LMTP   port 2424    python3 -c 'import smtplib; smtplib.LMTP("127.0.0.1", 2424).sendmail("me@example.org", ["demo"], "Subject: hi\\n\\nhello\\n")'
                       (then curl pop3://demo:demo@127.0.0.1:1110/ lists one more)
-  POP1   port 1109    telnet 127.0.0.1 1109   (RFC 918: USER demo, PASS demo, RETR INBOX, RCEV, RCVD, QUIT)
-  PAPM   port 49153   telnet 127.0.0.1 49153  (USER demo, PASS demo, LIST, READ 1, HELO localhost,
+  POP1   port 1109    nc -C 127.0.0.1 1109    (RFC 918: USER demo, PASS demo, RETR INBOX, RCEV, RCVD, QUIT)
+  PAPM   port 49153   nc -C 127.0.0.1 49153   (USER demo, PASS demo, LIST, READ 1, HELO localhost,
                       MAIL FROM: demo@localhost, RCPT TO: demo2@localhost, DATA, text, ".", QUTI)
   MRP    port 5000    nc -C 127.0.0.1 5000    (LOGIN demo demo, SELECT, FETCH ALL, SEARCH BODY=[hello], QUIT)
   MRP/TLS port 5001   openssl s_client -quiet -crlf -connect 127.0.0.1:5001

@@ -13,7 +13,7 @@
 set -u
 
 PACKAGES="gcc make autoconf automake pkg-config libbsd-dev libconfuse-dev
-libcmocka-dev libssl-dev libtls-dev libcrypt-dev libpam0g-dev mandoc cppcheck python3 curl openssl
+libcmocka-dev libssl-dev libtls-dev libcrypt-dev libpam0g-dev mandoc cppcheck python3 curl openssl netcat-openbsd
 python3-cryptography iproute2
 fetchmail getmail6 mpop libmail-pop3client-perl haproxy
 clang-14 libclang-rt-14-dev clang-tidy-14 valgrind"
