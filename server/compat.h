@@ -35,4 +35,32 @@ void	compat_shed_memory(void);
  */
 int	compat_accept_wakes(int fd);
 
+/*
+ * Narrows what a pre-login worker may ask of the kernel, after it has
+ * dropped to the unprivileged user in its chroot: the system calls it
+ * never makes fail with EPERM from then on, for it and anything it
+ * starts.  Linux on x86-64 and arm64: seccomp filters, with
+ * no_new_privs, that refuse running programs (execve, execveat);
+ * reaching other processes (ptrace, process_vm_readv and _writev,
+ * pidfd_getfd, kcmp) or signalling them (kill, tkill, tgkill and the
+ * sigqueue calls name this process or fail; pidfd_open and
+ * pidfd_send_signal fail); new sockets of any address family and the
+ * connections they would make (socket, connect, bind, listen; the
+ * socketpair that a TLS relay needs stays); new namespaces (unshare,
+ * setns, clone with a CLONE_NEW* flag; clone3 says ENOSYS, so that the
+ * C library falls back to clone); mounts; the kernel's larger surfaces a
+ * worker has no use for (bpf, io_uring, userfaultfd, perf_event_open,
+ * keyctl and its kin, modules, kexec); the system's settings (clocks,
+ * reboot, swap, host name); and every call of another architecture's
+ * numbering (x32, i386).  Builds with AddressSanitizer, whose leak check
+ * traces the process as it exits, leave ptrace and signals alone.
+ * Returns 0 when the filters are in place, -1 when the kernel refused
+ * them (errno set).  Elsewhere a no-op that returns 1: OpenBSD's
+ * pledge(2) and FreeBSD's capsicum(4) would do this there, with an
+ * allowlist; they are not used yet, as no OpenBSD or FreeBSD machine
+ * runs the tests, and a promise missed would end every worker
+ * (posternd(8), BUGS).
+ */
+int	compat_sandbox(void);
+
 #endif

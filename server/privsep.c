@@ -1,8 +1,9 @@
 /*
  * privsep.c: identities.  Resolves the unprivileged user and the mail
- * user at start-up, sandboxes pre-login workers (chroot and setuid), and
- * gives session processes their account's uid and gid, checking that
- * none of it can be undone.  Never called with client input.
+ * user at start-up, sandboxes pre-login workers (chroot, setuid and a
+ * system call filter), and gives session processes their account's uid
+ * and gid, checking that none of it can be undone.  Never called with
+ * client input.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/compat.h"
 #include "server/log.h"
 #include "server/passwd.h"
 #include "server/privsep.h"
@@ -113,6 +115,8 @@ privsep_sandbox(const struct conf *conf)
 		fatal("chroot %s", conf->chroot);
 	if (drop(conf->user_uid, conf->user_gid) == -1)
 		exit(1);
+	if (compat_sandbox() == -1)
+		log_warn("pre-login worker: no system call filter");
 }
 
 /* resolve: the uid and gid account u runs as, whoever we are.  Returns

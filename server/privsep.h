@@ -21,7 +21,9 @@
 int	privsep_init(struct conf *conf);
 
 /* In a new pre-login worker: chroot, then take the unprivileged user's
- * identity for good.  Exits the process if any step fails. */
+ * identity for good, then narrow the system calls it may make
+ * (compat_sandbox(); a kernel that refuses is logged, and the worker goes
+ * on without).  Exits the process if either of the first two fails. */
 void	privsep_sandbox(const struct conf *conf);
 
 /*

@@ -55,7 +55,7 @@ def status(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key in ("Uid", "Gid", "Groups"):
+            if key in ("Uid", "Gid", "Groups", "Seccomp", "NoNewPrivs"):
                 out[key] = [int(x) for x in value.split()]
     return out
 
@@ -134,6 +134,14 @@ def main():
              "before login only the pre-auth worker holds it")
         t.ok(a not in pre and srv.proc.pid not in pre,
              "neither the master nor the auth process holds it")
+        for p in pre:
+            st = status(p)
+            if "Seccomp" not in st:
+                t.skip("system call filter", "no Seccomp in /proc/PID/status")
+                break
+            t.eq((st["Seccomp"], st.get("NoNewPrivs")), ([2], [1]),
+                 f"at the greeting: {Server.title(p)}: a seccomp filter "
+                 "(mode 2) with no_new_privs")
         flag = nodelay(pre[0], socket_inode(srv.port,
                                             c.sock.getsockname()[1]))
         if flag is None:
@@ -154,6 +162,9 @@ def main():
              [Server.title(p) for p in post])
         t.ok(not set(pre) & set(post),
              "the pre-auth worker let go of the connection")
+        t.ok(all(status(p).get("Seccomp", [0]) == [0] for p in post),
+             "the session process has no filter: it may run "
+             "papm_relay_command", [status(p).get("Seccomp") for p in post])
         c.cmd("QUIT")
 
         # Accounts that run as mail_user are served by mail workers, one
