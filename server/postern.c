@@ -258,16 +258,16 @@ check_passwd(const struct conf *conf)
 	return bad;
 }
 
-/* postern check [-c file]: loads the configuration and prints it. */
+/* load_only: the options of a subcommand that takes only -c file, and
+ * the configuration that names; 0, or the exit status after saying
+ * why. */
 static int
-cmd_check(int argc, char **argv)
+load_only(int argc, char **argv, struct conf *conf)
 {
-	struct conf	 conf;
 	const char	*path = POSTERN_CONF;
-	long		 bad;
 	int		 ch;
 
-	opterr = 0;	/* getopt would name "check" as the program */
+	opterr = 0;	/* getopt would name the subcommand as the program */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -283,9 +283,22 @@ cmd_check(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage();
-	memset(&conf, 0, sizeof(conf));
-	if (conf_load(path, &conf) == -1)
+	memset(conf, 0, sizeof(*conf));
+	if (conf_load(path, conf) == -1)
 		return 1;	/* conf_load said why */
+	return 0;
+}
+
+/* postern check [-c file]: loads the configuration and prints it. */
+static int
+cmd_check(int argc, char **argv)
+{
+	struct conf	 conf;
+	long		 bad;
+	int		 rc;
+
+	if ((rc = load_only(argc, argv, &conf)) != 0)
+		return rc;
 	bad = check_passwd(&conf);
 	if (bad == 0)
 		conf_print(&conf, stdout);
@@ -541,29 +554,11 @@ static int
 cmd_status(int argc, char **argv)
 {
 	struct conf	 conf;
-	const char	*path = POSTERN_CONF;
 	pid_t		 pid;
-	int		 ch;
+	int		 rc;
 
-	opterr = 0;
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		default:
-			if (optopt == 'c')
-				complain("option -c needs a file name");
-			else
-				complain("unknown option -%c", optopt);
-			return usage();
-		}
-	}
-	if (optind != argc)
-		return usage();
-	memset(&conf, 0, sizeof(conf));
-	if (conf_load(path, &conf) == -1)
-		return 1;
+	if ((rc = load_only(argc, argv, &conf)) != 0)
+		return rc;
 	pid = master_pid(&conf);
 	conf_free(&conf);
 	if (pid == -1)
