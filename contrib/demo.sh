@@ -8,9 +8,11 @@ set -eu
 
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-DEMO=$TOP/demo
-POSTERND=$TOP/$BUILD/posternd
-POSTERN=$TOP/$BUILD/postern
+case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+# DEMO: another directory for it (tests/integration/test_demo.py).
+DEMO=${DEMO:-$TOP/demo}
+POSTERND=$BUILD/posternd
+POSTERN=$BUILD/postern
 
 sample() {	# sample MAILDIR NAME SUBJECT BODY...
 	md=$1 name=$2 subject=$3
