@@ -195,7 +195,7 @@ outs(struct mrp *m, const char *str)
 }
 
 /* reply: one reply line, CRLF added. */
-static int
+static int __attribute__((format(printf, 2, 3)))
 reply(struct mrp *m, const char *fmt, ...)
 {
 	char	 line[512];
