@@ -80,13 +80,21 @@ compat_shed_memory(void)
 #endif
 
 /* AddressSanitizer's leak check traces the process as it exits: test
- * builds with it let ptrace through. */
+ * builds with it let ptrace and signals through. */
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_TRACED	1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define SANDBOX_TRACED	1
 #endif
+#endif
+
+/* The same numbers on both architectures, for older headers. */
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal	424
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
 #endif
 
 /* The flags of clone(2) that make a new namespace. */
@@ -101,7 +109,8 @@ compat_shed_memory(void)
 #define SB_DENY(nr)	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
 	SB_EPERM
 
-static const struct sock_filter sandbox_filter[] = {
+/* Every sandboxed process: the kernel's surfaces no mail process needs. */
+static const struct sock_filter kernel_filter[] = {
 	/* Another architecture's numbering: nothing. */
 	SB_LOAD(arch),
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_ARCH, 1, 0),
@@ -122,9 +131,7 @@ static const struct sock_filter sandbox_filter[] = {
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
 	SB_RET(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
 #endif
-	/* Programs, other processes. */
-	SB_DENY(__NR_execve),
-	SB_DENY(__NR_execveat),
+	/* Other processes. */
 #ifndef SANDBOX_TRACED
 	SB_DENY(__NR_ptrace),
 #endif
@@ -134,11 +141,6 @@ static const struct sock_filter sandbox_filter[] = {
 #ifdef __NR_pidfd_getfd
 	SB_DENY(__NR_pidfd_getfd),
 #endif
-	/* The network. */
-	SB_DENY(__NR_socket),
-	SB_DENY(__NR_connect),
-	SB_DENY(__NR_bind),
-	SB_DENY(__NR_listen),
 	/* Namespaces, mounts, the root. */
 	SB_DENY(__NR_unshare),
 	SB_DENY(__NR_setns),
@@ -195,22 +197,38 @@ static const struct sock_filter sandbox_filter[] = {
 	SB_RET(SECCOMP_RET_ALLOW),
 };
 
-#ifndef SANDBOX_TRACED
-/* The same number on both architectures, for older headers. */
-#ifndef __NR_pidfd_send_signal
-#define __NR_pidfd_send_signal	424
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
+/* Pre-login workers besides: no programs, no new sockets. */
+static const struct sock_filter prelogin_filter[] = {
+	SB_LOAD(nr),
+	SB_DENY(__NR_execve),
+	SB_DENY(__NR_execveat),
+	SB_DENY(__NR_socket),
+	SB_DENY(__NR_connect),
+	SB_DENY(__NR_bind),
+	SB_DENY(__NR_listen),
+	SB_RET(SECCOMP_RET_ALLOW),
+};
 
-/* sandbox_signals: a second filter, made for this process: signals go
- * to itself only (kill, tkill, tgkill and the sigqueue calls name it
- * first), and no other process can be opened to signal it. */
+/* install: one filter of n instructions. */
 static int
-sandbox_signals(void)
+install(const struct sock_filter *f, size_t n)
 {
-	struct sock_filter	 f[] = {
+	struct sock_fprog	 prog;
+
+	prog.len = (unsigned short)n;
+	prog.filter = (struct sock_filter *)f;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+#ifndef SANDBOX_TRACED
+/* signals_filter: pre-login workers' third filter, made for the
+ * process: signals go to itself only (kill, tkill, tgkill and the
+ * sigqueue calls name it first), and no other process can be opened to
+ * signal it. */
+static int
+signals_filter(void)
+{
+	const struct sock_filter	 f[] = {
 		SB_LOAD(nr),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_kill, 7, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_tkill, 6, 0),
@@ -228,31 +246,34 @@ sandbox_signals(void)
 		SB_RET(SECCOMP_RET_ALLOW),
 		SB_EPERM,
 	};
-	struct sock_fprog	 prog = { sizeof(f) / sizeof(f[0]), f };
 
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+	return install(f, sizeof(f) / sizeof(f[0]));
 }
 #endif
 #endif
 
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 int
-compat_sandbox(void)
+compat_sandbox(enum compat_sandbox kind)
 {
 #ifdef SANDBOX_FILTER
-	struct sock_fprog	 prog = {
-		.len = sizeof(sandbox_filter) / sizeof(sandbox_filter[0]),
-		.filter = (struct sock_filter *)sandbox_filter,
-	};
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+	if (kind == SANDBOX_PRELOGIN &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -1;
+	if (install(kernel_filter, NELEM(kernel_filter)) == -1)
+		return -1;
+	if (kind == SANDBOX_SESSION)
+		return 0;
+	if (install(prelogin_filter, NELEM(prelogin_filter)) == -1)
 		return -1;
 #ifndef SANDBOX_TRACED
-	if (sandbox_signals() == -1)
+	if (signals_filter() == -1)
 		return -1;
 #endif
 	return 0;
 #else
+	(void)kind;
 	return 1;
 #endif
 }

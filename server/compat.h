@@ -35,32 +35,47 @@ void	compat_shed_memory(void);
  */
 int	compat_accept_wakes(int fd);
 
+/* Who compat_sandbox() narrows. */
+enum compat_sandbox {
+	SANDBOX_PRELOGIN,	/* a pre-login worker, as its user */
+	SANDBOX_SESSION,	/* a process about to give up root for an
+				   account or mail_user, still root */
+};
+
 /*
- * Narrows what a pre-login worker may ask of the kernel, after it has
- * dropped to the unprivileged user in its chroot: the system calls it
- * never makes fail with EPERM from then on, for it and anything it
- * starts.  Linux on x86-64 and arm64: seccomp filters, with
- * no_new_privs, that refuse running programs (execve, execveat);
- * reaching other processes (ptrace, process_vm_readv and _writev,
- * pidfd_getfd, kcmp) or signalling them (kill, tkill, tgkill and the
- * sigqueue calls name this process or fail; pidfd_open and
- * pidfd_send_signal fail); new sockets of any address family and the
+ * Narrows what a process may ask of the kernel: the system calls no mail
+ * process makes fail with EPERM from then on, for it and every program
+ * it runs.  Linux on x86-64 and arm64, with seccomp filters:
+ *
+ * Every kind: tracing or reading other processes (ptrace,
+ * process_vm_readv and _writev, pidfd_getfd, kcmp); new namespaces
+ * (unshare, setns, clone with a CLONE_NEW* flag; clone3 says ENOSYS, so
+ * that the C library falls back to clone); mounts and chroot; the
+ * kernel's larger surfaces (bpf, io_uring, userfaultfd, perf_event_open,
+ * keyctl and its kin, modules, kexec, file handles); the system's
+ * settings (clocks, reboot, swap, host name, the kernel log); and every
+ * call of another architecture's numbering (x32, i386).
+ *
+ * SANDBOX_PRELOGIN besides, with no_new_privs: running programs
+ * (execve, execveat); new sockets of any address family and the
  * connections they would make (socket, connect, bind, listen; the
- * socketpair that a TLS relay needs stays); new namespaces (unshare,
- * setns, clone with a CLONE_NEW* flag; clone3 says ENOSYS, so that the
- * C library falls back to clone); mounts; the kernel's larger surfaces a
- * worker has no use for (bpf, io_uring, userfaultfd, perf_event_open,
- * keyctl and its kin, modules, kexec); the system's settings (clocks,
- * reboot, swap, host name); and every call of another architecture's
- * numbering (x32, i386).  Builds with AddressSanitizer, whose leak check
- * traces the process as it exits, leave ptrace and signals alone.
- * Returns 0 when the filters are in place, -1 when the kernel refused
- * them (errno set).  Elsewhere a no-op that returns 1: OpenBSD's
- * pledge(2) and FreeBSD's capsicum(4) would do this there, with an
- * allowlist; they are not used yet, as no OpenBSD or FreeBSD machine
- * runs the tests, and a promise missed would end every worker
- * (posternd(8), BUGS).
+ * socketpair that a TLS relay needs stays); and signals to any process
+ * but itself (kill, tkill, tgkill and the sigqueue calls must name it;
+ * pidfd_open and pidfd_send_signal fail).
+ *
+ * SANDBOX_SESSION is set while the process is root, without
+ * no_new_privs, so that a program a session runs (papm_relay_command,
+ * Postfix's set-group-ID sendmail) keeps its privileges; it fails with
+ * EACCES in a process that is not.
+ *
+ * Builds with AddressSanitizer, whose leak check traces the process as
+ * it exits, leave ptrace and signals alone.  Returns 0 when the filters
+ * are in place, -1 when the kernel refused them (errno set).  Elsewhere
+ * a no-op that returns 1: OpenBSD's pledge(2) and FreeBSD's capsicum(4)
+ * would do this there, with an allowlist; they are not used yet, as no
+ * OpenBSD or FreeBSD machine runs the tests, and a promise missed would
+ * end every worker (posternd(8), BUGS).
  */
-int	compat_sandbox(void);
+int	compat_sandbox(enum compat_sandbox kind);
 
 #endif

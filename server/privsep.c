@@ -1,9 +1,9 @@
 /*
  * privsep.c: identities.  Resolves the unprivileged user and the mail
- * user at start-up, sandboxes pre-login workers (chroot, setuid and a
- * system call filter), and gives session processes their account's uid
- * and gid, checking that none of it can be undone.  Never called with
- * client input.
+ * user at start-up, sandboxes pre-login workers (chroot, setuid and
+ * system call filters), and gives session processes their account's uid
+ * and gid (and a narrower filter), checking that none of it can be
+ * undone.  Never called with client input.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -115,7 +115,7 @@ privsep_sandbox(const struct conf *conf)
 		fatal("chroot %s", conf->chroot);
 	if (drop(conf->user_uid, conf->user_gid) == -1)
 		exit(1);
-	if (compat_sandbox() == -1)
+	if (compat_sandbox(SANDBOX_PRELOGIN) == -1)
 		log_warn("pre-login worker: no system call filter");
 }
 
@@ -202,5 +202,7 @@ privsep_become(const struct conf *conf, const struct auth_user *u)
 	if (geteuid() != 0 || (uid == geteuid() && gid == getegid()))
 		return 0;
 	passwd_forget();	/* no other account's hash goes along */
+	if (compat_sandbox(SANDBOX_SESSION) == -1)
+		log_warn("%s: no system call filter", u->name);
 	return drop(uid, gid);
 }

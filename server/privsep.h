@@ -22,8 +22,9 @@ int	privsep_init(struct conf *conf);
 
 /* In a new pre-login worker: chroot, then take the unprivileged user's
  * identity for good, then narrow the system calls it may make
- * (compat_sandbox(); a kernel that refuses is logged, and the worker goes
- * on without).  Exits the process if either of the first two fails. */
+ * (compat_sandbox(SANDBOX_PRELOGIN); a kernel that refuses is logged, and
+ * the worker goes on without).  Exits the process if either of the first
+ * two fails. */
 void	privsep_sandbox(const struct conf *conf);
 
 /*
@@ -49,7 +50,8 @@ int	privsep_own(const struct conf *conf, const struct auth_user *u);
  * no identity known while root, or a failing set*id call (the caller
  * must then end the process).  Before root is given up, the process's
  * copy of the passwd-file, every account's hash in it, is dropped
- * (passwd_forget()).
+ * (passwd_forget()), and the session's system call filter is set
+ * (compat_sandbox(SANDBOX_SESSION); a kernel that refuses is logged).
  */
 int	privsep_become(const struct conf *conf, const struct auth_user *u);
 

@@ -8,12 +8,14 @@ replies, that deletion happens only at QUIT or QUTI (never on a dropped
 connection), that push is refused before login and for forged senders,
 that a message pushed to two local users lands in both Maildirs byte for
 byte, that an oversized message or an over-long line delivers nothing,
-and the relay command (its argv, its input, a failing one delivering
-nothing anywhere).  Run as root, posternd separates privileges: sessions
+and the relay command (its argv, its input, as root a set-group-ID one
+keeping its group, a failing one delivering nothing anywhere).  Run as root, posternd separates privileges: sessions
 and deliveries run as nobody, the mail_user all accounts share.
 """
+import grp
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -50,11 +52,24 @@ def start():
     with open(script, "w") as f:
         f.write("#!/bin/sh\n"
                 f'printf "%s\\n" "$@" > {srv.relay_dir}/relay.args\n'
+                f"id -g > {srv.relay_dir}/relay.gid\n"
                 f"cat > {srv.relay_dir}/relay.msg\n"
                 f"[ -f {srv.relay_dir}/relay.fail ] && exit 75\n"
                 "exit 0\n")
     os.chmod(script, 0o755)
     srv.settings["papm_relay_command"] = script
+    srv.relay_gid = None
+    if os.geteuid() == 0:
+        # As Postfix's sendmail is: a set-group-ID program (env(1) here,
+        # which runs the script with its group, sh -p keeping it), whose
+        # group the session's system call filter must leave it
+        # (posternd(8)).
+        env = os.path.join(srv.dir, "sgid-env")
+        shutil.copy("/usr/bin/env", env)
+        srv.relay_gid = grp.getgrnam("mail").gr_gid
+        os.chown(env, 0, srv.relay_gid)
+        os.chmod(env, 0o2755)
+        srv.settings["papm_relay_command"] = f"{env} /bin/sh -p {script}"
     srv.write_conf('listen { protocol = "papm" address = "127.0.0.1" '
                    'port = 0 }\n')
     return srv
@@ -327,6 +342,10 @@ try:
     with open(relay_msg, "rb") as f:
         t.eq(f.read(), b"Subject: out\n\n.hello\n",
              "the relay command's input: the message")
+    if srv.relay_gid is not None:
+        with open(os.path.join(srv.relay_dir, "relay.gid")) as f:
+            t.eq(f.read().strip(), str(srv.relay_gid),
+                 "a set-group-ID relay command runs with its group")
     t.eq(len(message_files(bob)), len(snapshot) + 1, "bob got his copy")
     snapshot = message_files(bob)
     open(os.path.join(srv.relay_dir, "relay.fail"), "w").close()

@@ -162,9 +162,12 @@ def main():
              [Server.title(p) for p in post])
         t.ok(not set(pre) & set(post),
              "the pre-auth worker let go of the connection")
-        t.ok(all(status(p).get("Seccomp", [0]) == [0] for p in post),
-             "the session process has no filter: it may run "
-             "papm_relay_command", [status(p).get("Seccomp") for p in post])
+        if "Seccomp" in status(post[0]):
+            got = [(status(p)["Seccomp"], status(p)["NoNewPrivs"])
+                   for p in post]
+            t.ok(all(g == ([2], [0]) for g in got),
+                 "after login: a seccomp filter without no_new_privs (a "
+                 "set-group-ID papm_relay_command keeps its group)", got)
         c.cmd("QUIT")
 
         # Accounts that run as mail_user are served by mail workers, one
@@ -181,6 +184,9 @@ def main():
              (sorted(before), sorted(after)))
         t.ok(all(status(p)["Uid"] == [nobody.pw_uid] * 4 for p in after),
              "the mail workers run as mail_user, for good")
+        t.ok(all(status(p).get("Seccomp", [2]) == [2] for p in after),
+             "the mail workers have a seccomp filter",
+             [status(p).get("Seccomp") for p in after])
 
         # An account naming uid 0 is never served.
         with open(srv.passwd, "a") as f:

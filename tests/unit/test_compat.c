@@ -1,8 +1,8 @@
 /*
- * test_compat.c: the system call filter of pre-login workers
- * (compat_sandbox()), tried in a child process, since it cannot be
- * lifted once set: what it must refuse, with EPERM (ENOSYS for clone3),
- * and what a worker still needs.
+ * test_compat.c: the system call filters (compat_sandbox()), each tried
+ * in a child process, since a filter cannot be lifted once set: what
+ * each kind must refuse, with EPERM (ENOSYS for clone3), and what its
+ * processes still need.
  */
 #include "tests/unit/unit.h"
 
@@ -21,12 +21,14 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "server/compat.h"
 
-/* As compat.c: AddressSanitizer's builds let ptrace through. */
+/* As compat.c: AddressSanitizer's builds let ptrace and signals
+ * through. */
 #if defined(__SANITIZE_ADDRESS__)
 #define TRACED	1
 #elif defined(__has_feature)
@@ -35,39 +37,53 @@
 #endif
 #endif
 
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define FILTERED	1
+#endif
+
 /* The checks, in the order the child makes them. */
 enum check {
-	C_SET,			/* compat_sandbox() returned 0 */
-	C_NNP,			/* no_new_privs is on */
-	C_SOCKET_INET,
+	C_NNP,			/* no_new_privs as the kind wants it */
+	C_PTRACE,		/* every kind refuses these */
+	C_UNSHARE,
+	C_CLONE_NEWUSER,
+	C_CLONE3,
+	C_IO_URING,
+	C_BPF,
+	C_USERFAULTFD,
+	C_KEYCTL,
+	C_MOUNT,
+	C_X32,
+	C_SOCKET_INET,		/* pre-login refuses, sessions may */
 	C_SOCKET_UNIX,
 	C_CONNECT,
 	C_BIND,
 	C_LISTEN,
 	C_EXECVE,
-	C_PTRACE,
-	C_UNSHARE,
-	C_CLONE_NEWUSER,
-	C_CLONE3,
-	C_IO_URING,
-	C_X32,
 	C_KILL_OTHER,
 	C_TGKILL_OTHER,
 	C_PIDFD,
-	C_SOCKETPAIR,		/* still allowed from here */
+	C_SOCKETPAIR,		/* every kind allows these */
 	C_PIPE,
 	C_FORK,
-	C_GETPID,
 	C_KILL_SELF,
 	C_COUNT
 };
 
 static const char *const names[C_COUNT] = {
-	"filter set", "no_new_privs", "socket(AF_INET)", "socket(AF_UNIX)",
-	"connect", "bind", "listen", "execve", "ptrace", "unshare",
-	"clone(CLONE_NEWUSER)", "clone3", "io_uring_setup", "x32 getpid",
-	"kill(parent)", "tgkill(parent)", "pidfd_open(parent)", "socketpair",
-	"pipe2 and a round trip", "fork", "getpid", "signals to itself",
+	"no_new_privs", "ptrace", "unshare", "clone(CLONE_NEWUSER)", "clone3",
+	"io_uring_setup", "bpf", "userfaultfd", "keyctl", "mount",
+	"x32 getpid", "socket(AF_INET)", "socket(AF_UNIX)", "connect", "bind",
+	"listen", "execve", "kill(parent)", "tgkill(parent)",
+	"pidfd_open(parent)", "socketpair", "pipe2 and a round trip", "fork",
+	"signals to itself",
+};
+
+/* What the child reports. */
+struct result {
+	int	 rc;		/* compat_sandbox()'s */
+	int	 err;		/* its errno */
+	char	 ok[C_COUNT];
 };
 
 /* refused: whether a call's result r says the filter refused it. */
@@ -77,32 +93,43 @@ refused(long r, int want)
 	return r == -1 && errno == want;
 }
 
-#ifdef __linux__
-/* try_all: the checks, in a process that has set the filter. */
-static void
-try_all(char ok[C_COUNT])
+/* allowed: whether a call's result r says the filter let it through: a
+ * failure for another reason than EPERM counts. */
+static char
+allowed(long r)
 {
-	struct sockaddr_in	 sin;
-	char			*argv[] = { "true", NULL }, *envp[] = { NULL };
-	char			 c = 'x';
-	int			 sv[2], p[2], st;
-	long			 r;
-	pid_t			 pid;
+	return r != -1 || errno != EPERM;
+}
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok[C_NNP] = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
-	ok[C_SOCKET_INET] = refused(socket(AF_INET, SOCK_STREAM, 0), EPERM);
-	ok[C_SOCKET_UNIX] = refused(socket(AF_UNIX, SOCK_DGRAM, 0), EPERM);
-	ok[C_CONNECT] = refused(connect(0, (struct sockaddr *)&sin,
-	    sizeof(sin)), EPERM);
-	ok[C_BIND] = refused(bind(0, (struct sockaddr *)&sin, sizeof(sin)),
-	    EPERM);
-	ok[C_LISTEN] = refused(listen(0, 1), EPERM);
-	ok[C_EXECVE] = refused(execve("/bin/true", argv, envp), EPERM);
+#ifdef FILTERED
+/* spawned: whether a child that runs /bin/true (exec) or exits at once
+ * is started and ends with status 0. */
+static char
+spawned(bool exec)
+{
+	char	*argv[] = { "true", NULL }, *envp[] = { NULL };
+	pid_t	 pid;
+	int	 st;
+
+	if ((pid = fork()) == 0) {
+		if (exec)
+			execve("/bin/true", argv, envp);
+		_exit(exec ? 127 : 0);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0;
+}
+
+/* try_common: the calls every kind refuses and allows. */
+static void
+try_common(char ok[C_COUNT])
+{
+	char	 c = 'x';
+	int	 sv[2], p[2], st;
+	long	 r;
+
 #ifdef TRACED
-	ok[C_PTRACE] = 1;	/* let through for the leak check (compat.c) */
+	ok[C_PTRACE] = 1;	/* let through for the leak check */
 #else
 	ok[C_PTRACE] = refused(ptrace(PTRACE_TRACEME, 0, NULL, NULL), EPERM);
 #endif
@@ -113,55 +140,98 @@ try_all(char ok[C_COUNT])
 	if (r > 0)
 		(void)waitpid((pid_t)r, &st, 0);
 	ok[C_CLONE_NEWUSER] = refused(r, EPERM);
-#ifdef SYS_clone3
 	ok[C_CLONE3] = refused(syscall(SYS_clone3, NULL, 0), ENOSYS);
-#else
-	ok[C_CLONE3] = 1;
-#endif
-#ifdef SYS_io_uring_setup
 	ok[C_IO_URING] = refused(syscall(SYS_io_uring_setup, 1, NULL), EPERM);
-#else
-	ok[C_IO_URING] = 1;
-#endif
+	ok[C_BPF] = refused(syscall(SYS_bpf, 0, NULL, 0), EPERM);
+	ok[C_USERFAULTFD] = refused(syscall(SYS_userfaultfd, 0), EPERM);
+	ok[C_KEYCTL] = refused(syscall(SYS_keyctl, 0, 0, 0, 0, 0), EPERM);
+	ok[C_MOUNT] = refused(syscall(SYS_mount, "none", "/mnt", "tmpfs", 0,
+	    NULL), EPERM);
 #if defined(__x86_64__)
 	ok[C_X32] = refused(syscall(0x40000000 | SYS_getpid), EPERM);
 #else
 	ok[C_X32] = 1;
 #endif
-#ifdef TRACED
-	ok[C_KILL_OTHER] = ok[C_TGKILL_OTHER] = ok[C_PIDFD] = 1;
-#else
-	ok[C_KILL_OTHER] = refused(kill(getppid(), 0), EPERM);
-	ok[C_TGKILL_OTHER] = refused(syscall(SYS_tgkill, getppid(),
-	    getppid(), 0), EPERM);
-#ifdef SYS_pidfd_open
-	ok[C_PIDFD] = refused(syscall(SYS_pidfd_open, getppid(), 0), EPERM);
-#else
-	ok[C_PIDFD] = 1;
-#endif
-#endif
-	ok[C_KILL_SELF] = kill(getpid(), 0) == 0 &&
-	    syscall(SYS_tgkill, getpid(), getpid(), 0) == 0 && raise(0) == 0;
 	ok[C_SOCKETPAIR] = socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0;
 	ok[C_PIPE] = pipe2(p, O_CLOEXEC) == 0 && write(p[1], &c, 1) == 1 &&
 	    read(p[0], &c, 1) == 1;
-	if ((pid = fork()) == 0)
-		_exit(7);
-	ok[C_FORK] = pid > 0 && waitpid(pid, &st, 0) == pid &&
-	    WIFEXITED(st) && WEXITSTATUS(st) == 7;
-	ok[C_GETPID] = getpid() > 0;
+	ok[C_FORK] = spawned(false);
+	ok[C_KILL_SELF] = kill(getpid(), 0) == 0 &&
+	    syscall(SYS_tgkill, getpid(), getpid(), 0) == 0 && raise(0) == 0;
+}
+
+/* try_network: socket, connect, bind, listen, each refused or not. */
+static void
+try_network(char ok[C_COUNT], bool refuse)
+{
+	struct sockaddr_in	 sin;
+	int			 fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ok[C_SOCKET_INET] = refuse ? refused(fd, EPERM) : fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ok[C_SOCKET_UNIX] = refuse ? refused(fd, EPERM) : fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	/* On descriptor -1: EBADF if let through. */
+	ok[C_CONNECT] = refuse ? refused(connect(-1, (struct sockaddr *)&sin,
+	    sizeof(sin)), EPERM) : refused(connect(-1,
+	    (struct sockaddr *)&sin, sizeof(sin)), EBADF);
+	ok[C_BIND] = refuse ? refused(bind(-1, (struct sockaddr *)&sin,
+	    sizeof(sin)), EPERM) : refused(bind(-1, (struct sockaddr *)&sin,
+	    sizeof(sin)), EBADF);
+	ok[C_LISTEN] = refuse ? refused(listen(-1, 1), EPERM) :
+	    refused(listen(-1, 1), EBADF);
+}
+
+/* try_others: programs and signals to other processes. */
+static void
+try_others(char ok[C_COUNT], bool refuse)
+{
+#ifdef TRACED
+	if (refuse) {
+		ok[C_KILL_OTHER] = ok[C_TGKILL_OTHER] = ok[C_PIDFD] = 1;
+		ok[C_EXECVE] = !spawned(true);
+		return;
+	}
+#endif
+	if (refuse) {
+		ok[C_EXECVE] = !spawned(true);
+		ok[C_KILL_OTHER] = refused(kill(getppid(), 0), EPERM);
+		ok[C_TGKILL_OTHER] = refused(syscall(SYS_tgkill, getppid(),
+		    getppid(), 0), EPERM);
+		ok[C_PIDFD] = refused(syscall(SYS_pidfd_open, getppid(), 0),
+		    EPERM);
+	} else {
+		ok[C_EXECVE] = spawned(true);
+		ok[C_KILL_OTHER] = kill(getppid(), 0) == 0;
+		ok[C_TGKILL_OTHER] = allowed(syscall(SYS_tgkill, getppid(),
+		    getppid(), 0));
+		ok[C_PIDFD] = allowed(syscall(SYS_pidfd_open, getppid(), 0));
+	}
+}
+
+/* try_all: the checks, in a process that has set the filters of kind. */
+static void
+try_all(char ok[C_COUNT], enum compat_sandbox kind)
+{
+	bool	 pre = kind == SANDBOX_PRELOGIN;
+
+	ok[C_NNP] = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == (pre ? 1 : 0);
+	try_common(ok);
+	try_network(ok, pre);
+	try_others(ok, pre);
 }
 #endif
 
-/* What the child reports. */
-struct result {
-	int	 rc;		/* compat_sandbox()'s */
-	char	 ok[C_COUNT];
-};
-
-/* run: the checks' results from a child that set the filter. */
+/* run: the checks' results from a child that set the filters of kind. */
 static void
-run(struct result *res)
+run(enum compat_sandbox kind, struct result *res)
 {
 	int	 p[2], st;
 	pid_t	 pid;
@@ -171,11 +241,11 @@ run(struct result *res)
 	assert_true(pid != -1);
 	if (pid == 0) {
 		memset(res, 0, sizeof(*res));
-		res->rc = compat_sandbox();
-		res->ok[C_SET] = res->rc == 0;
-#ifdef __linux__
-		if (res->ok[C_SET])
-			try_all(res->ok);
+		res->rc = compat_sandbox(kind);
+		res->err = errno;
+#ifdef FILTERED
+		if (res->rc == 0)
+			try_all(res->ok, kind);
 #endif
 		_exit(write(p[1], res, sizeof(*res)) == (ssize_t)sizeof(*res) ?
 		    0 : 1);
@@ -187,29 +257,57 @@ run(struct result *res)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* expect: every check of res passed. */
 static void
-test_sandbox(void **state)
+expect(const struct result *res, const char *kind)
+{
+	int	 i;
+
+	assert_int_equal(res->rc, 0);
+	for (i = 0; i < C_COUNT; i++) {
+		if (!res->ok[i])
+			print_error("%s: check failed: %s\n", kind, names[i]);
+		assert_true(res->ok[i]);
+	}
+}
+
+static void
+test_prelogin(void **state)
 {
 	struct result	 res;
-	int		 i;
 
 	(void)state;
-	run(&res);
-#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
-	assert_int_equal(res.rc, 0);
-	for (i = 0; i < C_COUNT; i++) {
-		if (!res.ok[i])
-			print_error("check failed: %s\n", names[i]);
-		assert_true(res.ok[i]);
-	}
+	run(SANDBOX_PRELOGIN, &res);
+#ifdef FILTERED
+	expect(&res, "pre-login");
 #else
-	(void)i;
+	(void)expect;
 	(void)names;
 	assert_int_equal(res.rc, 1);	/* a documented no-op */
 #endif
 }
 
-/* The filter is the child's alone: this process still makes sockets. */
+static void
+test_session(void **state)
+{
+	struct result	 res;
+
+	(void)state;
+	run(SANDBOX_SESSION, &res);
+#ifdef FILTERED
+	if (geteuid() != 0) {
+		/* Without no_new_privs only root may set it. */
+		assert_int_equal(res.rc, -1);
+		assert_int_equal(res.err, EACCES);
+		skip();
+	}
+	expect(&res, "session");
+#else
+	assert_int_equal(res.rc, 1);
+#endif
+}
+
+/* The filters are the child's alone: this process still makes sockets. */
 static void
 test_parent_untouched(void **state)
 {
@@ -217,7 +315,7 @@ test_parent_untouched(void **state)
 	int		 fd;
 
 	(void)state;
-	run(&res);
+	run(SANDBOX_PRELOGIN, &res);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	close(fd);
@@ -227,7 +325,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sandbox),
+		cmocka_unit_test(test_prelogin),
+		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_parent_untouched),
 	};
 
