@@ -6,7 +6,7 @@ with its directory in a temporary one, waits for its listeners, and
 tries every protocol it announces on its fixed ports, with the demo
 users: POP3 with and without STLS, POP3S, LMTP delivery seen by POP3,
 RFC 918 POP, PAPM, MRP and MRP over TLS.  Then Ctrl-C (SIGINT) must end
-it cleanly.  Skipped when one of the ports is taken (a demo running in
+it cleanly, and a second start must keep the users and their mail.  Skipped when one of the ports is taken (a demo running in
 another terminal, say).
 """
 import os
@@ -223,6 +223,32 @@ def main():
         t.eq(rc, 0, "Ctrl-C ends it with status 0")
         t.ok(not os.path.exists(os.path.join(where, "posternd.pid")),
              "and its pidfile is gone")
+        again(where)
+
+
+def again(where):
+    """make demo a second time: the same users and mail, kept."""
+    d = Demo(where)
+    try:
+        t.ok(d.wait_for(r"started \d+ workers"), "the demo starts again",
+             d.text())
+        t.ok(not any("demo: created" in x or "demo: made" in x
+                     for x in d.out),
+             "reusing its users, Maildirs and certificate", d.text())
+        p = poplib.POP3(HOST, PORTS["pop3"], timeout=10)
+        p.user("demo")
+        p.pass_("demo")
+        t.eq(p.stat()[0], 4, "demo still has the message LMTP delivered")
+        p.quit()
+    except (OSError, poplib.error_proto) as e:
+        t.ok(False, "POP3 after the second start", repr(e))
+    finally:
+        d.proc.send_signal(signal.SIGINT)
+        try:
+            d.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait()
 
 
 main()
