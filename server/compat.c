@@ -105,6 +105,7 @@ compat_shed_memory(void)
 	offsetof(struct seccomp_data, field))
 #define SB_RET(what)	BPF_STMT(BPF_RET | BPF_K, (what))
 #define SB_EPERM	SB_RET(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 /* System call nr fails with EPERM; others go on to the next test. */
 #define SB_DENY(nr)	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
 	SB_EPERM
@@ -197,7 +198,10 @@ static const struct sock_filter kernel_filter[] = {
 	SB_RET(SECCOMP_RET_ALLOW),
 };
 
-/* Pre-login workers besides: no programs, no new sockets. */
+/* Pre-login workers besides: no programs, no new sockets.  This filter
+ * and the next need not look at the architecture: where several filters
+ * answer, the strictest answer wins, and the first refuses every call
+ * of another one. */
 static const struct sock_filter prelogin_filter[] = {
 	SB_LOAD(nr),
 	SB_DENY(__NR_execve),
@@ -247,12 +251,10 @@ signals_filter(void)
 		SB_EPERM,
 	};
 
-	return install(f, sizeof(f) / sizeof(f[0]));
+	return install(f, NELEM(f));
 }
 #endif
 #endif
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 int
 compat_sandbox(enum compat_sandbox kind)
