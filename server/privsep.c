@@ -2,7 +2,7 @@
  * privsep.c: identities.  Resolves the unprivileged user and the mail
  * user at start-up, sandboxes pre-login workers (chroot, setuid and
  * system call filters), and gives session processes their account's uid
- * and gid (and a narrower filter), checking that none of it can be
+ * and gid (and a filter of their own), checking that none of it can be
  * undone.  Never called with client input.
  */
 #include <sys/types.h>
