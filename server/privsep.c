@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/passwd.h"
 #include "server/privsep.h"
+#include "server/scoreboard.h"
 
 /* lookup: uid and gid of a user name or number. */
 static int
@@ -105,6 +106,25 @@ drop(uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* no_filter: the kernel refused process who a system call filter; said
+ * once a minute per who, as a kernel without filters refuses every new
+ * worker and session its own. */
+static void
+no_filter(const char *who)
+{
+	char		 tail[64] = "";
+	unsigned	 more;
+	int		 saved = errno;
+
+	if (!sb_log_now("no system call filter", who, strlen(who), &more))
+		return;
+	if (more > 0)
+		snprintf(tail, sizeof(tail), "; %u more since the last such "
+		    "line", more);
+	log_warnx("%s: no system call filter: %s%s", who, strerror(saved),
+	    tail);
+}
+
 void
 privsep_sandbox(const struct conf *conf)
 {
@@ -116,7 +136,7 @@ privsep_sandbox(const struct conf *conf)
 	if (drop(conf->user_uid, conf->user_gid) == -1)
 		exit(1);
 	if (compat_sandbox(SANDBOX_PRELOGIN) == -1)
-		log_warn("pre-login worker: no system call filter");
+		no_filter("pre-login worker");
 }
 
 /* resolve: the uid and gid account u runs as, whoever we are.  Returns
@@ -203,6 +223,6 @@ privsep_become(const struct conf *conf, const struct auth_user *u)
 		return 0;
 	passwd_forget();	/* no other account's hash goes along */
 	if (compat_sandbox(SANDBOX_SESSION) == -1)
-		log_warn("%s: no system call filter", u->name);
+		no_filter(u->name);
 	return drop(uid, gid);
 }

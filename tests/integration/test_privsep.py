@@ -10,12 +10,14 @@ empty directory; after it the mail user; never root, with no way back.
 import ctypes
 import os
 import pwd
+import shutil
 import socket
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import Server, Tap, put  # noqa: E402
+from postern import Server, Tap, build_shim, put  # noqa: E402
 
 t = Tap()
 
@@ -208,6 +210,54 @@ def main():
         t.ok(srv.wait_log(r"account alice names no uid and mail_user is "
                           r"not set: refused rather than served as root"),
              "and the auth process logs why")
+
+    no_filters()
+
+
+def no_filters():
+    """On a kernel that refuses system call filters (a shim makes
+    prctl(PR_SET_SECCOMP) fail as such a kernel does), each kind of
+    process says so, once a minute, and serves as before."""
+    d = tempfile.mkdtemp(prefix="postern-shim-")
+    try:
+        so = build_shim("noseccomp", d)
+        if so is None:
+            t.skip("a kernel without system call filters", "no compiler")
+        else:
+            serve_unfiltered(so)
+    finally:
+        shutil.rmtree(d)
+
+
+def serve_unfiltered(so):
+    with Server(settings={"mail_workers": 2},
+                env={"LD_PRELOAD": so}) as srv:
+        put(srv.maildir("alice"), "1000000001.a.test", "Subject: a\n\nA\n")
+        srv.own()
+        c = srv.client()
+        pre = holders(socket_inode(srv.port, c.sock.getsockname()[1]))
+        t.eq([status(p).get("Seccomp", [0]) for p in pre], [[0]],
+             "without filters: the pre-login worker has none")
+        t.ok(c.login()[1].startswith("+OK maildrop has 1"),
+             "without filters: the login is served")
+        t.ok(c.cmd("STAT").startswith("+OK 1 "), "and its session works")
+        c.cmd("QUIT")
+        t.ok(srv.wait_log(r"pre-login worker: no system call filter: "
+                          r"Invalid argument$"),
+             "the pre-login worker logs that it has no filter, and why")
+        t.ok(srv.wait_log(r"nobody: no system call filter: Invalid "
+                          r"argument"),
+             "a mail worker (mail_user nobody) logs it too")
+        for _ in range(3):
+            c = srv.client()
+            c.login()
+            c.cmd("QUIT")
+            c.closed()
+        t.eq(srv.log_count(r"pre-login worker: no system call filter",
+                           2, timeout=1), 1,
+             "said once a minute, not by every worker")
+        t.eq(srv.log_count(r"nobody: no system call filter", 2, timeout=1),
+             1, "nor by every mail worker")
 
 
 main()

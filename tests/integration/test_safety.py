@@ -26,10 +26,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import postern  # noqa: E402
-from postern import POSTERN, Server, Tap, files, put  # noqa: E402
+from postern import (POSTERN, Server, Tap, build_shim, files,  # noqa: E402
+                     preload_env, put)
 
 t = Tap()
-TOP = postern.TOP
 ROOT = os.geteuid() == 0
 NOBODY = 65534
 
@@ -289,17 +289,6 @@ def kill_mid_quit_rounds():
 
 # --- postern deliver -------------------------------------------------------
 
-def preload_env(env):
-    """env for a run with an LD_PRELOAD shim: under AddressSanitizer
-    (make check SANITIZE=1) the shim comes before ASan's runtime, which
-    ASan refuses unless told not to check the order."""
-    if "LD_PRELOAD" in (env or {}):
-        asan = os.environ.get("ASAN_OPTIONS", "")
-        env = dict(env, ASAN_OPTIONS=(asan + ":" if asan else "") +
-                   "verify_asan_link_order=0")
-    return env
-
-
 def deliver(srv, data, env=None, user="alice"):
     """Runs postern deliver; returns (exit status, stderr)."""
     p = subprocess.run([POSTERN, "deliver", "-c", srv.conf, user],
@@ -376,23 +365,10 @@ def deliver_enospc():
         srv.cleanup()
 
 
-def build_shim(dirname):
-    """Compiles tests/shims/failio.c into dirname; its path, or None."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
-    so = os.path.join(dirname, "failio.so")
-    r = subprocess.run([cc, "-shared", "-fPIC", "-o", so,
-                        os.path.join(TOP, "tests", "shims", "failio.c"),
-                        "-ldl"], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
-    return so if r.returncode == 0 else None
-
-
 def deliver_eio():
     with Server() as srv:
         md = srv.maildir("alice")
-        so = build_shim(srv.dir)
+        so = build_shim("failio", srv.dir)
         if so is None:
             t.skip("EIO: deliver exits 75", "cannot build the shim")
             return

@@ -92,11 +92,40 @@ def crlf(data):
     return out
 
 
+def build_shim(name, dirname):
+    """Compiles the LD_PRELOAD shim tests/shims/NAME.c into dirname; its
+    path, or None without a compiler (a shim that does not compile is an
+    error)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    so = os.path.join(dirname, name + ".so")
+    r = subprocess.run([cc, "-shared", "-fPIC", "-o", so,
+                        os.path.join(TOP, "tests", "shims", name + ".c"),
+                        "-ldl"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"tests/shims/{name}.c: {r.stdout}")
+    return so
+
+
+def preload_env(env):
+    """env for a run with an LD_PRELOAD shim: under AddressSanitizer
+    (make check SANITIZE=1) the shim comes before ASan's runtime, which
+    ASan refuses unless told not to check the order."""
+    if "LD_PRELOAD" in (env or {}):
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        env = dict(env, ASAN_OPTIONS=(asan + ":" if asan else "") +
+                   "verify_asan_link_order=0")
+    return env
+
+
 class Server:
     """A posternd with its own directory, users "alice" and "bob"."""
 
-    def __init__(self, users=None, settings=None, workers=2):
+    def __init__(self, users=None, settings=None, workers=2, env=None):
         self.dir = tempfile.mkdtemp(prefix="postern-test-")
+        self.env = preload_env(env)     # added to posternd's environment
         self.users = users or {"alice": "wonderland", "bob": "builder"}
         self.settings = dict(workers=workers, auth_fail_delay=0,
                              shutdown_grace=2)
@@ -143,7 +172,8 @@ class Server:
         self.proc = subprocess.Popen(
             [POSTERND, "-f", "-v", "-c", self.conf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, **self.env) if self.env else None)
         ready = threading.Event()
 
         def drain():
