@@ -386,6 +386,24 @@ kid_ended(pid_t pid, int status)
 	sb_session_clear(sb_session_find(pid));
 }
 
+/* log_kill: a child about to be killed at the end of a shutdown, as its
+ * slot shows it (one with none serves a delivery request). */
+static void
+log_kill(pid_t pid)
+{
+	const struct sb_slot *sl = sb_session(sb_session_find(pid));
+	char		 user[USER_MAX + 1], rip[64];
+
+	if (sl == NULL) {
+		log_warnx("killing process %ld (no session)", (long)pid);
+		return;
+	}
+	session_safe(sl->user, user, sizeof(user));
+	session_safe(sl->rip, rip, sizeof(rip));
+	log_warnx("killing session process %ld: user=<%s> rip=%s proto=%s",
+	    (long)pid, user, rip, sl->proto);
+}
+
 /* kids_reap: forgets session processes that ended, mail workers and
  * the children serving delivery requests among them; with flags 0
  * waits. */
@@ -1071,8 +1089,10 @@ shutdown_kids(struct authd *a)
 	if (k->n > 0)
 		log_warnx("%zu sessions still running after their closing "
 		    "reply; killing them", k->n);
-	for (i = 0; i < k->n; i++)
+	for (i = 0; i < k->n; i++) {
+		log_kill(k->pid[i]);
 		kill(k->pid[i], SIGKILL);
+	}
 	kids_reap(a, 0);
 }
 

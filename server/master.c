@@ -606,6 +606,25 @@ wait_all(struct master *m, int secs, const sigset_t *wait_mask)
 	}
 }
 
+/* log_kills: the workers about to be killed at the end of a shutdown,
+ * as their slots show them. */
+static void
+log_kills(const struct master *m)
+{
+	const struct sb_slot *sl;
+	char		 user[USER_MAX + 1], rip[64];
+	int		 i;
+
+	for (i = 0; i < sb_workers(); i++) {
+		if (m->kids[i].pid == 0 || (sl = sb_worker(i)) == NULL)
+			continue;
+		session_safe(sl->user, user, sizeof(user));
+		session_safe(sl->rip, rip, sizeof(rip));
+		log_warnx("killing worker %ld: user=<%s> rip=%s proto=%s",
+		    (long)m->kids[i].pid, user, rip, sl->proto);
+	}
+}
+
 /*
  * shutdown_all: stops accepting, ends idle workers at once and gives
  * busy sessions (workers and the auth process's session processes) the
@@ -636,6 +655,7 @@ shutdown_all(struct master *m, const sigset_t *wait_mask)
 	if (wait_all(m, CLOSE_WAIT_SECS, wait_mask))
 		return;
 	log_warnx("%d processes still running; killing them", alive(m));
+	log_kills(m);
 	signal_workers(m, SIGKILL, false, false);
 	if (m->authd != 0)
 		kill(m->authd, SIGKILL);

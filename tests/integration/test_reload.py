@@ -216,7 +216,51 @@ def shutdown():
                           r"them") is not None, "the closing is logged")
 
 
+def holder(pids, what, timeout=10):
+    """The first of pids() whose title has what, waiting for it up to
+    timeout; None if none comes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = [p for p in pids() if what in Server.title(p)]
+        if got:
+            return got[0]
+        time.sleep(0.05)
+    return None
+
+
+def shutdown_kills():
+    """Processes that do not end after their closing reply (stopped
+    here, as a session stuck in a dead NFS server would be) are killed,
+    and each is logged with what it served."""
+    with Server(workers=2, settings=dict(shutdown_grace=1)) as srv:
+        a = srv.client()
+        t.ok(a.login()[1].startswith("+OK"), "a logged-in client")
+        b = srv.client()
+        sess = holder(srv.sessions, "pop3 alice")
+        pre = holder(srv.workers, "pre-auth")
+        t.ok(sess and pre, "a session process and a worker at the greeting",
+             (sess, pre))
+        if not (sess and pre):
+            return
+        os.kill(sess, signal.SIGSTOP)
+        os.kill(pre, signal.SIGSTOP)
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            rc = None
+        t.eq(rc, 0, "the master exits 0 once they are killed")
+        t.ok(srv.wait_log(rf"killing session process {sess}: "
+                          r"user=<alice> rip=127\.0\.0\.1 proto=pop3$"),
+             "the stuck session is logged by user, address and protocol")
+        t.ok(srv.wait_log(rf"killing worker {pre}: user=<> "
+                          r"rip=127\.0\.0\.1 proto=pop3$"),
+             "the stuck worker at the greeting is logged too")
+        t.ok(a.closed() and b.closed(), "both clients are let go")
+
+
 reload_changes()
 reload_refused()
 shutdown()
+shutdown_kills()
 t.done()
