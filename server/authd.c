@@ -804,7 +804,7 @@ refuse_login(const struct conf *conf, const struct wire_req *rq,
     const struct auth_user *u, int conn, const char *why)
 {
 	struct session	 s;
-	char		 buf[512], safe[USER_MAX + 1], tail[64] = "";
+	char		 buf[512], safe[USER_MAX + 1], tail[64];
 	size_t		 n = 0;
 	unsigned	 more;
 	bool		 user = strcmp(why, REFUSE_PER_USER) == 0;
@@ -823,9 +823,7 @@ refuse_login(const struct conf *conf, const struct wire_req *rq,
 	    &more))
 		return;
 	session_safe(u->name, safe, sizeof(safe));
-	if (more > 0)
-		snprintf(tail, sizeof(tail), "; %u more since the last such "
-		    "line", more);
+	sb_log_tail(more, tail, sizeof(tail));
 	log_warnx("refused: user=<%s> rip=%s proto=%s reason=%s (%s = %d)%s",
 	    safe, rq->rip, rq->proto, why, user ? "max_sessions_per_user" :
 	    "max_connections", user ? conf->max_sessions_per_user :

@@ -112,15 +112,13 @@ drop(uid_t uid, gid_t gid)
 static void
 no_filter(const char *who)
 {
-	char		 tail[64] = "";
+	char		 tail[64];
 	unsigned	 more;
 	int		 saved = errno;
 
 	if (!sb_log_now("no system call filter", who, strlen(who), &more))
 		return;
-	if (more > 0)
-		snprintf(tail, sizeof(tail), "; %u more since the last such "
-		    "line", more);
+	sb_log_tail(more, tail, sizeof(tail));
 	log_warnx("%s: no system call filter: %s%s", who, strerror(saved),
 	    tail);
 }

@@ -417,6 +417,16 @@ fnv(uint64_t h, const void *p, size_t len)
 	return h;
 }
 
+void
+sb_log_tail(unsigned suppressed, char *buf, size_t size)
+{
+	if (suppressed > 0)
+		snprintf(buf, size, "; %u more since the last such line",
+		    suppressed);
+	else if (size > 0)
+		buf[0] = '\0';
+}
+
 bool
 sb_log_now(const char *what, const void *key, size_t len,
     unsigned *suppressed_r)

@@ -120,6 +120,9 @@ void	sb_addr_of(const char *rip, struct sb_addr *a);
  */
 bool	sb_log_now(const char *what, const void *key, size_t len,
 	    unsigned *suppressed_r);
+/* The end of such a line: "; N more since the last such line", or ""
+ * when none was suppressed. */
+void	sb_log_tail(unsigned suppressed, char *buf, size_t size);
 
 /* Writes the scoreboard to the log, a line per process (SIGUSR1). */
 void	sb_log(void);

@@ -218,7 +218,7 @@ static void
 refuse(const struct worker_args *w, const struct listener *l,
     const struct session *s, const struct sb_addr *a, const char *why)
 {
-	char		 buf[512], drain[512], tail[64] = "";
+	char		 buf[512], drain[512], tail[64];
 	size_t		 n = 0;
 	unsigned	 more;
 	bool		 per_ip = strcmp(why, REFUSE_PER_IP) == 0;
@@ -235,9 +235,7 @@ refuse(const struct worker_args *w, const struct listener *l,
 	if (!sb_log_now(why, per_ip ? a->b : NULL, per_ip ? sizeof(a->b) : 0,
 	    &more))
 		return;
-	if (more > 0)
-		snprintf(tail, sizeof(tail), "; %u more since the last such "
-		    "line", more);
+	sb_log_tail(more, tail, sizeof(tail));
 	log_warnx("refused: rip=%s proto=%s reason=%s (%s = %d)%s", s->rip,
 	    l->proto->name, why, per_ip ? "max_connections_per_ip" :
 	    "max_connections", per_ip ? w->conf->max_connections_per_ip :

@@ -123,6 +123,7 @@ test_counts(void **state)
 static void
 test_rate(void **state)
 {
+	char		 tail[64] = "x";
 	unsigned	 more = 99;
 
 	assert_true(sb_log_now("too many", "a", 1, &more));
@@ -134,6 +135,11 @@ test_rate(void **state)
 	assert_true(sb_log_now("too few", "a", 1, &more));
 	assert_true(sb_log_now("global", NULL, 0, &more));
 	assert_false(sb_log_now("global", NULL, 0, &more));
+	/* How a line says what it stood for. */
+	sb_log_tail(0, tail, sizeof(tail));
+	assert_string_equal(tail, "");
+	sb_log_tail(3, tail, sizeof(tail));
+	assert_string_equal(tail, "; 3 more since the last such line");
 }
 
 static void
