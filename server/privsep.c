@@ -106,9 +106,9 @@ drop(uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* no_filter: the kernel refused process who a system call filter; said
- * once a minute per who, as a kernel without filters refuses every new
- * worker and session its own. */
+/* no_filter: logs that the kernel refused who (a kind of process, or an
+ * account's session) its system call filter; once a minute per who, as a
+ * kernel without filters refuses every new worker and session. */
 static void
 no_filter(const char *who)
 {

@@ -222,7 +222,7 @@ def no_filters():
     try:
         so = build_shim("noseccomp", d)
         if so is None:
-            t.skip("a kernel without system call filters", "no compiler")
+            t.skip("a kernel without system call filters", "no C compiler")
         else:
             serve_unfiltered(so)
     finally:

@@ -370,7 +370,7 @@ def deliver_eio():
         md = srv.maildir("alice")
         so = build_shim("failio", srv.dir)
         if so is None:
-            t.skip("EIO: deliver exits 75", "cannot build the shim")
+            t.skip("EIO: deliver exits 75", "no C compiler")
             return
         tmp = os.path.realpath(os.path.join(md, "tmp"))
         for call, after, size in (("write", 0, 100), ("write", 3, 1 << 20),
