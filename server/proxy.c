@@ -62,6 +62,25 @@ host_bits_clear(const unsigned char *addr, int len, int bits)
 	return true;
 }
 
+/* v4_mapped_net: an IPv6 network inside ::ffff:0:0/96 becomes the IPv4
+ * network it maps, since proxy_trusted() matches a mapped peer as IPv4:
+ * written the IPv6 way, it would match no one.  (A shorter prefix with
+ * that address has bits set past it, and is refused before.) */
+static void
+v4_mapped_net(struct proxy_net *net)
+{
+	struct in6_addr	 a;
+
+	memcpy(&a, net->addr, sizeof(a));
+	if (net->family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a) ||
+	    net->bits < 96)
+		return;
+	net->family = AF_INET;
+	net->bits -= 96;
+	memmove(net->addr, net->addr + 12, 4);
+	memset(net->addr + 4, 0, 12);
+}
+
 /* parse_net: one "address[/prefix]" of tlen octets into *net; -1 with
  * the reason in err. */
 static int
@@ -87,8 +106,10 @@ parse_net(const char *tok, size_t tlen, struct proxy_net *net, char *err,
 	} else
 		goto badaddr;
 	net->bits = max;
-	if (slash == NULL)
+	if (slash == NULL) {
+		v4_mapped_net(net);
 		return 0;
+	}
 	p = slash + 1;
 	if (p == tok + tlen || tok + tlen - p > 3)
 		goto badbits;
@@ -105,6 +126,7 @@ parse_net(const char *tok, size_t tlen, struct proxy_net *net, char *err,
 		    "prefix length", (int)tlen, tok);
 		return -1;
 	}
+	v4_mapped_net(net);
 	return 0;
 badaddr:
 	snprintf(err, errlen, "\"%.*s\" is not an IPv4 or IPv6 address or "

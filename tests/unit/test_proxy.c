@@ -217,6 +217,21 @@ test_trusted(void **state)
 	assert_true(proxy_trusted(nets, n, sa4("203.0.113.9")));
 	assert_false(proxy_trusted(nets, n, sa6("2001:db8::1")));
 	free(nets);
+	/* A network written as IPv4 mapped into IPv6 is the IPv4 network,
+	 * so that it matches the peers it names, written either way. */
+	assert_int_equal(proxy_networks("::ffff:192.0.2.0/120 ::ffff:10.0.0.1",
+	    &nets, &n, err, sizeof(err)), 0);
+	assert_int_equal(nets[0].family, AF_INET);
+	assert_int_equal(nets[0].bits, 24);
+	assert_int_equal(nets[1].family, AF_INET);
+	assert_int_equal(nets[1].bits, 32);
+	assert_true(proxy_trusted(nets, n, sa4("192.0.2.77")));
+	assert_true(proxy_trusted(nets, n, sa6("::ffff:192.0.2.77")));
+	assert_true(proxy_trusted(nets, n, sa6("::ffff:10.0.0.1")));
+	assert_false(proxy_trusted(nets, n, sa4("192.0.3.1")));
+	assert_false(proxy_trusted(nets, n, sa6("::192.0.2.77")));
+	free(nets);
+	nets_error("::ffff:192.0.2.0/95", "bits set past its prefix");
 }
 
 static void
