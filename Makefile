@@ -104,6 +104,7 @@ FUZZ_ARGS_pop1         = -max_len=4096 -dict=fuzz/pop1.dict
 FUZZ_ARGS_papm         = -max_len=4096 -dict=fuzz/papm.dict
 FUZZ_ARGS_lmtp         = -max_len=4096 -dict=fuzz/lmtp.dict
 FUZZ_ARGS_mrp          = -max_len=4096 -dict=fuzz/mrp.dict
+FUZZ_ARGS_proxy        = -max_len=1300 -dict=fuzz/proxy.dict
 FUZZ_ARGS_tls          = -max_len=8192
 # A fixed seed keeps CI's one-minute smoke run the same from run to run;
 # FUZZ_SEED=0 lets libFuzzer pick one, for longer hunts.

@@ -10,6 +10,7 @@ harness's input layout; the files it writes are committed.
 """
 import base64
 import os
+import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -497,6 +498,45 @@ def tls_flights():
     }
 
 
+# fuzz_proxy: octet 0 bit 0 clear = what a load balancer sends (then the
+# client's first line, which must stay unread), set = a
+# proxy_trusted_networks value.  From HAProxy's doc/proxy-protocol.txt
+# and tests/unit/test_proxy.c.
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2(cmd, fam, body):
+    return V2SIG + bytes([0x20 | cmd, fam]) + struct.pack(">H", len(body)) \
+        + body
+
+
+TCP4 = bytes([192, 0, 2, 7, 198, 51, 100, 1]) + struct.pack(">HH", 41266,
+                                                             110)
+TCP6 = (b"\x20\x01\x0d\xb8" + b"\x00" * 11 + b"\x07" + b"\x00" * 15 +
+        b"\x01" + struct.pack(">HH", 41266, 995))
+SSL_TLV = (b"\x20" + struct.pack(">H", 5 + 3 + 7) + b"\x01\x00\x00\x00\x00"
+           + b"\x21" + struct.pack(">H", 7) + b"TLSv1.3")
+PROXY = {
+    "v1-tcp4": b"\x00PROXY TCP4 192.0.2.7 198.51.100.1 41266 110\r\nCAPA\r\n",
+    "v1-tcp6": b"\x00PROXY TCP6 2001:db8::7 ::1 0 65535\r\nUSER a\r\n",
+    "v1-unknown": b"\x00PROXY UNKNOWN\r\n",
+    "v1-unknown-rest": b"\x00PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n",
+    "v1-too-long": b"\x00PROXY TCP6 " + b"f" * 100 + b"\r\n",
+    "v2-tcp4": b"\x00" + v2(1, 0x11, TCP4) + b"CAPA\r\n",
+    "v2-tcp6-ssl": b"\x00" + v2(1, 0x21, TCP6 + SSL_TLV),
+    "v2-local": b"\x00" + v2(0, 0x00, b""),
+    "v2-local-tlv": b"\x00" + v2(0, 0x11, TCP4 + b"\x04\x00\x00"),
+    "v2-long-tlvs": b"\x00" + v2(1, 0x11, TCP4 + b"\x04\x04\x40" +
+                                 b"x" * 1088),
+    "not-proxy": b"\x00USER alice\r\n",
+    "nets": b"\x01192.0.2.0/24 2001:db8::/32 127.0.0.1",
+    "nets-commas": b"\x0110.0.0.0/8,\t::1 , 0.0.0.0/0",
+    "nets-host-bits": b"\x01192.0.2.1/24",
+    "nets-leading-zero": b"\x01192.0.2.0/024",
+    "nets-mapped": b"\x01::ffff:192.0.2.0/120 ::/0",
+}
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -513,6 +553,7 @@ def main():
     write("conf", CONF)
     write("base64", {k: bytes([f]) + v for k, (f, v) in BASE64.items()})
     write("index", INDEX)
+    write("proxy", PROXY)
     for name, seeds in (("pop1", POP1), ("papm", PAPM), ("lmtp", LMTP),
                         ("mrp", MRP)):
         write(name, {k: bytes([f]) + v for k, (f, v) in seeds.items()})
