@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -168,9 +169,6 @@ static const struct sock_filter kernel_filter[] = {
 	SB_DENY(__NR_io_uring_enter),
 	SB_DENY(__NR_io_uring_register),
 #endif
-	SB_DENY(__NR_keyctl),
-	SB_DENY(__NR_add_key),
-	SB_DENY(__NR_request_key),
 	SB_DENY(__NR_init_module),
 	SB_DENY(__NR_finit_module),
 	SB_DENY(__NR_delete_module),
@@ -198,10 +196,19 @@ static const struct sock_filter kernel_filter[] = {
 	SB_RET(SECCOMP_RET_ALLOW),
 };
 
-/* Pre-login workers besides: no programs, no new sockets.  This filter
- * and the next need not look at the architecture: where several filters
- * answer, the strictest answer wins, and the first refuses every call
- * of another one. */
+/* Every sandboxed process but the auth process: no keyrings.  Like the
+ * next filter, it need not look at the architecture: where several
+ * filters answer, the strictest answer wins, and the first refuses every
+ * call of another one. */
+static const struct sock_filter keyring_filter[] = {
+	SB_LOAD(nr),
+	SB_DENY(__NR_keyctl),
+	SB_DENY(__NR_add_key),
+	SB_DENY(__NR_request_key),
+	SB_RET(SECCOMP_RET_ALLOW),
+};
+
+/* Pre-login workers besides: no programs, no new sockets. */
 static const struct sock_filter prelogin_filter[] = {
 	SB_LOAD(nr),
 	SB_DENY(__NR_execve),
@@ -212,6 +219,12 @@ static const struct sock_filter prelogin_filter[] = {
 	SB_DENY(__NR_listen),
 	SB_RET(SECCOMP_RET_ALLOW),
 };
+
+/* Whether this process, or the one it was forked from, installed
+ * kernel_filter: the kernel keeps a process's filters across fork(2),
+ * and so does this flag.  (PR_GET_SECCOMP cannot tell: a service
+ * manager's own filter, SystemCallFilter= of systemd, is one too.) */
+static bool	kernel_filtered;
 
 /* install: one filter of n instructions. */
 static int
@@ -263,7 +276,15 @@ compat_sandbox(enum compat_sandbox kind)
 	if (kind == SANDBOX_PRELOGIN &&
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -1;
-	if (install(kernel_filter, NELEM(kernel_filter)) == -1)
+	/* A child of the auth process has its kernel_filter already. */
+	if (!kernel_filtered) {
+		if (install(kernel_filter, NELEM(kernel_filter)) == -1)
+			return -1;
+		kernel_filtered = true;
+	}
+	if (kind == SANDBOX_AUTH)
+		return 0;
+	if (install(keyring_filter, NELEM(keyring_filter)) == -1)
 		return -1;
 	if (kind == SANDBOX_SESSION)
 		return 0;

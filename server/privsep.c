@@ -137,6 +137,13 @@ privsep_sandbox(const struct conf *conf)
 		no_filter("pre-login worker");
 }
 
+void
+privsep_auth_sandbox(const struct conf *conf)
+{
+	if (conf->privsep && compat_sandbox(SANDBOX_AUTH) == -1)
+		no_filter("auth process");
+}
+
 /* resolve: the uid and gid account u runs as, whoever we are.  Returns
  * 0, or -1 after logging why it must be refused. */
 static int

@@ -27,6 +27,11 @@ int	privsep_init(struct conf *conf);
  * two fails. */
 void	privsep_sandbox(const struct conf *conf);
 
+/* In the auth process, once at its start: narrows the system calls it,
+ * and every process it forks, may make (compat_sandbox(SANDBOX_AUTH): the
+ * kernel's larger surfaces, which neither PAM nor a session needs; a
+ * kernel that refuses is logged, and the process goes on without). */
+void	privsep_auth_sandbox(const struct conf *conf);
 /*
  * The uid and gid an account runs as: its own, or the mail_user's when it
  * names none.  Returns 0, or -1 after logging why it must be refused

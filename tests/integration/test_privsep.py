@@ -57,7 +57,8 @@ def status(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key in ("Uid", "Gid", "Groups", "Seccomp", "NoNewPrivs"):
+            if key in ("Uid", "Gid", "Groups", "Seccomp", "NoNewPrivs",
+                       "Seccomp_filters"):
                 out[key] = [int(x) for x in value.split()]
     return out
 
@@ -128,6 +129,11 @@ def main():
         t.ok(a is not None, "an auth process runs")
         t.eq(status(a)["Uid"][0] if a else None, 0,
              "the auth process is root (it reads the account database)")
+        if a is not None and "Seccomp" in status(a):
+            st = status(a)
+            t.eq((st["Seccomp"], st["NoNewPrivs"]), ([2], [0]),
+                 "the auth process has a seccomp filter, without "
+                 "no_new_privs (PAM's helpers are programs)")
 
         c = srv.client()
         pre = check(c, srv, pw.pw_uid, pw.pw_gid, "/var/empty",
@@ -189,6 +195,11 @@ def main():
         t.ok(all(status(p).get("Seccomp", [2]) == [2] for p in after),
              "the mail workers have a seccomp filter",
              [status(p).get("Seccomp") for p in after])
+        if all("Seccomp_filters" in status(p) for p in after):
+            t.eq([status(p)["Seccomp_filters"] for p in after],
+                 [[2]] * len(after),
+                 "two: the auth process's, inherited, and the keyrings "
+                 "(not its larger one twice)")
 
         # An account naming uid 0 is never served.
         with open(srv.passwd, "a") as f:
@@ -248,6 +259,9 @@ def serve_unfiltered(so):
         t.ok(srv.wait_log(r"nobody: no system call filter: Invalid "
                           r"argument"),
              "a mail worker (mail_user nobody) logs it too")
+        t.ok(srv.wait_log(r"auth process: no system call filter: Invalid "
+                          r"argument$"),
+             "and the auth process")
         for _ in range(3):
             c = srv.client()
             c.login()

@@ -2,7 +2,8 @@
  * test_compat.c: the system call filters (compat_sandbox()), each tried
  * in a child process, since a filter cannot be lifted once set: what
  * each kind must refuse, with EPERM (ENOSYS for clone3), and what its
- * processes still need.
+ * processes still need; and that a child of the auth process, whose
+ * filter it inherits, adds only what the auth process's lacks.
  */
 #include "tests/unit/unit.h"
 
@@ -21,6 +22,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,6 +85,7 @@ static const char *const names[C_COUNT] = {
 struct result {
 	int	 rc;		/* compat_sandbox()'s */
 	int	 err;		/* its errno */
+	int	 filters;	/* Seccomp_filters of /proc/self/status */
 	char	 ok[C_COUNT];
 };
 
@@ -120,9 +123,26 @@ spawned(bool exec)
 	    WEXITSTATUS(st) == 0;
 }
 
-/* try_common: the calls every kind refuses and allows. */
+/* filters: how many filters this process runs under, -1 unknown. */
+static int
+filters(void)
+{
+	char	 line[128];
+	FILE	*f = fopen("/proc/self/status", "r");
+	int	 n = -1;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* try_common: the calls every kind refuses and allows; the auth process
+ * may use keyrings. */
 static void
-try_common(char ok[C_COUNT])
+try_common(char ok[C_COUNT], enum compat_sandbox kind)
 {
 	char	 c = 'x';
 	int	 sv[2], p[2], st;
@@ -144,7 +164,8 @@ try_common(char ok[C_COUNT])
 	ok[C_IO_URING] = refused(syscall(SYS_io_uring_setup, 1, NULL), EPERM);
 	ok[C_BPF] = refused(syscall(SYS_bpf, 0, NULL, 0), EPERM);
 	ok[C_USERFAULTFD] = refused(syscall(SYS_userfaultfd, 0), EPERM);
-	ok[C_KEYCTL] = refused(syscall(SYS_keyctl, 0, 0, 0, 0, 0), EPERM);
+	r = syscall(SYS_keyctl, 0, 0, 0, 0, 0);
+	ok[C_KEYCTL] = kind == SANDBOX_AUTH ? allowed(r) : refused(r, EPERM);
 	ok[C_MOUNT] = refused(syscall(SYS_mount, "none", "/mnt", "tmpfs", 0,
 	    NULL), EPERM);
 #if defined(__x86_64__)
@@ -223,15 +244,16 @@ try_all(char ok[C_COUNT], enum compat_sandbox kind)
 	bool	 pre = kind == SANDBOX_PRELOGIN;
 
 	ok[C_NNP] = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == (pre ? 1 : 0);
-	try_common(ok);
+	try_common(ok, kind);
 	try_network(ok, pre);
 	try_others(ok, pre);
 }
 #endif
 
-/* run: the checks' results from a child that set the filters of kind. */
+/* run_after: the checks' results from a child that set the filters of
+ * first (-1: none), as the auth process does, then those of kind. */
 static void
-run(enum compat_sandbox kind, struct result *res)
+run_after(int first, enum compat_sandbox kind, struct result *res)
 {
 	int	 p[2], st;
 	pid_t	 pid;
@@ -241,8 +263,14 @@ run(enum compat_sandbox kind, struct result *res)
 	assert_true(pid != -1);
 	if (pid == 0) {
 		memset(res, 0, sizeof(*res));
+		if (first != -1 &&
+		    compat_sandbox((enum compat_sandbox)first) == -1)
+			_exit(1);
 		res->rc = compat_sandbox(kind);
 		res->err = errno;
+#ifdef FILTERED
+		res->filters = filters();
+#endif
 #ifdef FILTERED
 		if (res->rc == 0)
 			try_all(res->ok, kind);
@@ -255,6 +283,13 @@ run(enum compat_sandbox kind, struct result *res)
 	close(p[0]);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* run: the checks' results from a child that set the filters of kind. */
+static void
+run(enum compat_sandbox kind, struct result *res)
+{
+	run_after(-1, kind, res);
 }
 
 /* expect: every check of res passed. */
@@ -307,6 +342,53 @@ test_session(void **state)
 #endif
 }
 
+static void
+test_auth(void **state)
+{
+	struct result	 res;
+
+	(void)state;
+	run(SANDBOX_AUTH, &res);
+#ifdef FILTERED
+	if (geteuid() != 0) {
+		assert_int_equal(res.rc, -1);
+		assert_int_equal(res.err, EACCES);
+		skip();
+	}
+	expect(&res, "auth");
+	if (res.filters != -1)
+		assert_int_equal(res.filters, 1);
+#else
+	assert_int_equal(res.rc, 1);
+#endif
+}
+
+/* A session process or mail worker forked from the auth process: its
+ * own filter on top of the inherited one refuses the keyrings too, and
+ * the larger one is not evaluated twice at every call. */
+static void
+test_session_after_auth(void **state)
+{
+	struct result	 res, alone;
+
+	(void)state;
+#ifdef FILTERED
+	if (geteuid() != 0)
+		skip();
+	run_after(SANDBOX_AUTH, SANDBOX_SESSION, &res);
+	expect(&res, "session after auth");
+	run(SANDBOX_SESSION, &alone);
+	if (res.filters != -1) {
+		assert_int_equal(res.filters, 2);
+		assert_int_equal(alone.filters, 2);
+	}
+#else
+	run_after(SANDBOX_AUTH, SANDBOX_SESSION, &res);
+	(void)alone;
+	assert_int_equal(res.rc, 1);
+#endif
+}
+
 /* The filters are the child's alone: this process still makes sockets. */
 static void
 test_parent_untouched(void **state)
@@ -327,6 +409,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prelogin),
 		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_session_after_auth),
 		cmocka_unit_test(test_parent_untouched),
 	};
 
