@@ -32,6 +32,7 @@ void	privsep_sandbox(const struct conf *conf);
  * kernel's larger surfaces, which neither PAM nor a session needs; a
  * kernel that refuses is logged, and the process goes on without). */
 void	privsep_auth_sandbox(const struct conf *conf);
+
 /*
  * The uid and gid an account runs as: its own, or the mail_user's when it
  * names none.  Returns 0, or -1 after logging why it must be refused
