@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,8 +133,10 @@ filters(void)
 	int	 n = -1;
 
 	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
+		if (strncmp(line, "Seccomp_filters:", 16) == 0) {
+			n = (int)strtol(line + 16, NULL, 10);
 			break;
+		}
 	if (f != NULL)
 		fclose(f);
 	return n;
