@@ -274,11 +274,20 @@ static int
 check_address(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char	*v = cfg_opt_getnstr(opt, 0);
-	unsigned char	 buf[sizeof(struct in6_addr)];
+	struct in6_addr	 a6;
+	char		 v4[INET_ADDRSTRLEN];
 
+	if (v != NULL && inet_pton(AF_INET6, v, &a6) == 1 &&
+	    IN6_IS_ADDR_V4MAPPED(&a6)) {
+		/* Listeners have IPV6_V6ONLY: bind(2) would refuse it. */
+		cfg_error(cfg, "address \"%s\" is an IPv4 address mapped "
+		    "into IPv6: write it as \"%s\"", v, inet_ntop(AF_INET,
+		    &a6.s6_addr[12], v4, sizeof(v4)) ? v4 : "");
+		return -1;
+	}
 	if (v != NULL && (strcmp(v, "*") == 0 ||
-	    inet_pton(AF_INET, v, buf) == 1 ||
-	    inet_pton(AF_INET6, v, buf) == 1))
+	    inet_pton(AF_INET, v, &a6) == 1 ||
+	    inet_pton(AF_INET6, v, &a6) == 1))
 		return 0;
 	cfg_error(cfg, "address must be \"*\" or a numeric IPv4 or IPv6 "
 	    "address, not \"%s\"", v ? v : "");

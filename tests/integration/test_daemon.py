@@ -132,6 +132,9 @@ def config_check():
         ("", r"no listen section"),
         ('listen { protocol = "pop3" address = "localhost" }\n',
          r"bad\.conf:1: address must be"),
+        ('listen { protocol = "pop3" address = "::ffff:127.0.0.1" }\n',
+         r'bad\.conf:1: address "::ffff:127\.0\.0\.1" is an IPv4 address '
+         r'mapped into IPv6: write it as "127\.0\.0\.1"'),
         ('maildir = "relative/%q"\n', r"bad\.conf:1: maildir"),
     ]
     bad = os.path.join(d, "bad.conf")
