@@ -415,10 +415,38 @@ xstrdup(const char *s)
 }
 
 /* fill_listeners: copies the listen sections, with default ports. */
+/* endpoint: a listen address as its family and 16 octets ("*" is
+ * 0.0.0.0); check_address() has let only numeric ones through. */
+static int
+endpoint(const char *address, unsigned char a[16])
+{
+	memset(a, 0, 16);
+	if (strcmp(address, "*") == 0 || inet_pton(AF_INET, address, a) == 1)
+		return AF_INET;
+	(void)inet_pton(AF_INET6, address, a);
+	return AF_INET6;
+}
+
+/* same_socket: whether two listeners name the same socket, which the
+ * second could not bind: the same path, or the same address and port
+ * (0, the kernel's choice, never clashes). */
+static bool
+same_socket(const struct listener_conf *a, const struct listener_conf *b)
+{
+	unsigned char	 x[16], y[16];
+
+	if (a->path != NULL || b->path != NULL)
+		return a->path != NULL && b->path != NULL &&
+		    strcmp(a->path, b->path) == 0;
+	return a->port != 0 && a->port == b->port &&
+	    endpoint(a->address, x) == endpoint(b->address, y) &&
+	    memcmp(x, y, sizeof(x)) == 0;
+}
+
 static int
 fill_listeners(cfg_t *cfg, struct conf *conf)
 {
-	unsigned int	 i, n = cfg_size(cfg, "listen");
+	unsigned int	 i, j, n = cfg_size(cfg, "listen");
 	cfg_t		*sec;
 	long		 port;
 
@@ -477,6 +505,15 @@ fill_listeners(cfg_t *cfg, struct conf *conf)
 			port = protocol_find(conf->listeners[i].protocol)->
 			    default_port;
 		conf->listeners[i].port = (int)port;
+		for (j = 0; j < i; j++)
+			if (same_socket(&conf->listeners[j],
+			    &conf->listeners[i])) {
+				fprintf(stderr, "%s:%d: listen section %u has "
+				    "the address and port (or path) of "
+				    "section %u\n", conf->path, sec->line,
+				    i + 1, j + 1);
+				return -1;
+			}
 	}
 	return 0;
 }
