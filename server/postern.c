@@ -294,11 +294,17 @@ static int
 cmd_check(int argc, char **argv)
 {
 	struct conf	 conf;
+	char		 why[PATH_MAX + 128];
 	long		 bad;
 	int		 rc;
 
 	if ((rc = load_only(argc, argv, &conf)) != 0)
 		return rc;
+	if (privsep_check(&conf, why, sizeof(why)) == -1) {
+		complain("%s", why);
+		conf_free(&conf);
+		return 1;
+	}
 	bad = check_passwd(&conf);
 	if (bad == 0)
 		conf_print(&conf, stdout);

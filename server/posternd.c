@@ -4,6 +4,7 @@
  * background unless told not to, and hands over to the master.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sysexits.h>
 #include <stdlib.h>
@@ -85,6 +86,7 @@ main(int argc, char *argv[])
 	struct conf	 conf;
 	struct listener	 l[LISTENERS_MAX];
 	const char	*path = CONF_DEFAULT;
+	char		 why[PATH_MAX + 128];
 	int		 ch, foreground = 0, check = 0, verbose = 0, nl, rc;
 
 #ifdef HAVE_LIBBSD
@@ -117,6 +119,10 @@ main(int argc, char *argv[])
 	if (tls_load(&conf) == -1)
 		exit(1);
 	if (check) {
+		if (privsep_check(&conf, why, sizeof(why)) == -1) {
+			fprintf(stderr, "%s: %s\n", path, why);
+			exit(1);
+		}
 		conf_print(&conf, stdout);
 		tls_unload();
 		conf_free(&conf);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,21 @@
 #include "server/privsep.h"
 #include "server/scoreboard.h"
 
-/* lookup: uid and gid of a user name or number. */
+/* lookup: the uid and gid of the unprivileged user that setting names;
+ * -1 with the reason in why when there is none, or it is root. */
 static int
-lookup(const char *name, uid_t *uid, gid_t *gid)
+lookup(const char *setting, const char *name, uid_t *uid, gid_t *gid,
+    char *why, size_t len)
 {
 	struct passwd	*pw;
 
 	if ((pw = getpwnam(name)) == NULL) {
-		log_warnx("user \"%s\" does not exist", name);
+		snprintf(why, len, "%s \"%s\" does not exist", setting, name);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(why, len, "%s \"%s\" is root: it must be "
+		    "unprivileged", setting, name);
 		return -1;
 	}
 	*uid = pw->pw_uid;
@@ -38,25 +46,35 @@ lookup(const char *name, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* empty_dir: makes sure the chroot directory exists, belongs to root and
- * is writable by nobody else. */
+/* users: looks up user and mail_user (when set) into conf. */
 static int
-empty_dir(const char *path)
+users(struct conf *conf, char *why, size_t len)
+{
+	if (lookup("user", conf->user, &conf->user_uid, &conf->user_gid,
+	    why, len) == -1)
+		return -1;
+	if (conf->mail_user[0] != '\0' && lookup("mail_user",
+	    conf->mail_user, &conf->mail_uid, &conf->mail_gid, why, len) == -1)
+		return -1;
+	return 0;
+}
+
+/* empty_dir_ok: whether the chroot directory is one, belongs to root and
+ * is writable by nobody else; -1 with the reason in why. */
+static int
+empty_dir_ok(const char *path, char *why, size_t len)
 {
 	struct stat	 st;
 
-	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
-		log_warn("chroot directory %s", path);
-		return -1;
-	}
 	if (lstat(path, &st) == -1) {
-		log_warn("chroot directory %s", path);
+		snprintf(why, len, "chroot directory %s: %s", path,
+		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		log_warnx("chroot directory %s must be a directory owned by "
-		    "root and writable by no one else", path);
+		snprintf(why, len, "chroot directory %s must be a directory "
+		    "owned by root and writable by no one else", path);
 		return -1;
 	}
 	return 0;
@@ -65,29 +83,52 @@ empty_dir(const char *path)
 int
 privsep_init(struct conf *conf)
 {
+	char	 why[PATH_MAX + 128];
+
 	conf->privsep = geteuid() == 0;
 	if (!conf->privsep) {
 		log_warnx("not started as root: no privilege separation, every "
 		    "session runs as uid %ld", (long)geteuid());
 		return 0;
 	}
-	if (lookup(conf->user, &conf->user_uid, &conf->user_gid) == -1)
-		return -1;
-	if (conf->user_uid == 0) {
-		log_warnx("user \"%s\" is root: it must be unprivileged",
-		    conf->user);
+	if (users(conf, why, sizeof(why)) == -1) {
+		log_warnx("%s", why);
 		return -1;
 	}
-	if (conf->mail_user[0] != '\0') {
-		if (lookup(conf->mail_user, &conf->mail_uid,
-		    &conf->mail_gid) == -1)
-			return -1;
-		if (conf->mail_uid == 0) {
-			log_warnx("mail_user \"%s\" is root", conf->mail_user);
-			return -1;
-		}
+	if (mkdir(conf->chroot, 0755) == -1 && errno != EEXIST) {
+		log_warn("chroot directory %s", conf->chroot);
+		return -1;
 	}
-	return empty_dir(conf->chroot);
+	if (empty_dir_ok(conf->chroot, why, sizeof(why)) == -1) {
+		log_warnx("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+privsep_check(const struct conf *conf, char *why, size_t len)
+{
+	struct conf	 c = *conf;
+	struct stat	 st;
+	char		 parent[PATH_MAX], *slash;
+
+	if (geteuid() != 0)
+		return 0;
+	if (users(&c, why, len) == -1)
+		return -1;
+	if (lstat(conf->chroot, &st) == 0 || errno != ENOENT)
+		return empty_dir_ok(conf->chroot, why, len);
+	/* Missing: the start makes it, in a directory that must exist. */
+	strlcpy(parent, conf->chroot, sizeof(parent));
+	if ((slash = strrchr(parent, '/')) != NULL)
+		slash[slash == parent] = '\0';
+	if (stat(parent, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "chroot directory %s cannot be made: %s "
+		    "is no directory", conf->chroot, parent);
+		return -1;
+	}
+	return 0;
 }
 
 /* drop: setgroups, setgid, setuid, and proof that root is gone. */

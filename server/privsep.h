@@ -19,6 +19,15 @@
  * conf's privsep fields.  Returns 0, or -1 after logging why.
  */
 int	privsep_init(struct conf *conf);
+/*
+ * What privsep_init() would refuse, without making or logging anything:
+ * run as root, whether user and mail_user exist and are not root, and
+ * whether the chroot directory is root's and writable by no one else
+ * (or is missing from a directory that exists, for the start to make
+ * it).  Not root: nothing to check.  Returns 0, or -1 with the reason
+ * in why.  For posternd -n and postern check.
+ */
+int	privsep_check(const struct conf *conf, char *why, size_t len);
 
 /* In a new pre-login worker: chroot, then take the unprivileged user's
  * identity for good, then narrow the system calls it may make

@@ -152,6 +152,20 @@ def config_check():
          r"bad\.conf:3: listen section 3 has the address and port \(or "
          r"path\) of section 1"),
     ]
+    # Run as root, what a start as root would refuse.
+    if os.geteuid() == 0:
+        cases += [
+            ('user = "no-such-user-p"\n',
+             r'bad\.conf: user "no-such-user-p" does not exist'),
+            ('mail_user = "root"\n',
+             r'bad\.conf: mail_user "root" is root: it must be '
+             r'unprivileged'),
+            (f'chroot = "{d}"\n', r"bad\.conf: chroot directory .* must be "
+             r"a directory owned by root and writable by no one else"),
+            (f'chroot = "{d}/none/empty"\n', r"bad\.conf: chroot directory "
+             r".*/none/empty cannot be made: .*/none is no directory"),
+        ]
+        os.chmod(d, 0o777)
     bad = os.path.join(d, "bad.conf")
     for text, want in cases:
         with open(bad, "w") as f:
@@ -163,6 +177,22 @@ def config_check():
         t.ok(p.returncode == 1 and re.search(want, p.stderr),
              f"-n rejects {text.strip() or 'an empty file'!r}",
              (p.returncode, p.stderr))
+    if os.geteuid() == 0:
+        with open(bad, "w") as f:
+            f.write('user = "no-such-user-p"\n'
+                    'listen { protocol = "pop3" address = "127.0.0.1" '
+                    'port = 0 }\n')
+        p = subprocess.run([POSTERN, "check", "-c", bad], capture_output=True,
+                           text=True)
+        t.ok(p.returncode == 1 and 'user "no-such-user-p" does not exist'
+             in p.stderr, "postern check says so too", p.stderr)
+        p = subprocess.run([POSTERND, "-f", "-c", bad], capture_output=True,
+                           text=True, timeout=30)
+        t.ok(p.returncode == 1 and 'user "no-such-user-p" does not exist'
+             in p.stderr, "and a start as root is refused with the reason",
+             (p.returncode, p.stderr))
+    else:
+        t.skip("what a start as root refuses", "needs root")
     p = subprocess.run([POSTERND, "-x"], capture_output=True, text=True)
     t.ok(p.returncode == 64 and "usage" in p.stderr,
          "unknown option: usage, exit 64")
