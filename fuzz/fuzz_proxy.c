@@ -298,8 +298,12 @@ networks(const uint8_t *d, size_t n)
 	bool		 ok = true;
 	int		 count = 0, got, i;
 
-	if ((spec = strndup((const char *)d, n)) == NULL ||
-	    (copy = strdup(spec)) == NULL) {
+	/* Not strndup(): gcc's AddressSanitizer reads past n there. */
+	if ((spec = malloc(n + 1)) == NULL)
+		return;
+	memcpy(spec, d, n);
+	spec[n] = '\0';
+	if ((copy = strdup(spec)) == NULL) {
 		free(spec);
 		return;
 	}
