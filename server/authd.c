@@ -1324,7 +1324,7 @@ authd_main(const struct conf *conf, int q)
 
 	authd_signals();
 	setproctitle("auth");
-	privsep_auth_sandbox(conf);
+	privsep_root_sandbox(conf, "auth process");
 	passwd_keep();		/* every login is looked up here */
 	memset(&a, 0, sizeof(a));
 	a.conf = *conf;

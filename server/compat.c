@@ -196,7 +196,7 @@ static const struct sock_filter kernel_filter[] = {
 	SB_RET(SECCOMP_RET_ALLOW),
 };
 
-/* Every sandboxed process but the auth process: no keyrings.  Like the
+/* Every sandboxed process but those that stay root: no keyrings.  Like the
  * next filter, it need not look at the architecture: where several
  * filters answer, the strictest answer wins, and the first refuses every
  * call of another one. */
@@ -276,13 +276,13 @@ compat_sandbox(enum compat_sandbox kind)
 	if (kind == SANDBOX_PRELOGIN &&
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -1;
-	/* A child of the auth process has its kernel_filter already. */
+	/* A child of a SANDBOX_ROOT process has its kernel_filter. */
 	if (!kernel_filtered) {
 		if (install(kernel_filter, NELEM(kernel_filter)) == -1)
 			return -1;
 		kernel_filtered = true;
 	}
-	if (kind == SANDBOX_AUTH)
+	if (kind == SANDBOX_ROOT)
 		return 0;
 	if (install(keyring_filter, NELEM(keyring_filter)) == -1)
 		return -1;

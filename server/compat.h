@@ -40,7 +40,9 @@ enum compat_sandbox {
 	SANDBOX_PRELOGIN,	/* a pre-login worker, as its user */
 	SANDBOX_SESSION,	/* a process about to give up root for an
 				   account or mail_user, still root */
-	SANDBOX_AUTH,		/* the auth process, root for good */
+	SANDBOX_ROOT,		/* a process that stays root: the auth
+				   process, a local worker without
+				   mail_user */
 };
 
 /*
@@ -69,11 +71,11 @@ enum compat_sandbox {
  * Postfix's set-group-ID sendmail) keeps its privileges; it fails with
  * EACCES in a process that is not.
  *
- * SANDBOX_AUTH is every kind's part but the keyring calls (keyctl,
+ * SANDBOX_ROOT is every kind's part but the keyring calls (keyctl,
  * add_key, request_key), which PAM modules use (pam_keyinit, pam_krb5's
  * caches), without no_new_privs: PAM's helpers are programs too.  The
- * auth process's children inherit it, so in them SANDBOX_SESSION adds
- * only the keyring calls.
+ * children of such a process inherit it, so in them SANDBOX_SESSION
+ * adds only the keyring calls.
  *
  * Builds with AddressSanitizer, whose leak check traces the process as
  * it exits, leave ptrace and signals alone.  Returns 0 when the filters

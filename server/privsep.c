@@ -179,10 +179,10 @@ privsep_sandbox(const struct conf *conf)
 }
 
 void
-privsep_auth_sandbox(const struct conf *conf)
+privsep_root_sandbox(const struct conf *conf, const char *who)
 {
-	if (conf->privsep && compat_sandbox(SANDBOX_AUTH) == -1)
-		no_filter("auth process");
+	if (conf->privsep && compat_sandbox(SANDBOX_ROOT) == -1)
+		no_filter(who);
 }
 
 /* resolve: the uid and gid account u runs as, whoever we are.  Returns

@@ -36,11 +36,12 @@ int	privsep_check(const struct conf *conf, char *why, size_t len);
  * two fails. */
 void	privsep_sandbox(const struct conf *conf);
 
-/* In the auth process, once at its start: narrows the system calls it,
- * and every process it forks, may make (compat_sandbox(SANDBOX_AUTH): the
- * kernel's larger surfaces, which neither PAM nor a session needs; a
- * kernel that refuses is logged, and the process goes on without). */
-void	privsep_auth_sandbox(const struct conf *conf);
+/* In a process that stays root (who: "auth process", "local worker"),
+ * once at its start: narrows the system calls it, and every process it
+ * forks, may make (compat_sandbox(SANDBOX_ROOT): the kernel's larger
+ * surfaces, which neither PAM nor a session needs; a kernel that refuses
+ * is logged, and the process goes on without). */
+void	privsep_root_sandbox(const struct conf *conf, const char *who);
 
 /*
  * The uid and gid an account runs as: its own, or the mail_user's when it

@@ -434,14 +434,19 @@ wait_accept(const struct worker_args *w, struct pollfd *pfd,
 
 /* become_local: a local worker takes mail_user when it is set, as it
  * can then deliver only for accounts that run as mail_user; otherwise
- * it stays root, to take each recipient's uid (as Dovecot's lmtp). */
+ * it stays root, to take each recipient's uid (as Dovecot's lmtp), with
+ * the filter of a process that does. */
 static void
 become_local(const struct conf *conf)
 {
 	struct auth_user u;
 
-	if (!conf->privsep || conf->mail_user[0] == '\0')
+	if (!conf->privsep)
 		return;
+	if (conf->mail_user[0] == '\0') {
+		privsep_root_sandbox(conf, "local worker");
+		return;
+	}
 	memset(&u, 0, sizeof(u));
 	strlcpy(u.name, "lmtp", sizeof(u.name));
 	u.uid = u.gid = -1;

@@ -10,6 +10,7 @@ not chrooted and run as mail_user (nobody here), with privilege
 separation on for POP3.
 """
 import os
+import pwd
 import re
 import smtplib
 import socket
@@ -215,9 +216,65 @@ def local_worker():
         srv.cleanup()
 
 
+def local_worker_root():
+    """Without mail_user, a root posternd's local worker stays root, as
+    Dovecot's lmtp does, under the system call filter of a process that
+    stays root; each copy is written by a child that takes its
+    recipient's uid."""
+    if os.geteuid() != 0:
+        t.skip("a root local worker", "needs root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    srv = Server(settings={"mail_user": ""})
+    home = os.path.join(srv.dir, "home", "alice")
+    with open(srv.passwd, "w") as f:
+        f.write(f"alice:{{PLAIN}}wonderland:{nobody.pw_uid}:"
+                f"{nobody.pw_gid}::{home}::\n")
+    srv.own()
+    srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
+                   'port = 0 }\n')
+    try:
+        srv.start()
+        line = srv.wait_log(r"listening on 127\.0\.0\.1:\d+ \(lmtp\)")
+        srv.lmtp_port = int(re.search(r":(\d+) \(lmtp\)", line).group(1))
+        deadline = time.monotonic() + 5
+        while True:
+            local = [p for p in srv.workers()
+                     if "posternd: local idle" in Server.title(p)]
+            if local or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        t.eq(len(local), 1, "without mail_user: one local worker")
+        st = {}
+        if local:
+            with open(f"/proc/{local[0]}/status") as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    st[k] = v.split()
+        t.eq(st.get("Uid", [None])[0], "0", "it stays root")
+        if "Seccomp" in st:
+            t.eq((st["Seccomp"], st["NoNewPrivs"]), (["2"], ["0"]),
+                 "under a seccomp filter, without no_new_privs")
+        if "Seccomp_filters" in st:
+            t.eq(st["Seccomp_filters"], ["1"],
+                 "the one of a process that stays root")
+        lm = smtplib.LMTP("127.0.0.1", srv.lmtp_port, timeout=10)
+        lm.ehlo("client.example")
+        t.eq(lm.sendmail("a@x", ["alice"], b"Subject: s\r\n\r\nx\r\n"),
+             {}, "it delivers")
+        lm.quit()
+        new = os.path.join(srv.maildir("alice"), "new")
+        owners = [os.stat(os.path.join(new, n)).st_uid
+                  for n in os.listdir(new)]
+        t.eq(owners, [nobody.pw_uid], "as the recipient's uid")
+    finally:
+        srv.cleanup()
+
+
 tcp_and_unix()
 size_limit()
 smuggling()
 conf_check()
 local_worker()
+local_worker_root()
 t.done()

@@ -2,8 +2,8 @@
  * test_compat.c: the system call filters (compat_sandbox()), each tried
  * in a child process, since a filter cannot be lifted once set: what
  * each kind must refuse, with EPERM (ENOSYS for clone3), and what its
- * processes still need; and that a child of the auth process, whose
- * filter it inherits, adds only what the auth process's lacks.
+ * processes still need; and that a child of a process that stays root,
+ * whose filter it inherits, adds only what that one lacks.
  */
 #include "tests/unit/unit.h"
 
@@ -142,8 +142,8 @@ filters(void)
 	return n;
 }
 
-/* try_common: the calls every kind refuses and allows; the auth process
- * may use keyrings. */
+/* try_common: the calls every kind refuses and allows; a process that
+ * stays root may use keyrings. */
 static void
 try_common(char ok[C_COUNT], enum compat_sandbox kind)
 {
@@ -168,7 +168,7 @@ try_common(char ok[C_COUNT], enum compat_sandbox kind)
 	ok[C_BPF] = refused(syscall(SYS_bpf, 0, NULL, 0), EPERM);
 	ok[C_USERFAULTFD] = refused(syscall(SYS_userfaultfd, 0), EPERM);
 	r = syscall(SYS_keyctl, 0, 0, 0, 0, 0);
-	ok[C_KEYCTL] = kind == SANDBOX_AUTH ? allowed(r) : refused(r, EPERM);
+	ok[C_KEYCTL] = kind == SANDBOX_ROOT ? allowed(r) : refused(r, EPERM);
 	ok[C_MOUNT] = refused(syscall(SYS_mount, "none", "/mnt", "tmpfs", 0,
 	    NULL), EPERM);
 #if defined(__x86_64__)
@@ -346,19 +346,19 @@ test_session(void **state)
 }
 
 static void
-test_auth(void **state)
+test_root(void **state)
 {
 	struct result	 res;
 
 	(void)state;
-	run(SANDBOX_AUTH, &res);
+	run(SANDBOX_ROOT, &res);
 #ifdef FILTERED
 	if (geteuid() != 0) {
 		assert_int_equal(res.rc, -1);
 		assert_int_equal(res.err, EACCES);
 		skip();
 	}
-	expect(&res, "auth");
+	expect(&res, "root");
 	if (res.filters != -1)
 		assert_int_equal(res.filters, 1);
 #else
@@ -378,7 +378,7 @@ test_session_after_auth(void **state)
 #ifdef FILTERED
 	if (geteuid() != 0)
 		skip();
-	run_after(SANDBOX_AUTH, SANDBOX_SESSION, &res);
+	run_after(SANDBOX_ROOT, SANDBOX_SESSION, &res);
 	expect(&res, "session after auth");
 	run(SANDBOX_SESSION, &alone);
 	if (res.filters != -1) {
@@ -386,7 +386,7 @@ test_session_after_auth(void **state)
 		assert_int_equal(alone.filters, 2);
 	}
 #else
-	run_after(SANDBOX_AUTH, SANDBOX_SESSION, &res);
+	run_after(SANDBOX_ROOT, SANDBOX_SESSION, &res);
 	(void)alone;
 	assert_int_equal(res.rc, 1);
 #endif
@@ -412,7 +412,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prelogin),
 		cmocka_unit_test(test_session),
-		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_session_after_auth),
 		cmocka_unit_test(test_parent_untouched),
 	};
