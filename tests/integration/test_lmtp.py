@@ -33,11 +33,28 @@ def lmtp_server():
     srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
                    'port = 0 }\n'
                    f'listen {{ protocol = "lmtp" path = "{sock}" }}\n')
+    start(srv)
+    srv.lmtp_sock = sock
+    return srv
+
+
+def start(srv):
+    """Starts srv and notes its LMTP listener's port."""
     srv.start()
     line = srv.wait_log(r"listening on 127\.0\.0\.1:\d+ \(lmtp\)")
     srv.lmtp_port = int(re.search(r":(\d+) \(lmtp\)", line).group(1))
-    srv.lmtp_sock = sock
-    return srv
+
+
+def local_workers(srv):
+    """The local workers waiting, once there is one (the master starts
+    it just after the listeners), or none after 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
+        local = [p for p in srv.workers()
+                 if "posternd: local idle" in Server.title(p)]
+        if local or time.monotonic() > deadline:
+            return local
+        time.sleep(0.05)
 
 
 def pop3_messages(srv, user, password):
@@ -191,13 +208,7 @@ def local_worker():
         return
     srv = lmtp_server()
     try:
-        deadline = time.monotonic() + 5
-        while True:     # the master starts it just after the listeners
-            local = [p for p in srv.workers()
-                     if "posternd: local idle" in Server.title(p)]
-            if local or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        local = local_workers(srv)
         t.eq(len(local), 1, "one local worker waits for LMTP clients")
         if local:
             with open(f"/proc/{local[0]}/status") as f:
@@ -234,16 +245,8 @@ def local_worker_root():
     srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
                    'port = 0 }\n')
     try:
-        srv.start()
-        line = srv.wait_log(r"listening on 127\.0\.0\.1:\d+ \(lmtp\)")
-        srv.lmtp_port = int(re.search(r":(\d+) \(lmtp\)", line).group(1))
-        deadline = time.monotonic() + 5
-        while True:
-            local = [p for p in srv.workers()
-                     if "posternd: local idle" in Server.title(p)]
-            if local or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        start(srv)
+        local = local_workers(srv)
         t.eq(len(local), 1, "without mail_user: one local worker")
         st = {}
         if local:
