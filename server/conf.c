@@ -414,7 +414,6 @@ xstrdup(const char *s)
 	return p;
 }
 
-/* fill_listeners: copies the listen sections, with default ports. */
 /* endpoint: a listen address as its family and 16 octets ("*" is
  * 0.0.0.0); check_address() has let only numeric ones through. */
 static int
@@ -443,6 +442,8 @@ same_socket(const struct listener_conf *a, const struct listener_conf *b)
 	    memcmp(x, y, sizeof(x)) == 0;
 }
 
+/* fill_listeners: copies the listen sections, with default ports; no
+ * two may name one socket. */
 static int
 fill_listeners(cfg_t *cfg, struct conf *conf)
 {
