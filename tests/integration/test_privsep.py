@@ -272,6 +272,14 @@ def serve_unfiltered(so):
              "said once a minute, not by every worker")
         t.eq(srv.log_count(r"nobody: no system call filter", 2, timeout=1),
              1, "nor by every mail worker")
+    # A local worker without mail_user stays root, with its own line.
+    srv = Server(settings={"mail_user": ""}, env={"LD_PRELOAD": so})
+    srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
+                   'port = 0 }\n')
+    with srv:
+        t.ok(srv.wait_log(r"local worker: no system call filter: Invalid "
+                          r"argument$"),
+             "a local worker that stays root logs it too")
 
 
 main()
