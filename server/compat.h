@@ -55,9 +55,9 @@ enum compat_sandbox {
  * (unshare, setns, clone with a CLONE_NEW* flag; clone3 says ENOSYS, so
  * that the C library falls back to clone); mounts and chroot; the
  * kernel's larger surfaces (bpf, io_uring, userfaultfd, perf_event_open,
- * keyctl and its kin, modules, kexec, file handles); the system's
- * settings (clocks, reboot, swap, host name, the kernel log); and every
- * call of another architecture's numbering (x32, i386).
+ * keyctl and its kin but in SANDBOX_ROOT, modules, kexec, file handles);
+ * the system's settings (clocks, reboot, swap, host name, the kernel
+ * log); and every call of another architecture's numbering (x32, i386).
  *
  * SANDBOX_PRELOGIN besides, with no_new_privs: running programs
  * (execve, execveat); new sockets of any address family and the
