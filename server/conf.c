@@ -4,6 +4,9 @@
  * error as "file:line: reason", and fills struct conf.  Nothing else in
  * Postern parses configuration.
  */
+#include <sys/types.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -841,6 +844,32 @@ conf_load(const char *path, struct conf *conf)
 	if (rc != 0)
 		conf_free(conf);
 	return rc;
+}
+
+int
+conf_check_pidfile(const struct conf *conf, char *why, size_t len)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX], *slash;
+
+	if (conf->pidfile[0] == '\0')
+		return 0;
+	if (lstat(conf->pidfile, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			return 0;
+		snprintf(why, len, "pidfile %s is no regular file",
+		    conf->pidfile);
+		return -1;
+	}
+	strlcpy(dir, conf->pidfile, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL)
+		slash[slash == dir] = '\0';
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "pidfile %s cannot be made: %s is no "
+		    "directory", conf->pidfile, dir);
+		return -1;
+	}
+	return 0;
 }
 
 const char *

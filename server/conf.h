@@ -119,6 +119,13 @@ int	conf_load(const char *path, struct conf *conf);
 void	conf_print(const struct conf *conf, FILE *fp);
 /* Frees what conf_load allocated and zeroes *conf. */
 void	conf_free(struct conf *conf);
+/*
+ * Whether posternd could make conf's pidfile, which -n and postern check
+ * test without making it: none is set, or its directory exists and the
+ * pidfile, if present, is a regular file.  Returns 0, or -1 with the
+ * reason in why.
+ */
+int	conf_check_pidfile(const struct conf *conf, char *why, size_t len);
 /* The keyword of a plaintext_auth value. */
 const char *conf_plaintext_name(enum plaintext_auth);
 

@@ -300,7 +300,8 @@ cmd_check(int argc, char **argv)
 
 	if ((rc = load_only(argc, argv, &conf)) != 0)
 		return rc;
-	if (privsep_check(&conf, why, sizeof(why)) == -1) {
+	if (privsep_check(&conf, why, sizeof(why)) == -1 ||
+	    conf_check_pidfile(&conf, why, sizeof(why)) == -1) {
 		complain("%s", why);
 		conf_free(&conf);
 		return 1;

@@ -119,7 +119,8 @@ main(int argc, char *argv[])
 	if (tls_load(&conf) == -1)
 		exit(1);
 	if (check) {
-		if (privsep_check(&conf, why, sizeof(why)) == -1) {
+		if (privsep_check(&conf, why, sizeof(why)) == -1 ||
+		    conf_check_pidfile(&conf, why, sizeof(why)) == -1) {
 			fprintf(stderr, "%s: %s\n", path, why);
 			exit(1);
 		}

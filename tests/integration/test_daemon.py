@@ -151,6 +151,9 @@ def config_check():
          'listen { protocol = "lmtp" path = "/run/p.sock" }\n',
          r"bad\.conf:3: listen section 3 has the address and port \(or "
          r"path\) of section 1"),
+        (f'pidfile = "{d}/none/p.pid"\n', r"bad\.conf: pidfile .*/none/p"
+         r"\.pid cannot be made: .*/none is no directory"),
+        (f'pidfile = "{d}"\n', r"bad\.conf: pidfile .* is no regular file"),
     ]
     # Run as root, what a start as root would refuse.
     if os.geteuid() == 0:
@@ -191,6 +194,14 @@ def config_check():
         t.ok(p.returncode == 1 and 'user "no-such-user-p" does not exist'
              in p.stderr, "and a start as root is refused with the reason",
              (p.returncode, p.stderr))
+        with open(bad, "w") as f:
+            f.write(f'pidfile = "{d}/none/p.pid"\n'
+                    'listen { protocol = "pop3" address = "127.0.0.1" '
+                    'port = 0 }\n')
+        p = subprocess.run([POSTERN, "check", "-c", bad], capture_output=True,
+                           text=True)
+        t.ok(p.returncode == 1 and "none is no directory" in p.stderr,
+             "postern check of a pidfile that cannot be made", p.stderr)
     else:
         t.skip("what a start as root refuses", "needs root")
     p = subprocess.run([POSTERND, "-x"], capture_output=True, text=True)
