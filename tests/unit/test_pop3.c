@@ -342,6 +342,42 @@ test_dele_rset_quit(void **state)
 	assert_int_equal(count(f->md, "new") + count(f->md, "cur"), 0);
 }
 
+/*
+ * A deleted message that cannot be removed at QUIT (here its name has
+ * become a directory): -ERR with how many, the others removed, nothing
+ * else lost; the next session does not count the directory.
+ */
+static void
+test_quit_cannot_delete(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 128];
+
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "DELE 1"), "+OK message 1 deleted");
+	assert_string_equal(cmd(f, "DELE 2"), "+OK message 2 deleted");
+	unlink_msg(f, "new/1000000002.b.test");
+	snprintf(path, sizeof(path), "%s/new/1000000002.b.test", f->md);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_string_equal(cmd(f, "QUIT"),
+	    "-ERR [SYS/TEMP] some deleted messages not removed (1)");
+	assert_string_equal(line(f), "");
+	stop(f);
+	assert_int_equal(count(f->md, "new"), 1);
+	assert_int_equal(rmdir(path), 0);
+	put_in(f->md, "new/1000000003.c.test", MSG1);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS secret pass"),
+	    "+OK maildrop has 1 messages (28 octets)");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "+OK Postern POP3 server signing off (1 messages left)");
+	stop(f);
+}
+
 static void
 test_dele_then_drop(void **state)
 {
@@ -816,6 +852,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_retr_removed,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dele_rset_quit,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_quit_cannot_delete,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dele_then_drop,
 		    setup, fx_teardown),
