@@ -21,6 +21,7 @@
 #include "protocols/protocol.h"
 #include "server/base64.h"
 #include "server/io.h"
+#include "server/limits.h"
 #include "server/log.h"
 #include "server/session.h"
 #include "tests/unit/fixture.h"
@@ -409,9 +410,23 @@ test_bad_input(void **state)
 	assert_string_equal(body(f), "TOP\nUIDL\nRESP-CODES\n"
 	    "AUTH-RESP-CODE\nPIPELINING\nEXPIRE NEVER\nUSER\n"
 	    "SASL PLAIN LOGIN\n");
-	login(f);
+	memcpy(big, "USER ", 5);
+	memset(big + 5, 'a', USER_MAX + 1);
+	big[5 + USER_MAX + 1] = '\0';
+	assert_string_equal(cmd(f, big), "-ERR user name too long");
+	big[5 + USER_MAX] = '\0';
+	assert_string_equal(cmd(f, big), "+OK send PASS");
+	/* Spaces around the name are not part of it. */
+	assert_string_equal(cmd(f, "USER   alice  "), "+OK send PASS");
+	assert_string_equal(cmd(f, "PASS secret pass"),
+	    "+OK maildrop has 2 messages (79 octets)");
 	assert_string_equal(cmd(f, "CAPA"), "+OK capability list follows");
 	assert_null(strstr(body(f), "USER"));
+	assert_string_equal(cmd(f, "DELE 1 2"), "-ERR DELE takes one argument");
+	assert_string_equal(cmd(f, "UIDL 1 2"),
+	    "-ERR UIDL takes at most one argument");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "+OK Postern POP3 server signing off (2 messages left)");
 }
 
 static void
