@@ -529,6 +529,76 @@ test_uid(void **state)
 	    "221 2.0.0 test.example closing connection");
 }
 
+/* Recipients that cannot be resolved for now get 451, not 550: an
+ * account whose Maildir path is bad, one with no identity to deliver as,
+ * a passwd-file that cannot be read. */
+static void
+test_rcpt_tempfail(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*who = geteuid() == 0 ? "alice" : "nob";
+	char		 want[128], l[64];
+
+	passwd_add(f, "rel:{PLAIN}x:::relative/home::");
+	if (geteuid() == 0)
+		f->conf.mail_user = "";	/* alice: no uid, no mail_user */
+	start(f);
+	hello(f);
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<rel>"),
+	    "451 4.3.5 <rel> bad maildir path, try again later");
+	snprintf(l, sizeof(l), "RCPT TO:<%s>", who);
+	snprintf(want, sizeof(want), "451 4.3.5 <%s> cannot take the "
+	    "account's identity, try again later", who);
+	assert_string_equal(cmd(f, l), want);
+	assert_int_equal(unlink(f->passwd), 0);
+	assert_string_equal(cmd(f, "RCPT TO:<bob>"),
+	    "451 4.3.0 <bob> cannot look the user up, try again later");
+	assert_string_equal(cmd(f, "DATA"),
+	    "503 5.5.1 need a valid RCPT before DATA");
+}
+
+/* 1000 recipients at most in one transaction. */
+static void
+test_too_many_recipients(void **state)
+{
+	struct fixture	*f = *state;
+	int		 i;
+
+	start(f);
+	hello(f);
+	assert_string_equal(cmd(f, "MAIL FROM:<s@x>"),
+	    "250 2.1.0 sender <s@x> OK");
+	for (i = 0; i < 1000; i++)
+		assert_string_equal(cmd(f, "RCPT TO:<alice>"),
+		    "250 2.1.5 <alice> OK");
+	assert_string_equal(cmd(f, "RCPT TO:<bob>"),
+	    "452 4.5.3 too many recipients");
+	assert_string_equal(cmd(f, "RSET"), "250 2.0.0 OK");
+}
+
+/* A failure that will not go away (a file where tmp/ should be) is 550,
+ * not 451: the client should not try again. */
+static void
+test_permanent_failure(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/tmp", maildir_of(f, "bob"));
+	assert_int_equal(rmdir(path), 0);
+	put_in(maildir_of(f, "bob"), "tmp", "not a directory\n");
+	start(f);
+	transaction(f);
+	sendall(f, "x\r\n.\r\n", 6);
+	assert_true(strncmp(line(f), "250 2.0.0 <alice> delivered as ",
+	    31) == 0);
+	assert_string_equal(line(f),
+	    "550 5.2.0 <bob> cannot deliver: Not a directory");
+	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
+}
+
 extern char **environ;
 
 /* LMTP is local (the master serves it from unsandboxed workers), and
@@ -579,6 +649,12 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_bad_commands, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_uid, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rcpt_tempfail, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_recipients, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_permanent_failure, setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sandboxed, setup,
 		    fx_teardown),
 	};

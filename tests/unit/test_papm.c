@@ -25,6 +25,9 @@
 
 static const char MSG1[] = "Subject: one\n\nfirst body\n";	/* 28 */
 static const char MSG2[] = "Subject: two\n\n.\n..x\nno newline";	/* 36 */
+/* A domain label of the longest length, 63. */
+#define MAXLABEL	"abcdefghijklmnopqrstuvwxyz" \
+			"abcdefghijklmnopqrstuvwxyz0123456789a"
 
 /* only_new: the text of the one file in md/new (static buffer). */
 static const char *
@@ -346,6 +349,234 @@ test_push_refused_data(void **state)
 	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
 }
 
+/* READ and DELE take one argument; spaces before it are skipped. */
+static void
+test_pull_arguments(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "READ 1 2"), "-ERR READ takes one argument");
+	assert_string_equal(cmd(f, "DELE 1 2"), "-ERR DELE takes one argument");
+	assert_string_equal(cmd(f, "DELE   2"), "+OK message deleted");
+	assert_string_equal(cmd(f, "STAT"), "+OK 1 28");
+}
+
+/* A maildrop another session holds: the login is answered -ERR and may
+ * be tried again. */
+static void
+test_maildrop_locked(void **state)
+{
+	struct fixture	*f = *state;
+	struct maildrop	*md;
+
+	assert_int_equal(maildrop_open(f->md, NULL, &md), 0);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK mail drop name valid");
+	assert_string_equal(cmd(f, "PASS secret"),
+	    "-ERR mail drop locked by another session");
+	assert_string_equal(cmd(f, "STAT"),
+	    "-ERR STAT is not valid before login");
+	maildrop_close(&md);
+	login(f);
+	assert_string_equal(cmd(f, "STAT"), "+OK 2 64");
+}
+
+/* A Maildir that cannot be opened: the login is answered -ERR. */
+static void
+test_maildrop_unopenable(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[sizeof(f->md) + 16];
+
+	snprintf(path, sizeof(path), "%s/tmp", f->md);
+	assert_int_equal(rmdir(path), 0);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "USER alice"), "+OK mail drop name valid");
+	assert_string_equal(cmd(f, "PASS secret"),
+	    "-ERR cannot open the mail drop, try again later");
+	assert_string_equal(cmd(f, "HELO bar.com"),
+	    "-ERR HELO is not valid before login");
+}
+
+/* Addresses that are not one: unclosed '<', text after, a control
+ * octet, no local part, no domain, a domain of 254 octets. */
+static void
+test_bad_addresses(void **state)
+{
+	struct fixture	*f = *state;
+	char		 l[512];
+
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: <alice"),
+	    "-ERR syntax: MAIL FROM: address");
+	assert_string_equal(cmd(f, "MAIL FROM: alice x"),
+	    "-ERR syntax: MAIL FROM: address");
+	assert_string_equal(cmd(f, "MAIL FROM: al\tice"),
+	    "-ERR syntax: MAIL FROM: address");
+	assert_string_equal(cmd(f, "MAIL FROM: @bar.com"),
+	    "-ERR syntax: MAIL FROM: address");
+	assert_string_equal(cmd(f, "MAIL FROM: alice@"),
+	    "-ERR syntax: MAIL FROM: address");
+	snprintf(l, sizeof(l), "MAIL FROM: a@%.63s.%.63s.%.63s.%.62s",
+	    MAXLABEL, MAXLABEL, MAXLABEL, MAXLABEL);
+	assert_string_equal(cmd(f, l), "-ERR syntax: MAIL FROM: address");
+	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
+}
+
+/* A local account of another uid, with no auth process to ask: the
+ * session cannot write its copy, and says so. */
+static void
+test_rcpt_other_uid(void **state)
+{
+	struct fixture	*f = *state;
+
+	account(f, "nob", "x", "65534:65534");
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: nob"), "-ERR user account cannot "
+	    "take pushed mail from this session");
+	assert_string_equal(cmd(f, "DATA"), "-ERR send RCPT TO: first");
+}
+
+/* 100 recipients at most in one message. */
+static void
+test_too_many_recipients(void **state)
+{
+	struct fixture	*f = *state;
+	char		 l[64];
+	int		 i;
+
+	f->conf.papm_relay_command = "/bin/true";
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
+	for (i = 0; i < 100; i++) {
+		snprintf(l, sizeof(l), "RCPT TO: r%d@far.away", i);
+		assert_string_equal(cmd(f, l), "+OK");
+	}
+	assert_string_equal(cmd(f, "RCPT TO: bob"), "-ERR too many recipients");
+	assert_string_equal(cmd(f, "RSTE"), "+OK");
+}
+
+/* relay_script: an executable file run as papm_relay_command. */
+static void
+relay_script(struct fixture *f, const char *text)
+{
+	static char	 path[sizeof(f->dir) + 16];
+
+	snprintf(path, sizeof(path), "%s/relay.sh", f->dir);
+	put_in(f->dir, "relay.sh", text);
+	assert_int_equal(chmod(path, 0755), 0);
+	f->conf.papm_relay_command = path;
+}
+
+/* push_remote: a message for bob and a remote recipient; DATA's reply. */
+static const char *
+push_remote(struct fixture *f)
+{
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: bob"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: friend@far.away"), "+OK");
+	assert_string_equal(cmd(f, "DATA"), "+OK");
+	send_text(f, "Subject: out\r\n\r\nx\r\n");
+	return cmd(f, ".");
+}
+
+/* A relay command killed by a signal delivers nothing, here either. */
+static void
+test_relay_killed(void **state)
+{
+	struct fixture	*f = *state;
+
+	relay_script(f, "#!/bin/sh\nkill -9 $$\n");
+	assert_string_equal(push_remote(f), "-ERR relay failed: killed by "
+	    "signal 9, nothing delivered");
+	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+}
+
+/* A relay command still running after idle_timeout is killed: nothing
+ * delivered. */
+static void
+test_relay_timeout(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.idle_timeout = 1;
+	relay_script(f, "#!/bin/sh\nexec sleep 10\n");
+	assert_string_equal(push_remote(f), "-ERR relay failed: timed out, "
+	    "nothing delivered");
+	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+}
+
+/* A local copy that cannot be begun: the reply names the recipient, and
+ * no recipient gets the message. */
+static void
+test_copy_failed(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 64];
+
+	account(f, "broken", "x", NULL);
+	snprintf(path, sizeof(path), "%s/tmp", maildir_of(f, "broken"));
+	assert_int_equal(rmdir(path), 0);
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: bob"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: broken"), "+OK");
+	assert_string_equal(cmd(f, "DATA"), "+OK");
+	send_text(f, "Subject: hi\r\n\r\nx\r\n");
+	assert_string_equal(cmd(f, "."), "-ERR cannot deliver to broken: No "
+	    "such file or directory, nothing delivered");
+	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
+	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+}
+
+/* A message line over max_line_length (512 here) but within 65536
+ * octets is delivered whole, as postern-papm(7) says. */
+static void
+test_long_message_line(void **state)
+{
+	struct fixture	*f = *state;
+	char		 l[1001], want[1100];
+
+	memset(l, 'w', 998);
+	memcpy(l + 998, "\r\n", 3);
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "HELO bar.com"), "+OK");
+	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
+	assert_string_equal(cmd(f, "RCPT TO: bob"), "+OK");
+	assert_string_equal(cmd(f, "DATA"), "+OK");
+	send_text(f, "Subject: long\r\n\r\n");
+	send_text(f, l);
+	assert_string_equal(cmd(f, "."), "+OK");
+	snprintf(want, sizeof(want), "Subject: long\n\n%.998s\n", l);
+	assert_string_equal(only_new(maildir_of(f, "bob")), want);
+}
+
 extern char **environ;
 
 int
@@ -367,6 +598,26 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_push_refused_data,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_push_channel_gone,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pull_arguments,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_maildrop_locked,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_maildrop_unopenable,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_addresses,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rcpt_other_uid,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_recipients,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_relay_killed,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_relay_timeout,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_failed,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_long_message_line,
 		    setup, fx_teardown),
 	};
 

@@ -33,6 +33,16 @@ static const char WANT1[] = "From a@b.example Sun Sep  9 01:46:41 2001\r\n"
 static const char WANT2[] = "From MAILER-DAEMON Sun Sep  9 01:46:42 2001\r\n"
     "Subject: two\r\n\r\n>From crlf\r\nno newline\r\n\r\n";
 
+/* maildir_path: rel under alice's Maildir (static storage). */
+static const char *
+maildir_path(struct fixture *f, const char *rel)
+{
+	static char	 path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/%s", f->md, rel);
+	return path;
+}
+
 /* expect: the next n octets of the stream, which must equal want. */
 static void
 expect(struct fixture *f, const char *want, size_t n)
@@ -354,6 +364,130 @@ test_folders(void **state)
 	assert_string_equal(cmd(f, "RSET"), "+OK");
 }
 
+/* A user name over 255 octets is refused before PASS. */
+static void
+test_user_too_long(void **state)
+{
+	struct fixture	*f = *state;
+	char		 l[300];
+
+	memset(l, 'u', sizeof(l) - 1);
+	memcpy(l, "USER ", 5);
+	l[5 + 256] = '\0';
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, l), "-ERR user name too long");
+	assert_string_equal(cmd(f, "PASS secret"), "-ERR send USER first");
+	l[5 + 255] = '\0';
+	assert_string_equal(cmd(f, l), "+OK send PASS");
+}
+
+/* The mailbox name goes without the spaces around it. */
+static void
+test_args_trimmed(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "RETR   INBOX   "), hash_count());
+	assert_string_equal(cmd(f, "RSET"), "+OK");
+}
+
+/* A Return-Path that is no plain address gives MAILER-DAEMON: one with
+ * a control octet, one over 256 octets. */
+static void
+test_sender_fallback(void **state)
+{
+	struct fixture	*f = *state;
+	static char	 msg[400], want[500];
+	char		 hash[32];
+	size_t		 n;
+
+	assert_int_equal(unlink(maildir_path(f, "new/1000000001.a.test")), 0);
+	assert_int_equal(unlink(maildir_path(f, "new/1000000002.b.test")), 0);
+	put_in(f->md, "new/1000000001.a.test",
+	    "Return-Path: <a\001b@example>\n\nx\n");
+	memset(msg, 'l', 13 + 257);
+	memcpy(msg, "Return-Path: ", 13);
+	strlcpy(msg + 13 + 257, "\n\ny\n", sizeof(msg) - 13 - 257);
+	put_in(f->md, "new/1000000002.b.test", msg);
+	n = (size_t)snprintf(want, sizeof(want), "From MAILER-DAEMON Sun Sep  "
+	    "9 01:46:41 2001\r\nReturn-Path: <a\001b@example>\r\n\r\nx\r\n\r\n"
+	    "From MAILER-DAEMON Sun Sep  9 01:46:42 2001\r\n%.*s\r\n\r\ny\r\n"
+	    "\r\n", 13 + 257, msg);
+	snprintf(hash, sizeof(hash), "#%zu", n);
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "RETR INBOX"), hash);
+	stream(f, want, n);
+	assert_string_equal(cmd(f, "RCVD"), "+OK");
+}
+
+/* A message that ends in the middle of a ">From " prefix: the octets are
+ * sent as they are, unquoted, with the line end added. */
+static void
+test_partial_from_at_end(void **state)
+{
+	struct fixture	*f = *state;
+	static const char want[] = "From MAILER-DAEMON Sun Sep  9 01:46:41 "
+	    "2001\r\nSubject: cut\r\n\r\n>>Fro\r\n\r\n";
+	char		 hash[32];
+
+	assert_int_equal(unlink(maildir_path(f, "new/1000000001.a.test")), 0);
+	assert_int_equal(unlink(maildir_path(f, "new/1000000002.b.test")), 0);
+	put_in(f->md, "new/1000000001.a.test", "Subject: cut\n\n>>Fro");
+	snprintf(hash, sizeof(hash), "#%zu", strlen(want));
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "RETR INBOX"), hash);
+	stream(f, want, strlen(want));
+	assert_string_equal(cmd(f, "RCVD"), "+OK");
+}
+
+/* A folder that is no whole Maildir cannot be opened. */
+static void
+test_cannot_open(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/.Half", f->md);
+	assert_int_equal(mkdir(path, 0700), 0);
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "RETR Half"),
+	    "-ERR cannot open the mailbox");
+	assert_string_equal(cmd(f, "RCEV"), "-ERR no transaction: send RETR "
+	    "or RDEL first");
+	assert_string_equal(cmd(f, "RETR INBOX"), hash_count());
+}
+
+/* A message that grows after it was counted: the stream stops at the
+ * count announced, the connection closes, nothing is deleted. */
+static void
+test_grown_aborts(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	line(f);
+	login(f);
+	assert_string_equal(cmd(f, "RDEL INBOX"), hash_count());
+	put_in(f->md, "new/1000000002.b.test", "Subject: two, now longer\r\n"
+	    "\r\nFrom crlf\r\nno newline, and more");
+	stream(f, WANT1, strlen(WANT1));
+	while (fill(f))
+		;
+	assert_true(f->len <= strlen(WANT2));	/* never past the count */
+	stop(f);
+	assert_int_equal(count(f->md, "new"), 2);
+}
+
 extern char **environ;
 
 int
@@ -379,6 +513,18 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_changed_aborts,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_folders,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_user_too_long,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_args_trimmed,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sender_fallback,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_partial_from_at_end,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cannot_open,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_grown_aborts,
 		    setup, fx_teardown),
 	};
 
