@@ -795,7 +795,7 @@ cmd_create(struct mrp *m, char *args)
 	else {
 		login_request(m, &req, AUTH_MECH_CREATE, name, pass);
 		r = session_login(m->s, &req, &u);
-	wipe_request(m, &req);
+		wipe_request(m, &req);
 		explicit_bzero(&u, sizeof(u));
 		rc = login_done(m, r, AUTH_MECH_CREATE, "Cannot create the "
 		    "account: the name is taken or too many were created");
@@ -1081,7 +1081,9 @@ send_body(struct mrp *m, struct rd *r, off_t n, const char *what)
 }
 
 /* fetch_one: sends message i: "* FETCH ID id SIZE n", then n octets:
- * the summary lines and the message. */
+ * the summary lines and the message.  Returns 1 when sent, 0 when left
+ * out (removed or unreadable since SELECT), -1 when the connection is
+ * lost. */
 static int
 fetch_one(struct mrp *m, size_t i, char *buf)
 {
@@ -1125,7 +1127,7 @@ fetch_one(struct mrp *m, size_t i, char *buf)
 	if (rc == 0)
 		rc = send_body(m, &r, ml->size, ml->name);
 	(void)close(fd);
-	return rc;
+	return rc == 0 ? 1 : -1;
 }
 
 /* fetch_args: parses FETCH's arguments: an optional UID or range first,
@@ -1192,6 +1194,7 @@ cmd_fetch(struct mrp *m, char *args)
 	size_t		 i, last;
 	char		*buf;
 	bool		 ranged;
+	int		 rc;
 
 	if (fetch_args(m, args, &lo, &hi, &flags, &ranged) == -1)
 		return CMD_BAD;
@@ -1209,11 +1212,11 @@ cmd_fetch(struct mrp *m, char *args)
 	for (i = lo - 1; i < last; i++) {
 		if (!(mrp_flag(&m->f->mail[i], sent) & flags))
 			continue;
-		if (fetch_one(m, i, buf) == -1) {
+		if ((rc = fetch_one(m, i, buf)) == -1) {
 			free(buf);
 			return lost(m);
 		}
-		m->nfetch++;
+		m->nfetch += (unsigned)rc;
 	}
 	free(buf);
 	return completed(m, "FETCH");

@@ -87,6 +87,35 @@ login(struct fixture *f, char *tok)
 	assert_string_equal(line(f), "OK LOGIN Completed");
 }
 
+/* selected: LOGIN alice and SELECT, the counts read. */
+static void
+selected(struct fixture *f)
+{
+	char	 tok[TOKEN_LEN + 1];
+
+	login(f, tok);
+	cmd(f, "SELECT");
+	while (strcmp(line(f), "OK SELECT Completed") != 0)
+		;
+}
+
+/* fetched: FETCH uid's frame and octets, then its completion; the
+ * octets (static storage), their count in *size_r. */
+static const char *
+fetched(struct fixture *f, unsigned uid, long *size_r)
+{
+	static char	 data[8192];
+	char		 c[32];
+	unsigned long	 id;
+
+	snprintf(c, sizeof(c), "FETCH %u", uid);
+	assert_int_equal(frame(cmd(f, c), &id, size_r), 0);
+	assert_true(*size_r > 0 && *size_r < (long)sizeof(data));
+	octets(f, data, (size_t)*size_r);
+	assert_string_equal(line(f), "OK FETCH Completed");
+	return data;
+}
+
 /* Before login: what is allowed and what is not. */
 static void
 test_states(void **state)
@@ -306,6 +335,299 @@ test_create(void **state)
 	assert_true(account_password_valid("thirty-characters-long-passwrd"));
 }
 
+/* max_auth_failures refused logins: the BAD, then an OK line before the
+ * close (the draft's section 4.4). */
+static void
+test_auth_failures_close(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.max_auth_failures = 2;
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "LOGIN alice wrong"),
+	    "BAD Invalid name or password");
+	assert_string_equal(cmd(f, "TOKEN alice "
+	    "00000000-0000-4000-8000-000000000000"),
+	    "BAD Invalid name or token");
+	assert_string_equal(line(f), "OK Closing: too many failed logins");
+	assert_string_equal(line(f), "");
+}
+
+/* A passwd-file that cannot be read is the server's failure: BAD, not
+ * counted as a refused login, and the session goes on. */
+static void
+test_auth_unavailable(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.max_auth_failures = 1;
+	assert_int_equal(unlink(f->passwd), 0);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "LOGIN alice secret"),
+	    "BAD Authentication is unavailable, try again later");
+	assert_string_equal(cmd(f, "LOGIN alice secret"),
+	    "BAD Authentication is unavailable, try again later");
+	assert_string_equal(cmd(f, "NOOP"), "OK NOOP Completed");
+}
+
+/* A name or secret with a control character is no "string". */
+static void
+test_credentials_visible(void **state)
+{
+	struct fixture	*f = *state;
+
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "LOGIN al\tice secret"),
+	    "BAD Syntax error: the name must be visible 7-bit ASCII");
+	assert_string_equal(cmd(f, "LOGIN alice se\tcret"),
+	    "BAD Syntax error: the password must be visible 7-bit ASCII");
+	assert_string_equal(cmd(f, "TOKEN alice "
+	    "00000000-0000-4000-8000-00000000000\t"),
+	    "BAD Syntax error: the token must be visible 7-bit ASCII");
+}
+
+/* plaintext_auth never: TOKEN and CREATE are refused in the clear too. */
+static void
+test_plaintext_token_create(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.plaintext_auth = PLAINTEXT_NEVER;
+	f->conf.mrp_create = true;
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "TOKEN alice "
+	    "00000000-0000-4000-8000-000000000000"),
+	    "BAD Plaintext logins are disabled here: use TLS");
+	assert_string_equal(cmd(f, "CREATE newuser1 password1"),
+	    "BAD Plaintext logins are disabled here: use TLS");
+	stop(f);
+	assert_int_equal(count(f->dir, "home"), 1);	/* alice's alone */
+}
+
+/* No login within login_timeout: an OK line, then the close. */
+static void
+test_autologout(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->conf.login_timeout = 1;
+	start(f);
+	line(f);
+	assert_string_equal(line(f), "OK Autologout: idle for too long");
+	assert_string_equal(line(f), "");
+}
+
+/* A token that cannot be stored: the login succeeds without one. */
+static void
+test_token_not_stored(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/%s", f->md, TOKEN_FILE);
+	assert_int_equal(mkdir(path, 0700), 0);
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "LOGIN alice secret"),
+	    "OK LOGIN Completed");
+	assert_string_equal(cmd(f, "SELECT"), "* 2 EXISTS");
+}
+
+/* A Maildir that cannot be opened: SELECT answers BAD, the state stays. */
+static void
+test_select_unopenable(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 128], tok[TOKEN_LEN + 1];
+
+	snprintf(path, sizeof(path), "%s/tmp", f->md);
+	assert_int_equal(rmdir(path), 0);
+	start(f);
+	line(f);
+	login(f, tok);
+	assert_string_equal(cmd(f, "SELECT"),
+	    "BAD Cannot open the mailbox, try again later");
+	assert_string_equal(cmd(f, "FETCH 1"),
+	    "BAD Syntax error: no mailbox selected, SELECT first");
+}
+
+/* The summary's fields: the first of each, unfolded, trimmed; a header
+ * without a body or a last newline is read to its end. */
+static void
+test_summary_fields(void **state)
+{
+	struct fixture	*f = *state;
+	static const char want[] = "UID: 3\r\nSender: first@example.org\r\n"
+	    "Recipient: carol@example.org\r\n"
+	    "Subject: folded   and trimmed\r\nDate: 2001-09-09\r\n"
+	    "Subject:   folded  \r\n";
+	const char	*data;
+	long		 size;
+
+	put_in(f->md, "new/1000000003.c.test", "Subject:   folded  \n"
+	    "\tand trimmed  \nsubject: second\nX-Other: y\n"
+	    "From: first@example.org\nFROM: second@example.org\n"
+	    "To: carol@example.org");
+	start(f);
+	line(f);
+	selected(f);
+	data = fetched(f, 3, &size);
+	assert_memory_equal(data, want, sizeof(want) - 1);
+	assert_int_equal(strncmp(data + size - 23, "To: carol@example.org\r\n",
+	    23), 0);
+}
+
+/* SEARCH RECIPIENT looks at Cc too, ALL at the header fields as well
+ * as the body; only the first From is the sender. */
+static void
+test_search_fields(void **state)
+{
+	struct fixture	*f = *state;
+
+	put_in(f->md, "new/1000000003.c.test", "From: first@example.org\n"
+	    "From: second@example.org\nCc: dave@example.org\n"
+	    "Subject: hello\n\nbody text\n");
+	start(f);
+	line(f);
+	selected(f);
+	assert_string_equal(cmd(f, "SEARCH RECIPIENT=[dave@]"), "* SEARCH 3");
+	assert_string_equal(line(f), "OK SEARCH Completed");
+	assert_string_equal(cmd(f, "SEARCH ALL=[dave@]"), "* SEARCH 3");
+	assert_string_equal(line(f), "OK SEARCH Completed");
+	assert_string_equal(cmd(f, "SEARCH ALL=[body text]"), "* SEARCH 3");
+	assert_string_equal(line(f), "OK SEARCH Completed");
+	assert_string_equal(cmd(f, "SEARCH SENDER=[second@]"),
+	    "* SEARCH FOUND NO RESULTS");
+	assert_string_equal(line(f), "OK SEARCH Completed");
+	assert_string_equal(cmd(f, "SEARCH SINCE=[2018-1x-01]"),
+	    "BAD Syntax error: a date is YYYY-MM-DD");
+}
+
+/* Dates: two- and three-digit years as RFC 5322 reads them; a Date
+ * that cannot be read gives way to the delivery day. */
+static void
+test_header_dates(void **state)
+{
+	struct fixture	*f = *state;
+	long		 size;
+
+	put_in(f->md, "new/1000000003.c.test", "Date: Tue, 2 Jan 18\n\nx\n");
+	put_in(f->md, "new/1000000004.d.test", "Date: 3 Feb 49\n\nx\n");
+	put_in(f->md, "new/1000000005.e.test", "Date: 4 Mar 50\n\nx\n");
+	put_in(f->md, "new/1000000006.f.test", "Date: 5 Apr 118\n\nx\n");
+	put_in(f->md, "new/1000000007.g.test", "Date: 6 May 20180\n\nx\n");
+	put_in(f->md, "new/1000000008.h.test", "Date: 7 anf 2018\n\nx\n");
+	start(f);
+	line(f);
+	selected(f);
+	assert_non_null(strstr(fetched(f, 3, &size),
+	    "\r\nDate: 2018-01-02\r\n"));
+	assert_non_null(strstr(fetched(f, 4, &size),
+	    "\r\nDate: 2049-02-03\r\n"));
+	assert_non_null(strstr(fetched(f, 5, &size),
+	    "\r\nDate: 1950-03-04\r\n"));
+	assert_non_null(strstr(fetched(f, 6, &size),
+	    "\r\nDate: 2018-04-05\r\n"));
+	assert_non_null(strstr(fetched(f, 7, &size),
+	    "\r\nDate: 2001-09-09\r\n"));
+	assert_non_null(strstr(fetched(f, 8, &size),
+	    "\r\nDate: 2001-09-09\r\n"));
+}
+
+/* A message removed by another agent since SELECT: left out of FETCH
+ * and SEARCH, and CHANGE finds no such message. */
+static void
+test_removed_message(void **state)
+{
+	struct fixture	*f = *state;
+	struct fx_dir	 log;
+	char		 path[PATH_MAX + 128], l[64];
+	unsigned long	 id;
+	long		 size;
+
+	capture(&log);
+	start(f);
+	line(f);
+	selected(f);
+	assert_int_equal(frame(cmd(f, "FETCH 2"), &id, &size), 0);
+	octets(f, path, (size_t)size);
+	line(f);
+	snprintf(path, sizeof(path), "%s/cur/1000000002.b.test:2,S", f->md);
+	assert_int_equal(unlink(path), 0);
+	assert_string_equal(cmd(f, "FETCH 2"), "OK FETCH Completed");
+	assert_string_equal(cmd(f, "SEARCH BODY=[hello]"),
+	    "* SEARCH FOUND NO RESULTS");
+	assert_string_equal(line(f), "OK SEARCH Completed");
+	snprintf(l, sizeof(l), "CHANGE %lu SEEN", id);
+	assert_string_equal(cmd(f, l), "BAD Message ID is not valid!");
+	assert_string_equal(cmd(f, "NOOP"), "OK NOOP Completed");
+	assert_string_equal(cmd(f, "LOGOUT"), "OK LOGOUT Completed");
+	stop(f);
+	/* The logout line counts the message sent, not the one left out. */
+	assert_true(captured(&log, " fetch=1 search=1 change=0 "));
+}
+
+/* A message rewritten since SELECT: the frame keeps its SIZE, the text
+ * cut when longer, padded with spaces when shorter. */
+static void
+test_fetch_size_kept(void **state)
+{
+	struct fixture	*f = *state;
+	static const char sum[] = "UID: 2\r\nSender: \r\nRecipient: \r\n"
+	    "Subject: plain\r\nDate: 2001-09-09\r\n";
+	char		 want[256];
+	const char	*data;
+	long		 size;
+
+	start(f);
+	line(f);
+	selected(f);
+	put_in(f->md, "cur/1000000002.b.test:2,S",
+	    "Subject: plain\n\nhello, and much more\n");
+	data = fetched(f, 2, &size);
+	snprintf(want, sizeof(want), "%sSubject: plain\r\n\r\nhello, ", sum);
+	assert_int_equal(size, strlen(want));
+	assert_memory_equal(data, want, strlen(want));
+	put_in(f->md, "cur/1000000002.b.test:2,S", "Subject: plain\n\nhi\n");
+	data = fetched(f, 2, &size);
+	snprintf(want, sizeof(want), "%sSubject: plain\r\n\r\nhi\r\n   ", sum);
+	assert_int_equal(size, strlen(want));
+	assert_memory_equal(data, want, strlen(want));
+	assert_string_equal(cmd(f, "NOOP"), "OK NOOP Completed");
+}
+
+/* A Maildir whose 26 keyword letters are all taken: SENT cannot be set,
+ * and the message keeps its flag. */
+static void
+test_sent_keywords_full(void **state)
+{
+	struct fixture	*f = *state;
+	char		 kw[512], l[64];
+	unsigned long	 id, id2;
+	long		 size;
+	size_t		 n = 0;
+	int		 i;
+
+	for (i = 0; i < 26; i++)
+		n += (size_t)snprintf(kw + n, sizeof(kw) - n, "%d kw%d\n", i,
+		    i);
+	put_in(f->md, "postern-keywords", kw);
+	start(f);
+	line(f);
+	selected(f);
+	assert_int_equal(frame(cmd(f, "FETCH 2"), &id, &size), 0);
+	octets(f, kw, (size_t)size);
+	line(f);
+	snprintf(l, sizeof(l), "CHANGE %lu SENT", id);
+	assert_string_equal(cmd(f, l), "BAD Cannot flag the message SENT");
+	assert_int_equal(frame(cmd(f, "FETCH 2 SEEN"), &id2, &size), 0);
+	assert_int_equal(id2, id);
+}
+
 int
 main(void)
 {
@@ -319,6 +641,32 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_change_expunge, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_auth_failures_close, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_auth_unavailable, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_credentials_visible, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_plaintext_token_create,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_autologout, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_token_not_stored, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_select_unopenable, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_summary_fields, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_search_fields, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_header_dates, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_removed_message, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_size_kept, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sent_keywords_full, setup,
 		    fx_teardown),
 	};
 
