@@ -67,7 +67,9 @@ int	 folder_create(const char *root, const char *name);
  * Renames folder from, and the folders under it (from.x), to to.
  * Returns 0, or -1 with errno: EINVAL for an invalid name, INBOX, or a
  * folder moved under itself; ENOENT when from has neither a directory
- * nor folders under it; EEXIST when to, or one of the new names, exists.
+ * nor folders under it; EEXIST when to, or one of the new names, exists;
+ * ENAMETOOLONG when a new name would be longer than FOLDER_NAME_MAX.
+ * Nothing is renamed when one of these is found.
  */
 int	 folder_rename(const char *root, const char *from, const char *to);
 /*

@@ -766,6 +766,13 @@ maildir_open_msg(int dirfd, const char *path, struct mail *m, off_t *size_r)
 		fd = openat(dirfd, m->name, MAIL_OPEN_FLAGS);
 		if (fd != -1)
 			break;
+		/* O_NOFOLLOW met a symlink (FreeBSD says EMLINK): no
+		 * regular file, as below. */
+		if (errno == ELOOP || errno == EMLINK) {
+			log_warnx("%s/%s: not a regular file", path, m->name);
+			errno = EINVAL;
+			return -1;
+		}
 		if (errno != ENOENT || tries == RELOCATE_TRIES) {
 			log_warn("%s/%s", path, m->name);
 			return -1;

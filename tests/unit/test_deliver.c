@@ -601,6 +601,50 @@ test_begin_at(void **state)
 	assert_int_equal(count(f->md, "new"), 1);
 }
 
+/* A Maildir without cur/, or with a symlink or a file for it, takes no
+ * delivery: ENOENT (temporary), else ENOTDIR (permanent); nothing is
+ * left in tmp/ or new/. */
+static void
+test_no_cur(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[512];
+
+	snprintf(path, sizeof(path), "%s/cur", f->md);
+	assert_int_equal(rmdir(path), 0);
+	assert_null(deliver_begin(f->md, NULL));
+	assert_int_equal(errno, ENOENT);
+	assert_true(deliver_tempfail(errno));
+	assert_int_equal(symlink("new", path), 0);
+	assert_null(deliver_begin(f->md, NULL));
+	assert_int_equal(errno, ENOTDIR);
+	assert_false(deliver_tempfail(errno));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(deliver_begin(f->md, NULL));
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(count(f->md, "tmp"), 0);
+	assert_int_equal(count(f->md, "new"), 0);
+}
+
+/* A name buffer too small for the final name: ENAMETOOLONG, and the
+ * message is neither in new/ nor left in tmp/. */
+static void
+test_name_buffer_small(void **state)
+{
+	struct fixture	*f = *state;
+	struct delivery	*d;
+	char		 name[16];
+
+	assert_non_null(d = deliver_begin(f->md, NULL));
+	assert_int_equal(deliver_write(d, "x\n", 2), 0);
+	assert_int_equal(deliver_commit(&d, name, sizeof(name), NULL, NULL),
+	    -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_null(d);
+	nothing_left(f->md);
+}
+
 int
 main(void)
 {
@@ -624,6 +668,9 @@ main(void)
 		cmocka_unit_test(test_folder_names),
 		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_begin_at, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_cur, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_buffer_small, setup,
 		    teardown),
 	};
 

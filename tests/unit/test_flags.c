@@ -152,6 +152,83 @@ test_keywords_file(void **state)
 	    "0 $Forwarded\n1 $MDNSent\n2 Mine\n");
 }
 
+/* Writes a keywords file of len octets: "0 First" and blank lines. */
+static void
+put_padded(struct fx_dir *fx, size_t len)
+{
+	char	*text;
+
+	assert_non_null(text = malloc(len + 1));
+	memset(text, '\n', len);
+	memcpy(text, "0 First\n", 8);
+	text[len] = '\0';
+	put(fx->dirfd, KEYWORDS_FILE, text);
+	free(text);
+}
+
+/* A keywords file too large to be one of 26 keywords is refused
+ * (EFBIG) whole, not read in part; one octet less is read. */
+static void
+test_keywords_too_big(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct keywords	 kw;
+	size_t		 max = KEYWORDS_MAX * (KEYWORD_LEN_MAX + 8);
+
+	put_padded(fx, max);
+	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(keywords_find(&kw, "First"), -1);
+	put_padded(fx, max - 1);
+	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), 0);
+	assert_int_equal(keywords_find(&kw, "First"), 0);
+	keywords_free(&kw);
+}
+
+/* A directory or a symlink as the keywords file is an error, not
+ * followed and not taken for a missing file (Dovecot's is not read
+ * instead); a FIFO reads as empty and does not hang. */
+static void
+test_keywords_not_regular(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct keywords	 kw;
+
+	put(fx->dirfd, "elsewhere", "0 Stolen\n");
+	put(fx->dirfd, KEYWORDS_DOVECOT, "0 Dovecot\n");
+	assert_int_equal(mkdirat(fx->dirfd, KEYWORDS_FILE, 0700), 0);
+	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), -1);
+	assert_int_equal(keywords_find(&kw, "Dovecot"), -1);
+	assert_int_equal(unlinkat(fx->dirfd, KEYWORDS_FILE, AT_REMOVEDIR), 0);
+	assert_int_equal(symlinkat("elsewhere", fx->dirfd, KEYWORDS_FILE), 0);
+	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(keywords_find(&kw, "Stolen"), -1);
+	assert_int_equal(keywords_find(&kw, "Dovecot"), -1);
+	assert_int_equal(unlinkat(fx->dirfd, KEYWORDS_FILE, 0), 0);
+	assert_int_equal(mkfifoat(fx->dirfd, KEYWORDS_FILE, 0600), 0);
+	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), 0);
+	assert_int_equal(keywords_find(&kw, "Dovecot"), -1);
+}
+
+/* When the temporary file cannot be made (a directory in its place),
+ * the write fails and the keywords file stays as it was. */
+static void
+test_keywords_write_fails(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct keywords	 kw;
+	bool		 added;
+
+	put(fx->dirfd, KEYWORDS_FILE, "0 Old\n");
+	assert_int_equal(mkdirat(fx->dirfd, KEYWORDS_FILE ".tmp", 0700), 0);
+	assert_int_equal(keywords_read(fx->dirfd, fx->dir, &kw), 0);
+	assert_int_equal(keywords_add(&kw, "New", &added), 1);
+	assert_int_equal(keywords_write(fx->dirfd, fx->dir, &kw), -1);
+	keywords_free(&kw);
+	assert_string_equal(get(fx, KEYWORDS_FILE), "0 Old\n");
+}
+
 int
 main(void)
 {
@@ -159,6 +236,12 @@ main(void)
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_keyword_valid),
 		cmocka_unit_test_setup_teardown(test_keywords_file,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keywords_too_big,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keywords_not_regular,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keywords_write_fails,
 		    fx_dir_setup, fx_dir_teardown),
 	};
 

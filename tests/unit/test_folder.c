@@ -429,6 +429,177 @@ test_beside_pop3(void **state)
 	folder_close(NULL);
 }
 
+/* The INBOX missing cur/ is an error (ENOENT), not repaired; a folder
+ * with a file in the place of cur/ is refused (ENOTDIR). */
+static void
+test_open_missing_subdir(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*f = NULL;
+
+	assert_int_equal(unlinkat(fx->mdfd, "cur", AT_REMOVEDIR), 0);
+	assert_int_equal(folder_open(fx->md, "INBOX", &fx->opts, &f), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(f);
+	assert_false(exists(fx, "cur"));
+	assert_int_equal(folder_create(fx->md, "Sent"), 0);
+	assert_int_equal(unlinkat(fx->mdfd, ".Sent/cur", AT_REMOVEDIR), 0);
+	put(fx->mdfd, ".Sent/cur", "");
+	assert_int_equal(folder_open(fx->md, "Sent", &fx->opts, &f), -1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_null(f);
+}
+
+/* A folder directory that is a symlink (to anywhere) is not followed:
+ * not listed, not opened. */
+static void
+test_symlink_folder(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*f = NULL;
+
+	assert_int_equal(folder_create(fx->md, "Real"), 0);
+	assert_int_equal(symlinkat(".Real", fx->mdfd, ".Link"), 0);
+	assert_string_equal(listing(fx), "INBOX,Real");
+	assert_int_equal(folder_open(fx->md, "Link", &fx->opts, &f), -1);
+	assert_true(errno == ELOOP || errno == ENOTDIR);
+	assert_null(f);
+}
+
+/* Messages removed by another agent: no flags set (ENOENT) and nothing
+ * made; a message index past the end is EINVAL; flags it already has
+ * need no rename. */
+static void
+test_flags_removed(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*f;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/2.b:2,S", "b\n");
+	f = fopen_ok(fx, "INBOX");
+	assert_int_equal(folder_set_flags(f, 1, FLAG_SEEN, 0, 0, 0), 0);
+	assert_string_equal(f->mail[1].name, "cur/2.b:2,S");
+	assert_true(exists(fx, "cur/2.b:2,S"));
+	assert_int_equal(unlinkat(fx->mdfd, "new/1.a", 0), 0);
+	errno = 0;
+	assert_int_equal(folder_set_flags(f, 0, FLAG_SEEN, 0, 0, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_false(exists(fx, "cur/1.a:2,S"));
+	assert_int_equal(folder_open_mail(f, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(folder_open_mail(f, 2), -1);
+	assert_int_equal(errno, EINVAL);
+	folder_close(&f);
+}
+
+/* A keyword another session added is found without creating it. */
+static void
+test_keyword_added_elsewhere(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*f, *g;
+
+	f = fopen_ok(fx, "INBOX");
+	g = fopen_ok(fx, "INBOX");
+	assert_int_equal(folder_keyword(g, "Work", true), 0);
+	assert_int_equal(folder_keyword(f, "Work", false), 0);
+	folder_close(&g);
+	folder_close(&f);
+}
+
+/* A keyword whose file cannot be written (a directory in the place of
+ * its temporary file) is not given a letter. */
+static void
+test_keyword_write_fails(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*f;
+
+	f = fopen_ok(fx, "INBOX");
+	assert_int_equal(mkdirat(fx->mdfd, KEYWORDS_FILE ".tmp", 0700), 0);
+	assert_int_equal(folder_keyword(f, "Work", true), -1);
+	assert_int_equal(errno, EISDIR);
+	assert_null(f->kw.name[0]);
+	assert_int_equal(folder_keyword(f, "Work", false), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_false(exists(fx, KEYWORDS_FILE));
+	folder_close(&f);
+}
+
+/* A keyword letter that no keyword names (a damaged keywords file) is
+ * dropped by a copy; the flags are kept. */
+static void
+test_copy_unnamed_keyword(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*in, *sent;
+	size_t		 which = 0;
+
+	put(fx->mdfd, "cur/1.a:2,Sc", "a\n");
+	assert_int_equal(folder_create(fx->md, "Sent"), 0);
+	in = fopen_ok(fx, "INBOX");
+	sent = fopen_ok(fx, "Sent");
+	assert_int_equal(in->mail[0].keywords, KEYWORD_BIT(2));
+	assert_int_equal(folder_copy(in, &which, 1, sent, NULL), 0);
+	assert_int_equal(sent->count, 1);
+	assert_int_equal(sent->mail[0].mflags, FLAG_SEEN);
+	assert_int_equal(sent->mail[0].keywords, 0);
+	assert_non_null(strstr(sent->mail[0].name, ":2,S"));
+	assert_null(strstr(sent->mail[0].name, ":2,Sc"));
+	folder_close(&sent);
+	folder_close(&in);
+}
+
+/* A copy of a message another agent removed fails, and the target gets
+ * nothing; the messages before it in the copy are there. */
+static void
+test_copy_removed(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct folder	*in, *sent;
+	size_t		 which[2] = { 0, 1 };
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	assert_int_equal(folder_create(fx->md, "Sent"), 0);
+	in = fopen_ok(fx, "INBOX");
+	sent = fopen_ok(fx, "Sent");
+	assert_int_equal(unlinkat(fx->mdfd, "new/2.b", 0), 0);
+	assert_int_equal(folder_copy(in, which, 2, sent, NULL), -1);
+	assert_int_equal(sent->count, 1);
+	assert_int_equal(sent->mail[0].size, 3);
+	assert_int_equal(sent->mail[0].time, 1);
+	folder_close(&sent);
+	folder_close(&in);
+	assert_int_equal(count(fx->md, ".Sent/cur") +
+	    count(fx->md, ".Sent/new"), 1);
+	assert_int_equal(count(fx->md, ".Sent/tmp"), 0);
+}
+
+/* A rename that would give a folder under it a name longer than
+ * FOLDER_NAME_MAX is refused (ENAMETOOLONG) before anything moves. */
+static void
+test_rename_too_long(void **state)
+{
+	struct fx_dir	*fx = *state;
+	char		 to[FOLDER_NAME_MAX + 1];
+
+	memset(to, 'n', FOLDER_NAME_MAX - 2);
+	to[FOLDER_NAME_MAX - 2] = '\0';
+	assert_int_equal(folder_create(fx->md, "A"), 0);
+	assert_int_equal(folder_create(fx->md, "A.b"), 0);
+	assert_int_equal(folder_create(fx->md, "A.bcd"), 0);
+	assert_int_equal(folder_rename(fx->md, "A", to), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	assert_string_equal(listing(fx), "INBOX,A,A.b,A.bcd");
+	/* the longest names that fit */
+	to[FOLDER_NAME_MAX - 4] = '\0';
+	assert_int_equal(folder_rename(fx->md, "A", to), 0);
+	assert_false(exists(fx, ".A"));
+	assert_false(exists(fx, ".A.bcd"));
+}
+
 int
 main(void)
 {
@@ -443,6 +614,14 @@ main(void)
 		T(test_copy),
 		T(test_append),
 		T(test_beside_pop3),
+		T(test_open_missing_subdir),
+		T(test_symlink_folder),
+		T(test_flags_removed),
+		T(test_keyword_added_elsewhere),
+		T(test_keyword_write_fails),
+		T(test_copy_unnamed_keyword),
+		T(test_copy_removed),
+		T(test_rename_too_long),
 	};
 #undef T
 

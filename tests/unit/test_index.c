@@ -1239,6 +1239,265 @@ test_version1(void **state)
 	assert_false(holds(fx, INDEX_FILE, "3.c"));
 }
 
+/* A number too large for its field in an entry is damage like any
+ * other: the entries before it keep their UIDs. */
+static void
+test_entry_overflow(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, INDEX_FILE, "postern-index 1 1234 40 2\n"
+	    "10 0 3 1 1.a\n"
+	    "11 0 99999999999999999999999 2 2.b\nend\n");
+	capture(fx);
+	md = md_open(fx);
+	assert_true(captured(fx, ":3: corrupt; the 1 entries before it are "
+	    "kept"));
+	assert_int_equal(md->uidvalidity, 1234);
+	assert_int_equal(uid_of(md, "1.a"), 10);
+	assert_int_equal(uid_of(md, "2.b"), 40);
+	assert_int_equal(md->mail[1].size, 3);
+	maildrop_close(&md);
+}
+
+/* An index file larger than any index (a sparse file of 512 MiB and
+ * one octet) is not read but rebuilt, under a new UIDVALIDITY. */
+static void
+test_index_too_big(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	int		 fd;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, INDEX_FILE, "postern-index 1 1234 40 1\n"
+	    "10 0 3 1 1.a\nend\n");
+	fd = openat(fx->mdfd, INDEX_FILE, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)512 * 1024 * 1024 + 1), 0);
+	(void)close(fd);
+	capture(fx);
+	md = md_open(fx);
+	assert_true(captured(fx, "File too large"));
+	assert_true(md->uidvalidity != 1234);
+	assert_int_equal(uid_of(md, "1.a"), 1);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_NEXTUID), 2);
+}
+
+/* When the next UIDs would pass 4294967295 every message is numbered
+ * from 1 again, in the same order, under a new, larger UIDVALIDITY. */
+static void
+test_uids_exhausted(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, INDEX_FILE, "postern-index 1 1234 4294967295 1\n"
+	    "4294967294 0 3 1 1.a\nend\n");
+	capture(fx);
+	md = md_open(fx);
+	assert_true(captured(fx, "UIDs exhausted"));
+	assert_true(md->uidvalidity > 1234);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "1.a"), 1);
+	assert_int_equal(uid_of(md, "2.b"), 2);
+	assert_true(md->idx.saved);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_NEXTUID), 3);
+}
+
+/* Dovecot's uidlist in its version 1 ("1 UIDVALIDITY NEXTUID", then
+ * "UID NAME") gives its UIDs as version 3's does. */
+static void
+test_dovecot_uidlist_v1(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "cur/1.a:2,S", "a\n");
+	put(fx->mdfd, "new/2.b", "b\n");
+	put(fx->mdfd, UIDLIST_DOVECOT, "1 1275660208 30\n"
+	    "7 1.a:2,S\n\n"
+	    "9 2.b\n");
+	md = md_open(fx);
+	assert_int_equal(md->uidvalidity, 1275660208);
+	assert_int_equal(uid_of(md, "1.a"), 7);
+	assert_int_equal(uid_of(md, "2.b"), 9);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_NEXTUID), 30);
+}
+
+/* A uidlist naming a path ("../x") or of an unknown version is not
+ * used at all: the Maildir is numbered afresh. */
+static void
+test_dovecot_uidlist_foreign(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	static const char *const bad[] = {
+		"3 V1275660208 N30\n7 :../../1.a\n",
+		"1 1275660208 30\n7 new/1.a\n",
+		"2 1275660208 30\n7 1.a\n",
+		"3 V1275660208 N30\n7 1.a\n",
+		"3 V1275660208 N30",
+		"3 V1275660208 Nx\n",
+	};
+	size_t		 i;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put(fx->mdfd, UIDLIST_DOVECOT, bad[i]);
+		capture(fx);
+		md = md_open(fx);
+		assert_true(captured(fx, "not understood, not used"));
+		assert_true(md->uidvalidity != 1275660208);
+		assert_int_equal(uid_of(md, "1.a"), 1);
+		maildrop_close(&md);
+		assert_int_equal(unlinkat(fx->mdfd, INDEX_FILE, 0), 0);
+	}
+}
+
+/* One base name under two names in cur/ (a client that crashed while
+ * changing flags by link and unlink) is one message, known or new. */
+static void
+test_twice_in_cur(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "cur/1.a:2,S", "a\n");
+	assert_int_equal(linkat(fx->mdfd, "cur/1.a:2,S", fx->mdfd,
+	    "cur/1.a:2,RS", 0), 0);
+	md = md_open(fx);
+	assert_int_equal(md->count, 1);
+	assert_int_equal(md->mail[0].uid, 1);
+	maildrop_close(&md);
+	put(fx->mdfd, "cur/2.b:2,", "b\n");
+	assert_int_equal(linkat(fx->mdfd, "cur/2.b:2,", fx->mdfd,
+	    "cur/2.b:2,F", 0), 0);
+	md = md_open(fx);
+	assert_int_equal(md->count, 2);
+	assert_int_equal(uid_of(md, "1.a"), 1);
+	assert_int_equal(uid_of(md, "2.b"), 2);
+	assert_int_equal(md->size, 6);
+	maildrop_close(&md);
+}
+
+/* A corrupt counter: messages are listed without global IDs (UIDs
+ * saved), need_gids refuses, and once it is repaired they get theirs. */
+static void
+test_counter_corrupt(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md = NULL;
+
+	put_in(fx->state, MSGID_FILE, "garbage\n");
+	put(fx->mdfd, "new/1.a", "a\n");
+	capture(fx);
+	md = md_open(fx);
+	assert_true(captured(fx, "corrupt: no global message IDs"));
+	assert_int_equal(md->mail[0].uid, 1);
+	assert_int_equal(md->mail[0].gid, MSGID_NONE);
+	assert_true(md->idx.saved);
+	maildrop_close(&md);
+	fx->opts.need_gids = true;
+	assert_int_equal(maildrop_open(fx->md, &fx->opts, &md), -1);
+	assert_int_equal(errno, EAGAIN);
+	put_in(fx->state, MSGID_FILE, "postern-msgid 1 0000000050\n");
+	md = md_open(fx);
+	assert_int_equal(md->mail[0].gid, 50);
+	maildrop_close(&md);
+}
+
+/* A FIFO as the index lock file: listed all the same, but the index is
+ * not written, and need_uids refuses. */
+static void
+test_lock_file_fifo(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md = NULL;
+	struct stat	 st;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	assert_int_equal(mkfifoat(fx->mdfd, INDEX_LOCK_FILE, 0600), 0);
+	capture(fx);
+	md = md_open(fx);
+	assert_true(captured(fx, "the index is not updated"));
+	assert_int_equal(md->count, 1);
+	assert_false(md->idx.saved);
+	maildrop_close(&md);
+	assert_int_equal(fstatat(fx->mdfd, INDEX_FILE, &st, 0), -1);
+	fx->opts.need_uids = true;
+	assert_int_equal(maildrop_open(fx->md, &fx->opts, &md), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* index_commit() refuses without the lock (ENOLCK) and writes nothing;
+ * index_lock() taken twice is held once. */
+static void
+test_commit_needs_lock(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct mail_index x;
+	unsigned long long gen;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	index_init(&x, fx->mdfd, fx->md);
+	assert_int_equal(index_lock(&x), 0);
+	assert_int_equal(index_sync(&x, &fx->opts), 0);
+	index_unlock(&x);
+	gen = header_field(fx, H_GENERATION);
+	x.mail[0].flags |= MAIL_GONE;
+	assert_int_equal(index_commit(&x, &fx->opts), -1);
+	assert_int_equal(errno, ENOLCK);
+	assert_int_equal(header_field(fx, H_GENERATION), gen);
+	assert_true(holds(fx, INDEX_FILE, "new/1.a"));
+	assert_int_equal(index_lock(&x), 0);
+	assert_int_equal(index_lock(&x), 0);
+	index_unlock(&x);
+	assert_int_equal(x.lockfd, -1);
+	index_free(&x);
+}
+
+/* A listing from the index (its stamp holds) that gives global IDs to
+ * messages that had none writes them, under the lock: the next listing
+ * finds the same IDs. */
+static void
+test_fresh_saves_gids(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	unsigned long long gen;
+	uint32_t	 gid;
+	char		 bad[PATH_MAX + 16];
+
+	(void)snprintf(bad, sizeof(bad), "%s/none", fx->state);
+	fx->opts.state_dir = bad;
+	put(fx->mdfd, "new/1.a", "a\n");
+	age_dirs(fx, 10);
+	md = md_open(fx);
+	assert_int_equal(md->mail[0].gid, MSGID_NONE);
+	maildrop_close(&md);
+	gen = header_field(fx, H_GENERATION);
+	fx->opts.state_dir = fx->state;
+	put_in(fx->state, MSGID_FILE, "postern-msgid 1 0000000050\n");
+	md = md_open(fx);
+	gid = md->mail[0].gid;
+	assert_true(gid >= 50);
+	assert_true(md->idx.ids_saved);
+	maildrop_close(&md);
+	assert_int_equal(header_field(fx, H_GENERATION), gen + 1);
+	md = md_open(fx);
+	assert_int_equal(md->mail[0].gid, gid);
+	maildrop_close(&md);
+}
+
 int
 main(void)
 {
@@ -1267,6 +1526,16 @@ main(void)
 		T(test_stale_name),
 		T(test_generation_commit),
 		T(test_version1),
+		T(test_entry_overflow),
+		T(test_index_too_big),
+		T(test_uids_exhausted),
+		T(test_dovecot_uidlist_v1),
+		T(test_dovecot_uidlist_foreign),
+		T(test_twice_in_cur),
+		T(test_counter_corrupt),
+		T(test_lock_file_fifo),
+		T(test_commit_needs_lock),
+		T(test_fresh_saves_gids),
 	};
 #undef T
 

@@ -166,6 +166,40 @@ test_lock_wait(void **state)
 	assert_int_equal(unlinkat(fx->dirfd, LOCK_FILE, AT_REMOVEDIR), 0);
 }
 
+/* A FIFO planted as the lock file is refused at once, not opened for
+ * good nor waited on. */
+static void
+test_lock_fifo(void **state)
+{
+	struct fx_dir	*fx = *state;
+
+	assert_int_equal(mkfifoat(fx->dirfd, LOCK_FILE, 0600), 0);
+	errno = 0;
+	assert_int_equal(lock_take(fx->dirfd, LOCK_FILE), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(lock_wait(fx->dirfd, LOCK_FILE, 10000), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* lock_fd() gives up at once on an error that waiting cannot cure (a
+ * descriptor not open for writing), instead of polling to the end. */
+static void
+test_lock_fd_error(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct timespec	 a;
+	int		 fd;
+
+	put(fx->dirfd, LOCK_FILE, "");
+	fd = openat(fx->dirfd, LOCK_FILE, O_RDONLY);
+	assert_true(fd >= 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(lock_fd(fd, 10000), -1);
+	assert_int_equal(errno, EBADF);
+	assert_true(ms_since(&a) < 5000);
+	(void)close(fd);
+}
+
 int
 main(void)
 {
@@ -179,6 +213,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock_not_regular,
 		    fx_dir_setup, fx_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_wait,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_fifo,
+		    fx_dir_setup, fx_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_fd_error,
 		    fx_dir_setup, fx_dir_teardown),
 	};
 

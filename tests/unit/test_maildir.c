@@ -318,6 +318,10 @@ test_name_sizes(void **state)
 	SIZES("1.h,S=99999999999999999999999999,W=5");
 	assert_int_equal(s, -1);
 	assert_int_equal(w, 5);
+	/* a field without '=' is no size, and the next still counts */
+	SIZES("1.h,S,Wx,W=5,x");
+	assert_int_equal(s, -1);
+	assert_int_equal(w, 5);
 	/* the first field is the unique name, not a size */
 	SIZES("S=5,W=6");
 	assert_int_equal(s, -1);
@@ -948,6 +952,166 @@ test_scan_duplicate(void **state)
 	maildrop_close(&md);
 }
 
+/* A mail named name for maildir_mail_cmp(): the base is all of it. */
+static struct mail
+cmp_mail(char *name)
+{
+	struct mail	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.name = name;
+	m.baselen = strlen(name) - 4;
+	return m;
+}
+
+/* Leading numbers compare by value, leading zeros aside; bases with the
+ * same number octet by octet, a prefix first; only equal bases are
+ * equal. */
+static void
+test_cmp_same_number(void **state)
+{
+	char		 a[] = "new/100.a", b[] = "cur/100.b";
+	char		 ab[] = "new/100.ab";
+	char		 z[] = "new/0100.a", a2[] = "cur/100.a";
+	char		 two[] = "new/0200.a";
+	struct mail	 ma = cmp_mail(a), mb = cmp_mail(b), mab = cmp_mail(ab);
+	struct mail	 mz = cmp_mail(z), ma2 = cmp_mail(a2);
+	struct mail	 m2 = cmp_mail(two);
+
+	assert_true(maildir_mail_cmp(&ma, &mb) < 0);
+	assert_true(maildir_mail_cmp(&mb, &ma) > 0);
+	assert_true(maildir_mail_cmp(&ma, &mab) < 0);
+	assert_true(maildir_mail_cmp(&mab, &ma) > 0);
+	assert_true(maildir_mail_cmp(&mz, &ma) < 0);	/* '0' < '1' */
+	assert_true(maildir_mail_cmp(&mz, &mb) < 0);
+	assert_true(maildir_mail_cmp(&m2, &mb) > 0);	/* 200 > 100 */
+	assert_int_equal(maildir_mail_cmp(&ma, &ma2), 0);
+}
+
+/* A name that is all information part (":2,S") has no base name: it
+ * is skipped, the others listed. */
+static void
+test_scan_no_base(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	static const char *const want[] = { "new/1.a" };
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "cur/:2,S", "x\n");
+	put(fx->mdfd, "new/:", "x\n");
+	md = md_open(fx);
+	assert_names(md, want, 1);
+	maildrop_close(&md);
+	assert_true(exists(fx, "cur/:2,S"));
+}
+
+/* A name with ,W= but no time in front: the size from the name, the
+ * time from the file's mtime. */
+static void
+test_time_from_file(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "new/hello,W=12", "a\n");
+	set_times(fx, "new/hello,W=12", 1234567, 1234567);
+	md = md_open(fx);
+	assert_int_equal(md->count, 1);
+	assert_int_equal(md->mail[0].size, 12);
+	assert_int_equal(md->mail[0].time, 1234567);
+	maildrop_close(&md);
+}
+
+/* maildir_mail_stat() refuses what is no longer a regular file or is
+ * gone, whether the size is read (a FIFO: not hung) or only a stat is
+ * needed (a directory with ,W= and no time in its name). */
+static void
+test_mail_stat_not_regular(void **state)
+{
+	struct fx_dir	*fx = *state;
+	char		 fifo[] = "new/1.fifo", dir[] = "new/x,W=5";
+	char		 gone[] = "new/2.gone", reg[] = "new/3.reg";
+	struct mail	 m;
+
+	assert_int_equal(mkfifoat(fx->mdfd, fifo, 0600), 0);
+	assert_int_equal(mkdirat(fx->mdfd, dir, 0700), 0);
+	put(fx->mdfd, reg, "abc\n");
+	m = cmp_mail(fifo);
+	m.time = -1;
+	assert_int_equal(maildir_mail_stat(fx->mdfd, fx->md, &m, false), -1);
+	m = cmp_mail(dir);
+	m.time = -1;
+	assert_int_equal(maildir_mail_stat(fx->mdfd, fx->md, &m, false), -1);
+	m = cmp_mail(gone);
+	m.time = -1;
+	assert_int_equal(maildir_mail_stat(fx->mdfd, fx->md, &m, false), -1);
+	m = cmp_mail(gone);
+	m.time = -1;
+	m.flags = MAIL_UNCHECKED;
+	assert_int_equal(maildir_mail_stat(fx->mdfd, fx->md, &m, true), -1);
+	m = cmp_mail(reg);
+	m.time = -1;
+	assert_int_equal(maildir_mail_stat(fx->mdfd, fx->md, &m, false), 0);
+	assert_int_equal(m.size, 5);
+	assert_int_equal(m.time, 3);
+}
+
+/* A directory in the place of the lock file is an error, not "locked
+ * by another session", and no maildrop is opened. */
+static void
+test_lock_not_regular(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md = NULL;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	assert_int_equal(mkdirat(fx->mdfd, LOCK_FILE, 0700), 0);
+	assert_int_equal(maildrop_open(fx->md, NULL, &md), -1);
+	assert_null(md);
+	assert_true(exists(fx, "new/1.a"));
+}
+
+/* A message replaced by a symlink is not followed: -1 with EINVAL, as
+ * for any name that is no longer a regular file. */
+static void
+test_open_mail_symlink(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+
+	put(fx->mdfd, "new/1.a", "a\n");
+	put(fx->mdfd, "secret", "not mail\n");
+	md = md_open(fx);
+	assert_int_equal(unlinkat(fx->mdfd, "new/1.a", 0), 0);
+	assert_int_equal(symlinkat("../secret", fx->mdfd, "new/1.a"), 0);
+	errno = 0;
+	assert_int_equal(maildrop_open_mail(md, 0, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	maildrop_close(&md);
+}
+
+/* A message whose information part is not ":2," and letters is read
+ * but never renamed to mark it seen: its flags are unknown. */
+static void
+test_seen_bad_info(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct maildrop	*md;
+	size_t		 failed = 99;
+
+	put(fx->mdfd, "cur/1.a:1,odd", "a\n");
+	md = md_open(fx);
+	assert_int_equal(md->count, 1);
+	md->mail[0].flags |= MAIL_SEEN;
+	assert_int_equal(maildrop_commit(md, &failed), 0);
+	assert_int_equal(failed, 0);
+	assert_string_equal(md->mail[0].name, "cur/1.a:1,odd");
+	maildrop_close(&md);
+	assert_true(exists(fx, "cur/1.a:1,odd"));
+	assert_int_equal(count(fx->md, "cur"), 1);
+}
+
 int
 main(void)
 {
@@ -979,6 +1143,13 @@ main(void)
 		T(test_readahead_next),
 		T(test_commit_moved_or_gone),
 		T(test_commit_failure),
+		cmocka_unit_test(test_cmp_same_number),
+		T(test_scan_no_base),
+		T(test_time_from_file),
+		T(test_mail_stat_not_regular),
+		T(test_lock_not_regular),
+		T(test_open_mail_symlink),
+		T(test_seen_bad_info),
 	};
 #undef T
 

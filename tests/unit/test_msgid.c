@@ -285,6 +285,63 @@ test_prepare(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* A FIFO planted as the counter is refused (EINVAL), not waited on. */
+static void
+test_open_fifo(void **state)
+{
+	struct fx_dir	*fx = *state;
+
+	assert_int_equal(mkfifoat(fx->dirfd, MSGID_FILE, 0600), 0);
+	errno = 0;
+	assert_null(msgid_open(fx->dir));
+	assert_int_equal(errno, EINVAL);
+}
+
+/* A counter line of valid form but an impossible value (0, or past the
+ * "exhausted" mark) is corrupt: EINVAL. */
+static void
+test_counter_out_of_range(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct msgid	*m;
+	uint32_t	 first;
+
+	put(fx->dirfd, MSGID_FILE, "postern-msgid 1 0000000000\n");
+	assert_non_null(m = msgid_open(fx->dir));
+	assert_int_equal(msgid_alloc(m, 1, &first), -1);
+	assert_int_equal(errno, EINVAL);
+	put(fx->dirfd, MSGID_FILE, "postern-msgid 1 4294967297\n");
+	assert_int_equal(msgid_alloc(m, 1, &first), -1);
+	assert_int_equal(errno, EINVAL);
+	/* one past the last ID: exhausted, not corrupt */
+	put(fx->dirfd, MSGID_FILE, "postern-msgid 1 4294967296\n");
+	assert_int_equal(msgid_alloc(m, 1, &first), -1);
+	assert_int_equal(errno, ERANGE);
+	msgid_close(&m);
+}
+
+/* A state directory that cannot be made (its parent missing) or is a
+ * file is an error, and nothing is created. */
+static void
+test_prepare_bad_dir(void **state)
+{
+	struct fx_dir	*fx = *state;
+	struct stat	 st;
+	char		 sd[PATH_MAX + 16];
+
+	(void)snprintf(sd, sizeof(sd), "%s/none/state", fx->dir);
+	assert_int_equal(msgid_prepare(sd, getuid(), getgid(), 0600), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fstatat(fx->dirfd, "none", &st, 0), -1);
+	put(fx->dirfd, "file", "");
+	(void)snprintf(sd, sizeof(sd), "%s/file", fx->dir);
+	assert_int_equal(msgid_prepare(sd, getuid(), getgid(), 0600), -1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(fstatat(fx->dirfd, "file", &st, 0), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 0);
+}
+
 int
 main(void)
 {
@@ -296,6 +353,9 @@ main(void)
 		T(test_concurrent),
 		T(test_two_maildirs),
 		T(test_prepare),
+		T(test_open_fifo),
+		T(test_counter_out_of_range),
+		T(test_prepare_bad_dir),
 	};
 #undef T
 
