@@ -1033,6 +1033,9 @@ cmd_change(struct mrp *m, char *args)
 	    FLAG_TRASHED) & ~add, kw_add, sent & ~kw_add) == -1) {
 		if (errno == ENOENT)
 			reply(m, "BAD Message ID is not valid!");
+		else if (errno == EINVAL)
+			reply(m, "BAD Cannot change the flag: the message's "
+			    "file name has flags of an unknown form");
 		else
 			reply(m, "BAD Cannot change the flag, try again "
 			    "later");

@@ -628,6 +628,33 @@ test_sent_keywords_full(void **state)
 	assert_int_equal(id2, id);
 }
 
+/* A message whose name carries flags in an unknown form (":1,"): CHANGE
+ * leaves it as it is and says why, not "try again later". */
+static void
+test_change_unknown_info(void **state)
+{
+	struct fixture	*f = *state;
+	char		 l[64], path[PATH_MAX + 192], data[8192];
+	unsigned long	 id;
+	long		 size;
+
+	put_in(f->md, "cur/1000000003.c.test:1,odd", PLAIN);
+	start(f);
+	line(f);
+	selected(f);
+	assert_int_equal(frame(cmd(f, "FETCH 3"), &id, &size), 0);
+	assert_true(size > 0 && size < (long)sizeof(data));
+	octets(f, data, (size_t)size);
+	assert_string_equal(line(f), "OK FETCH Completed");
+	snprintf(l, sizeof(l), "CHANGE %lu SEEN", id);
+	assert_string_equal(cmd(f, l), "BAD Cannot change the flag: the "
+	    "message's file name has flags of an unknown form");
+	assert_int_equal(count(f->md, "cur"), 2);
+	snprintf(path, sizeof(path), "%s/cur/1000000003.c.test:1,odd",
+	    f->md);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 int
 main(void)
 {
@@ -665,6 +692,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_removed_message, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_size_kept, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_change_unknown_info, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sent_keywords_full, setup,
 		    fx_teardown),
