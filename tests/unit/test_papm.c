@@ -29,6 +29,15 @@ static const char MSG2[] = "Subject: two\n\n.\n..x\nno newline";	/* 36 */
 #define MAXLABEL	"abcdefghijklmnopqrstuvwxyz" \
 			"abcdefghijklmnopqrstuvwxyz0123456789a"
 
+/* nothing_for: user's Maildir got nothing, not even a file left in
+ * tmp/. */
+static void
+nothing_for(struct fixture *f, const char *user)
+{
+	assert_int_equal(count(maildir_of(f, user), "new"), 0);
+	assert_int_equal(count(maildir_of(f, user), "tmp"), 0);
+}
+
 /* only_new: the text of the one file in md/new (static buffer). */
 static const char *
 only_new(const char *md)
@@ -333,8 +342,7 @@ test_push_refused_data(void **state)
 		    "678901234567890123456789\r\n");
 	assert_string_equal(cmd(f, "."), "-ERR message too large: the limit "
 	    "is 1024 octets, nothing delivered");
-	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
-	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+	nothing_for(f, "bob");
 	assert_string_equal(cmd(f, "MAIL FROM: alice"), "+OK");
 	assert_string_equal(cmd(f, "RCPT TO: bob@bar.com"), "+OK");
 	assert_string_equal(cmd(f, "RSTE"), "+OK");
@@ -345,8 +353,7 @@ test_push_refused_data(void **state)
 	assert_string_equal(cmd(f, "DATA"), "+OK");
 	send_text(f, "Subject: half\r\n\r\nno end");
 	stop(f);
-	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
-	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+	nothing_for(f, "bob");
 }
 
 /* READ and DELE take one argument; spaces before it are skipped. */
@@ -508,8 +515,7 @@ test_relay_killed(void **state)
 	relay_script(f, "#!/bin/sh\nkill -9 $$\n");
 	assert_string_equal(push_remote(f), "-ERR relay failed: killed by "
 	    "signal 9, nothing delivered");
-	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
-	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+	nothing_for(f, "bob");
 }
 
 /* A relay command still running after idle_timeout is killed: nothing
@@ -523,8 +529,7 @@ test_relay_timeout(void **state)
 	relay_script(f, "#!/bin/sh\nexec sleep 10\n");
 	assert_string_equal(push_remote(f), "-ERR relay failed: timed out, "
 	    "nothing delivered");
-	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
-	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+	nothing_for(f, "bob");
 }
 
 /* A local copy that cannot be begun: the reply names the recipient, and
@@ -549,8 +554,7 @@ test_copy_failed(void **state)
 	send_text(f, "Subject: hi\r\n\r\nx\r\n");
 	assert_string_equal(cmd(f, "."), "-ERR cannot deliver to broken: No "
 	    "such file or directory, nothing delivered");
-	assert_int_equal(count(maildir_of(f, "bob"), "new"), 0);
-	assert_int_equal(count(maildir_of(f, "bob"), "tmp"), 0);
+	nothing_for(f, "bob");
 }
 
 /* A message line over max_line_length (512 here) but within 65536
