@@ -655,6 +655,56 @@ test_change_unknown_info(void **state)
 	assert_int_equal(access(path, F_OK), 0);
 }
 
+/* token_file: writes text as alice's token file with mode; its path. */
+static const char *
+token_file(struct fixture *f, const char *text, mode_t mode)
+{
+	static char	 path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/%s", f->md, TOKEN_FILE);
+	(void)unlink(path);
+	put_in(f->md, TOKEN_FILE, text);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+/* A token file that is damaged, unsafe or no file: the token is refused
+ * as a temporary failure, with the reason, never taken. */
+static void
+test_token_file_faults(void **state)
+{
+	struct fixture	*f = *state;
+	char		 tok[TOKEN_LEN + 1], good[256];
+	const char	*why, *path;
+	FILE		*fp;
+
+	assert_int_equal(token_issue(f->md, tok), 0);
+	path = token_file(f, "", 0600);
+	assert_int_equal(token_check(f->md, -1, tok, &why), AUTH_TEMPFAIL);
+	assert_string_equal(why, "token file malformed");
+	assert_int_equal(token_issue(f->md, tok), 0);
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(good, sizeof(good), fp));
+	fclose(fp);
+	good[0] = 'S';		/* "Sha256:" */
+	token_file(f, good, 0600);
+	assert_int_equal(token_check(f->md, -1, tok, &why), AUTH_TEMPFAIL);
+	assert_string_equal(why, "token file malformed");
+	good[0] = 's';
+	token_file(f, good, 0622);
+	assert_int_equal(token_check(f->md, -1, tok, &why), AUTH_TEMPFAIL);
+	assert_string_equal(why, "token file unsafe");
+	token_file(f, good, 0600);
+	assert_int_equal(token_check(f->md, -1, tok, &why), AUTH_OK);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(token_check(f->md, -1, tok, &why), AUTH_TEMPFAIL);
+	assert_string_equal(why, "token file unreadable");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(token_check(f->md, -1, tok, &why), AUTH_FAILED);
+	assert_string_equal(why, "no token issued");
+}
+
 int
 main(void)
 {
@@ -662,6 +712,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_states, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_token_file_faults, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_framing, setup,
 		    fx_teardown),
