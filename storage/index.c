@@ -1081,6 +1081,21 @@ rescan_missing(struct mail_index *idx, struct table *t, struct mail **l,
 	return rc;
 }
 
+/* Whether messages of idx have no global ID and opts says where to take
+ * them from. */
+static bool
+gids_to_give(const struct mail_index *idx, const struct mail_opts *opts)
+{
+	size_t	 i;
+
+	if (opts->msgid == NULL && opts->state_dir == NULL)
+		return false;
+	for (i = 0; i < idx->count; i++)
+		if (idx->mail[i].gid == MSGID_NONE)
+			return true;
+	return false;
+}
+
 /* Gives global IDs to the messages of idx that have none, in UID order.
  * Returns whether any were given. */
 static bool
@@ -1508,6 +1523,9 @@ sync_index(struct mail_index *idx, const struct mail_opts *opts,
 	table_free(&t);
 	if (!use_index)
 		return 0;
+	if (lazy && gids_to_give(idx, opts) && index_lock(idx) == 0)
+		/* IDs to take: once, locked, for the listing then saved. */
+		return sync_index(idx, opts, read_dirs, false);
 	if (assign_gids(idx, opts))
 		write = 1;
 	if (!write) {
