@@ -44,7 +44,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MANPAGES = $(wildcard man/*.[1-9])
 
 .PHONY: all check demo install deps deps-ensure lint clean distclean help unit \
-        fuzz fuzz-build replay bench
+        fuzz fuzz-build replay bench coverage
 
 all: $(BUILD)/posternd $(BUILD)/postern
 
@@ -191,6 +191,10 @@ check: deps-ensure all unit replay
 demo: deps-ensure all
 	@sh contrib/demo.sh $(BUILD)
 
+# coverage: which lines the tests run (tests/coverage.sh), in build/cov.
+coverage: deps-ensure
+	@sh tests/coverage.sh
+
 # lint: cppcheck, then clang-tidy with .clang-tidy's checks (any finding
 # fails, two files at a time), then the manual pages.
 ifeq ($(origin TIDY),undefined)
@@ -242,3 +246,4 @@ help:
 	@echo "make lint     cppcheck, clang-tidy (.clang-tidy) and mandoc -Tlint"
 	@echo "make check SANITIZE=1   every test with ASan and UBSan, in build/san"
 	@echo "make fuzz     each fuzz/ harness for FUZZ_SECONDS=60 (fuzz/README.md)"
+	@echo "make coverage the lines no test runs (tests/coverage.sh)"
