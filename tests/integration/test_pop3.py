@@ -6,13 +6,14 @@ deletion, the maildrop lock, bad input, timeouts and the Maildir left
 behind after each session.
 """
 import os
+import re
 import socket
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import Server, Tap, crlf, files, put  # noqa: E402
+from postern import Client, Server, Tap, crlf, files, put  # noqa: E402
 
 t = Tap()
 
@@ -249,9 +250,29 @@ def reset_mid_message():
         t.eq(len(files(md)), 2, "and nothing was deleted")
 
 
+def ipv6_listener():
+    """A listener on ::1: a client of it logs in, and the log names it by
+    its IPv6 address."""
+    srv = Server()
+    srv.write_conf('listen { protocol = "pop3" address = "::1" port = 0 }\n')
+    with srv:
+        line = srv.wait_log(r"listening on \[::1\]:\d+ \(pop3\)")
+        t.ok(line, "posternd listens on [::1]", srv.log)
+        if not line:
+            return
+        port = int(re.search(r"\]:(\d+) ", line).group(1))
+        c = Client(port, host="::1")
+        t.ok(c.greeting.startswith("+OK"), "a client of ::1 is greeted")
+        t.eq(c.login()[1][:3], "+OK", "and logs in")
+        t.ok(srv.wait_log(r"login: user=<alice> rip=::1 proto=pop3"),
+             "the log names it rip=::1")
+        t.ok(c.cmd("QUIT").startswith("+OK"), "and it quits")
+
+
 lock_released_before_ok()
 reset_mid_message()
 deferred_delete()
 lock_and_errors()
 limits()
+ipv6_listener()
 t.done()

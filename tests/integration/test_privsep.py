@@ -11,6 +11,7 @@ import ctypes
 import os
 import pwd
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -282,5 +283,43 @@ def serve_unfiltered(so):
              "a local worker that stays root logs it too")
 
 
+def authd_dies():
+    """The auth process killed: the master logs it and starts another; a
+    session already open runs on, and new logins are checked by the new
+    one."""
+    if os.geteuid() != 0:
+        t.skip("the auth process killed", "needs root")
+        return
+    with Server() as srv:
+        put(srv.maildir("alice"), "1000000001.a.test", "Subject: a\n\nA\n")
+        srv.own()
+        c = srv.client()
+        t.eq(c.login()[1][:3], "+OK", "alice logs in")
+        old = srv.authd()
+        os.kill(old, signal.SIGKILL)
+        t.ok(srv.wait_log(rf"auth process {old} ended \(status 9\); its "
+                          r"sessions are no longer counted"),
+             "the master logs the auth process's death")
+        deadline = time.monotonic() + 5
+        new = None
+        while time.monotonic() < deadline:
+            new = srv.authd()
+            if new not in (None, old):
+                break
+            time.sleep(0.05)
+        t.ok(new not in (None, old), "and starts another", (old, new))
+        t.ok(c.cmd("STAT").startswith("+OK 1 "), "the open session runs on")
+        c2 = srv.client()
+        t.eq(c2.login(password="wrong")[1][:4], "-ERR",
+             "a wrong password is refused by the new auth process")
+        c2.close()
+        c3 = srv.client()
+        t.eq(c3.login(user="bob", password="builder")[1][:3], "+OK",
+             "and a right one accepted")
+        t.ok(c.cmd("QUIT").startswith("+OK"), "the old session quits")
+        t.ok(c3.cmd("QUIT").startswith("+OK"), "and the new one")
+
+
 main()
+authd_dies()
 t.done()
