@@ -161,6 +161,12 @@ test_stat_list_uidl(void **state)
 	assert_string_equal(cmd(f, "UIDL 9"),
 	    "-ERR no such message, only 2 messages in maildrop");
 	assert_string_equal(cmd(f, "NOOP"), "+OK");
+	/* A message marked deleted is left out of the listing. */
+	assert_string_equal(cmd(f, "DELE 1"), "+OK message 1 deleted");
+	assert_string_equal(cmd(f, "UIDL"), "+OK unique-id listing follows");
+	assert_string_equal(body(f), "2 1000000002.b.test\n");
+	assert_string_equal(cmd(f, "UIDL 1"), "-ERR message 1 already "
+	    "deleted");
 }
 
 /* pop3_uidl_format: Dovecot's UID and UIDVALIDITY format, and the
@@ -299,6 +305,32 @@ test_retr_removed(void **state)
 	assert_string_equal(cmd(f, "QUIT"),
 	    "+OK Postern POP3 server signing off (3 messages left)");
 	stop(f);
+}
+
+/* A message file that became something else (here a FIFO): RETR says it
+ * cannot read it, the session goes on, nothing is removed. */
+static void
+test_retr_not_a_file(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 128], want[64];
+
+	start(f);
+	line(f);
+	login(f);
+	unlink_msg(f, "new/1000000001.a.test");
+	snprintf(path, sizeof(path), "%s/new/1000000001.a.test", f->md);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_string_equal(cmd(f, "RETR 1"),
+	    "-ERR [SYS/TEMP] cannot read message 1");
+	snprintf(want, sizeof(want), "+OK %ld octets", netsize(MSG2));
+	assert_string_equal(cmd(f, "RETR 2"), want);
+	assert_string_equal(body(f), "Subject: two\n\n..\n...x\n"
+	    "last line without newline\n");
+	assert_string_equal(cmd(f, "QUIT"),
+	    "+OK Postern POP3 server signing off (2 messages left)");
+	stop(f);
+	assert_int_equal(count(f->md, "new") + count(f->md, "cur"), 2);
 }
 
 static void
@@ -591,6 +623,7 @@ static void
 test_auth_plain(void **state)
 {
 	struct fixture	*f = *state;
+	char		 big[700];
 
 	/* With an initial response; the mechanism's name in any case. */
 	start_peer(f, "127.0.0.1", 40000, true);
@@ -621,6 +654,12 @@ test_auth_plain(void **state)
 	assert_string_equal(cmd(f, "*"), "-ERR AUTH cancelled");
 	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
 	assert_string_equal(cmd(f, "%%%%"), "-ERR [AUTH] invalid base64");
+	/* A response longer than a line ends the exchange, not the
+	 * session. */
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_string_equal(cmd(f, "AUTH PLAIN"), "+ ");
+	assert_string_equal(cmd(f, big), "-ERR line too long");
 	assert_string_equal(cmd(f, "NOOP"), "-ERR NOOP is not valid before "
 	    "login");
 }
@@ -867,6 +906,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_retr_removed,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dele_rset_quit,
+		    setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_retr_not_a_file,
 		    setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_quit_cannot_delete,
 		    setup, fx_teardown),
