@@ -238,8 +238,10 @@ unmake_dirs(const struct conf *conf, const char *user, const char *home)
 }
 
 /* make_dirs: the new account's home and Maildir, owned by the identity
- * its sessions run as.  Returns 0, or -1 (*why_r set). */
-static int
+ * its sessions run as.  AUTH_OK; AUTH_FAILED when the home exists (left
+ * by an account removed, or made by another: the name stays taken until
+ * an admin acts); else AUTH_TEMPFAIL (*why_r set, logged). */
+static enum auth_result
 make_dirs(const struct conf *conf, const char *user, const char *home,
     const char **why_r)
 {
@@ -256,22 +258,28 @@ make_dirs(const struct conf *conf, const char *user, const char *home,
 	if (auth_maildir_path(conf->maildir, user, home, u.maildir,
 	    sizeof(u.maildir)) == -1) {
 		*why_r = "bad maildir path";
-		return -1;
+		return AUTH_TEMPFAIL;
 	}
 	if (privsep_identity(conf, &u, &uid, &gid) == -1) {
 		*why_r = "no identity to run the account as";
-		return -1;
+		return AUTH_TEMPFAIL;
 	}
 	if (mkdir(home, 0700) == -1) {
+		if (errno == EEXIST) {
+			log_warnx("account: %s exists: user=<%s> not created",
+			    home, user);
+			*why_r = "home exists";
+			return AUTH_FAILED;
+		}
 		log_warn("account: %s", home);
-		*why_r = errno == EEXIST ? "home exists" : "cannot make home";
-		return -1;
+		*why_r = "cannot make home";
+		return AUTH_TEMPFAIL;
 	}
 	if (geteuid() == 0 && chown(home, uid, gid) == -1) {
 		log_warn("account: chown %s", home);
 		*why_r = "cannot make home";
 		unmake_dirs(conf, user, home);
-		return -1;
+		return AUTH_TEMPFAIL;
 	}
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (joined(path, sizeof(path), u.maildir, subs[i], "") == -1 ||
@@ -280,10 +288,10 @@ make_dirs(const struct conf *conf, const char *user, const char *home,
 			log_warn("account: %s", path);
 			*why_r = "cannot make the Maildir";
 			unmake_dirs(conf, user, home);
-			return -1;
+			return AUTH_TEMPFAIL;
 		}
 	}
-	return 0;
+	return AUTH_OK;
 }
 
 /* add_line: writes the passwd-file anew with user's line at its end.
@@ -399,14 +407,15 @@ account_create(const struct conf *conf, const char *user,
 	} else if ((n = name_taken(conf, user)) != 0) {
 		*why_r = n == 1 ? "name taken" : "passwd-file unreadable";
 		r = n == 1 ? AUTH_FAILED : AUTH_TEMPFAIL;
-	} else if (make_dirs(conf, user, home, why_r) == -1) {
-		r = AUTH_TEMPFAIL;
-	} else if ((r = add_line(conf, user, password, home, why_r)) ==
-	    AUTH_OK) {
-		(void)rate_record(conf, rip, now);
-		log_info("account: created user=<%s> rip=%s", user, rip);
-	} else
-		unmake_dirs(conf, user, home);
+	} else if ((r = make_dirs(conf, user, home, why_r)) == AUTH_OK) {
+		if ((r = add_line(conf, user, password, home, why_r)) ==
+		    AUTH_OK) {
+			(void)rate_record(conf, rip, now);
+			log_info("account: created user=<%s> rip=%s", user,
+			    rip);
+		} else
+			unmake_dirs(conf, user, home);
+	}
 	(void)close(lockfd);
 	if (r != AUTH_OK)
 		return r;

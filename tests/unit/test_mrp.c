@@ -335,6 +335,35 @@ test_create(void **state)
 	assert_true(account_password_valid("thirty-characters-long-passwrd"));
 }
 
+/* CREATE of a name whose home directory exists (left by an account
+ * removed from the passwd-file, or made by someone else): refused as a
+ * taken name, the directory and what is in it left alone. */
+static void
+test_create_home_exists(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[PATH_MAX + 128], line_[256];
+	FILE		*fp;
+
+	f->conf.mrp_create = true;
+	snprintf(path, sizeof(path), "%s/lefthome1", f->home);
+	assert_int_equal(mkdir(path, 0700), 0);
+	put_in(path, "keep", "old mail\n");
+	start(f);
+	line(f);
+	assert_string_equal(cmd(f, "CREATE lefthome1 password1"),
+	    "BAD Cannot create the account: the name is taken or too many "
+	    "were created");
+	assert_string_equal(cmd(f, "LOGIN lefthome1 password1"),
+	    "BAD Invalid name or password");
+	stop(f);
+	assert_int_equal(count(path, "."), 1);
+	assert_non_null(fp = fopen(f->passwd, "r"));
+	while (fgets(line_, sizeof(line_), fp) != NULL)
+		assert_null(strstr(line_, "lefthome1"));
+	fclose(fp);
+}
+
 /* max_auth_failures refused logins: the BAD, then an OK line before the
  * close (the draft's section 4.4). */
 static void
@@ -720,6 +749,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_change_expunge, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create, setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_home_exists, setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_failures_close, setup,
 		    fx_teardown),
