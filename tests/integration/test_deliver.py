@@ -192,10 +192,58 @@ def as_root_drops_to_uid():
              "the message belongs to the entry's uid and gid")
 
 
+def senders():
+    """-f as postern(1) has it: at most 512 octets, angle brackets
+    around it dropped and none inside; an option without its argument
+    and a bad sender are usage errors, exit 64, nothing delivered."""
+    usage = ("usage: postern hash\n"
+             "       postern check [-c file]\n"
+             "       postern deliver [-d] [-c file] [-f sender] "
+             "[-m folder] user\n"
+             "       postern version\n"
+             "       postern status [-c file]\n")
+    with Server() as srv:
+        md = srv.maildir("alice")
+        longest = "s" * 500 + "@example.org"
+        for arg in (longest, f"<{longest}>", "<>"):
+            rc, err = deliver(srv, ["-f", arg, "alice"], "x\n")
+            new = os.path.join(md, "new")
+            names = os.listdir(new)
+            got = None
+            for n in names:
+                with open(os.path.join(new, n), "rb") as f:
+                    got = f.read()
+                os.unlink(os.path.join(new, n))
+            want = arg.strip("<>")
+            t.eq((rc, err, len(names), got),
+                 (0, "", 1, f"Return-Path: <{want}>\nx\n".encode()),
+                 f"-f of {len(arg)} octets ({arg[:2]!r}...) is taken")
+        cases = [
+            ("s" + longest, "sender longer than 512 octets"),
+            (f"<s{longest}>", "sender longer than 512 octets"),
+            ("a<b@example.org", "invalid sender address"),
+            ("<a@example.org", "invalid sender address"),
+            ("<<a@example.org>>", "invalid sender address"),
+            ("a@example.org\x7f", "invalid sender address"),
+        ]
+        for arg, why in cases:
+            rc, err = deliver(srv, ["-f", arg, "alice"], "x\n")
+            t.eq((rc, err), (64, f"postern: {why}\n" + usage),
+                 f"-f {arg[:16]!r}...: {why}, 64")
+        for opt in ("-f", "-m", "-c"):
+            p = subprocess.run([POSTERN, "deliver", opt], input=b"x\n",
+                               capture_output=True, timeout=20)
+            t.eq((p.returncode, p.stderr.decode()),
+                 (64, f"postern: option {opt} needs an argument\n" +
+                  usage), f"deliver {opt} without its argument: 64")
+        t.eq(files(md), [], "nothing was delivered by the refused runs")
+
+
 round_trip()
 large_message()
 folders()
 exit_codes()
 file_size_limit()
 as_root_drops_to_uid()
+senders()
 t.done()

@@ -418,6 +418,14 @@ def config_checks(d, crt, key):
               'listen { protocol = "pop3" port = 0 }\n')
     t.ok(r.returncode != 0 and "missing.crt" in r.stderr,
          "posternd -n: a missing certificate is an error", r.stderr)
+    # The key is read after the certificate: its error names it.
+    missing = os.path.join(d, "missing.key")
+    r = check(base + f'tls_cert = "{crt}"\ntls_key = "{missing}"\n'
+              'listen { protocol = "pop3" port = 0 }\n')
+    t.eq((r.returncode, r.stdout, r.stderr),
+         (1, "", f"{conf}: TLS: tls_key {missing}: failed to open key "
+          f"file '{missing}': No such file or directory\n"),
+         "posternd -n: a missing key is an error that names it")
     r = check(base + f'tls_cert = "{crt}"\ntls_key = "{key}"\n'
               'tls_ciphers = "NOT-A-CIPHER"\n'
               'listen { protocol = "pop3" port = 0 }\n')

@@ -214,6 +214,8 @@ test_apop_file_checks(void **state)
 	struct auth_user	 u;
 	const char		*why, *ok = "c4c9334bac560ecc979e58001b3e22fb";
 	char			 link[PATH_MAX], big[8192];
+	static const char	 nul[] = "mrose:tan\0staaf\nmrose:tanstaaf\n";
+	FILE			*fp;
 	const mode_t		 unsafe[] = { 0640, 0604, 0644, 0660, 0602 };
 	size_t			 i;
 
@@ -246,6 +248,28 @@ test_apop_file_checks(void **state)
 	put(f, "apop2", big, 0600, link);
 	f->conf.apop_secrets = link;
 	assert_int_equal(apop(f, "mrose", ok, STAMP, &u, &why), AUTH_OK);
+	/* A line holding a NUL is skipped whole, not cut at the NUL. */
+	assert_non_null(fp = fopen(link, "w"));
+	assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, fp), sizeof(nul) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(apop(f, "mrose", ok, STAMP, &u, &why), AUTH_OK);
+	/* A FIFO is no secrets file (read, it would seem empty). */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(mkfifo(link, 0600), 0);
+	assert_int_equal(apop(f, "mrose", ok, STAMP, &u, &why),
+	    AUTH_TEMPFAIL);
+	assert_string_equal(why, "apop_secrets unusable");
+	/* Nor is a file of another user, root's aside (as root only). */
+	f->conf.apop_secrets = f->apop;
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->apop, 65534, 65534), 0);
+		assert_int_equal(apop(f, "mrose", ok, STAMP, &u, &why),
+		    AUTH_TEMPFAIL);
+		assert_string_equal(why, "apop_secrets unusable");
+		assert_int_equal(chown(f->apop, 0, 0), 0);
+		assert_int_equal(apop(f, "mrose", ok, STAMP, &u, &why),
+		    AUTH_OK);
+	}
 }
 
 /* rpop: auth_request for RPOP from rhost:rport. */

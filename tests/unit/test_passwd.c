@@ -534,6 +534,52 @@ test_lookup_nul(void **state)
 	assert_int_equal(lookup_logged(f, "bob", &e), 1);
 }
 
+/* The longest passwd-file line, without its ending (passwd.c). */
+#define LINE_MAX_OCTETS	4096
+
+/* pad_line: writes at p "NAME:{PLAIN}p:1:2:" and gecos x's up to len
+ * octets with ":/home" and CRLF; returns the octets written. */
+static size_t
+pad_line(char *p, const char *name, size_t len)
+{
+	size_t	 n;
+
+	n = (size_t)sprintf(p, "%s:{PLAIN}p:1:2:", name);
+	memset(p + n, 'x', len - n - 6);
+	memcpy(p + len - 6, ":/home\r\n", 8);
+	return len + 2;
+}
+
+/* passwd_check (postern check) reads the file line by line: CRLF ends
+ * are stripped, a line of LINE_MAX_OCTETS passes and a longer one is
+ * reported with its number, as a line with a NUL or a malformed entry
+ * is. */
+static void
+test_check_odd_lines(void **state)
+{
+	struct fixture		*f = *state;
+	struct passwd_entry	 e;
+	char			*text;
+	size_t			 n;
+	static const char head[] =
+	    "ann:{PLAIN}a:1:2::/home/ann\r\n"	/* good, with CRLF */
+	    "ben:{PLAIN}b\0junk\r\n"		/* 2: NUL */
+	    "cat:{PLAIN}c:x\r\n";		/* 3: bad uid */
+
+	assert_non_null(text = malloc(3 * LINE_MAX_OCTETS));
+	memcpy(text, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	n += pad_line(text + n, "dan", LINE_MAX_OCTETS);	/* 4: good */
+	n += pad_line(text + n, "eve", LINE_MAX_OCTETS + 1);	/* 5 */
+	write_file(f, text, n);
+	free(text);
+
+	assert_int_equal(lookup_logged(f, NULL, &e), 3);
+	assert_logged(f, 2, "NUL in line");
+	assert_logged(f, 3, "invalid uid");
+	assert_logged(f, 5, "line too long");
+}
+
 static void
 test_lookup_unreadable(void **state)
 {
@@ -968,6 +1014,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lookup_long_line, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_nul, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_check_odd_lines, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_unreadable, setup,
 		    teardown),
