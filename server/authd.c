@@ -981,9 +981,11 @@ handle(struct authd *a, const struct wire_req *rq, const char *pending,
 		r = AUTH_TEMPFAIL;
 		why = "no identity to run the account as";
 	}
-	if (r == AUTH_OK && (limit = refusal(conf, rq, &u, &slot)) != NULL)
+	if (r == AUTH_OK && (limit = refusal(conf, rq, &u, &slot)) != NULL) {
 		refuse_login(conf, rq, &u, fds[1], limit);
-	else if (r == AUTH_OK) {
+		u.name[0] = '\0';	/* answered here: no login to log */
+		why = limit;
+	} else if (r == AUTH_OK) {
 		chan = chan_open(&a->ch, rq, &u);
 		inflight[0] = fds[0];
 		inflight[1] = fds[1];

@@ -39,8 +39,9 @@ void	authd_main(const struct conf *conf, int q) __attribute__((noreturn));
  * In a worker: asks the auth process at queue q to log s in with req and,
  * on success, to take over the connection conn (with the pending input).
  * Returns the verdict; on AUTH_OK *u holds the account's name only (its
- * Maildir and identity stay with the auth process and the session's);
- * *why_r says why otherwise.
+ * Maildir and identity stay with the auth process and the session's),
+ * or an empty name when the auth process took the connection only to
+ * refuse the session over a limit (*why_r); *why_r says why otherwise.
  */
 enum auth_result authd_login(int q, const struct session *s,
 	    const struct auth_request *req, int conn, const void *pending,

@@ -260,6 +260,10 @@ session_login(struct session *s, const struct auth_request *req,
 		fail_wait(s, safe, why, r == AUTH_FAILED);
 		return r;
 	}
+	/* The auth process refused the session over a limit, answered the
+	 * client and logged it: the connection is gone, but not logged in. */
+	if (s->handed_off && u->name[0] == '\0')
+		return AUTH_OK;
 	strlcpy(s->user, u->name, sizeof(s->user));
 	s->account = *u;
 	log_info("login: user=<%s> rip=%s proto=%s", safe, s->rip,

@@ -296,9 +296,38 @@ def config():
     os.rmdir(d)
 
 
+def refused_no_login_line():
+    """A login refused over max_sessions_per_user is not logged as a
+    login: "login:" lines are for successful logins only, and the
+    refusal itself is logged once a minute at most."""
+    if os.geteuid() != 0:
+        t.skip("no login line for a refusal", "needs privilege separation")
+        return
+    with Server(settings=dict(max_sessions_per_user=1)) as srv:
+        a = srv.client()
+        t.eq(a.login()[1], "+OK maildrop has 0 messages (0 octets)",
+             "alice's first session")
+        for _ in range(2):
+            b = srv.client()
+            t.eq(b.login()[1],
+                 "-ERR [SYS/TEMP] too many sessions for this user",
+                 "a second one is refused")
+            b.closed()
+        c = srv.client()
+        t.eq(c.login("bob", "builder")[1],
+             "+OK maildrop has 0 messages (0 octets)", "bob logs in")
+        t.eq(srv.log_count(r"login: user=<bob> ", 1), 1,
+             "bob's login is logged")
+        t.eq(srv.log_count(r"login: user=<alice> ", 2, 0.5), 1,
+             "alice's refusals are no logins")
+        a.cmd("QUIT")
+        c.cmd("QUIT")
+
+
 max_connections()
 per_ip()
 per_user()
+refused_no_login_line()
 session_time()
 idle_timeouts()
 config()

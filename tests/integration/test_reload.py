@@ -4,10 +4,11 @@
 SIGHUP with a changed max_bad_commands and a new listener: new
 connections get both, a session opened before goes on under the old
 settings, the idle workers are new processes; the listen queues hold
-max_connections connections, kept listeners' too after a change; a listener dropped from
-the file stops listening; a broken file, or one naming a listener that
-cannot be bound, is refused with the reason and the old configuration
-keeps serving.  SIGTERM: idle workers end at once, busy clients get the
+max_connections connections, kept listeners' too after a change; a
+listener dropped from the file stops listening; a UNIX listener is kept
+by its path; settings that wait for a restart say so; a broken file, an
+unsafe chroot, or a listener that cannot be bound is refused with the
+reason and the old configuration keeps serving.  SIGTERM: idle workers end at once, busy clients get the
 protocol's closing reply when shutdown_grace runs out, and the master
 exits 0 without its pidfile.
 """
@@ -259,8 +260,111 @@ def shutdown_kills():
         t.ok(a.closed() and b.closed(), "both clients are let go")
 
 
+def reload_restart_only():
+    """A changed pidfile, and a max_connections beyond the scoreboard's
+    session slots, wait for a restart, and SIGHUP says so; a login that
+    finds no slot is refused with the protocol's reply and logged."""
+    srv = Server(users={"alice": "wonderland", "bob": "builder"},
+                 settings=dict(max_connections=1))
+    with srv:
+        pidfile = srv.pidfile
+        srv.pidfile = os.path.join(srv.dir, "other.pid")
+        srv.settings["max_connections"] = 3
+        srv.write_conf()
+        line = hup(srv, r"SIGHUP: configuration reloaded \(generation 2\)")
+        t.ok(line is not None, "the file is reloaded",
+             "\n".join(srv.log[-6:]))
+        t.ok(srv.wait_log(r"SIGHUP: pidfile: the change takes effect at "
+                          r"a restart$") is not None,
+             "a changed pidfile is logged as waiting for a restart")
+        t.ok(srv.wait_log(r"SIGHUP: max_connections: 1 session processes "
+                          r"at most until a restart$") is not None,
+             "so is a max_connections beyond the scoreboard")
+        t.ok(os.path.exists(pidfile) and
+             not os.path.exists(srv.pidfile), "the pidfile stays where "
+             "it was")
+        a = srv.client()
+        t.eq(a.login()[1], "+OK maildrop has 0 messages (0 octets)",
+             "a first session takes the one slot")
+        b = srv.client()
+        t.eq(b.login("bob", "builder")[1],
+             "-ERR [SYS/TEMP] too many connections",
+             "a second login finds none and is refused")
+        t.ok(srv.wait_log(r"refused: user=<bob> rip=127\.0\.0\.1 "
+                          r"proto=pop3 reason=too many connections "
+                          r"\(max_connections = 1\)$") is not None,
+             "and logged with the limit in force", "\n".join(srv.log[-4:]))
+        t.ok(srv.wait_log(r"login: user=<bob> ", 0.3) is None,
+             "not as a login")
+        a.cmd("QUIT")
+        b.close()
+
+
+def reload_privsep_refused():
+    """A file whose chroot directory is writable by others is refused
+    on SIGHUP with the reason, and the configuration in use stays."""
+    if os.geteuid() != 0:
+        t.skip("a reload with a bad chroot directory", "needs root")
+        return
+    with Server() as srv:
+        root = os.path.join(srv.dir, "open")
+        os.mkdir(root)
+        os.chmod(root, 0o777)
+        srv.settings["chroot"] = root
+        srv.settings["max_bad_commands"] = 1
+        srv.write_conf()
+        line = hup(srv, r"not reloaded; the configuration in use stays")
+        t.ok(line is not None and srv.wait_log(
+             rf"chroot directory {re.escape(root)} must be a directory "
+             r"owned by root and writable by no one else$") is not None,
+             "a chroot directory writable by others is refused",
+             "\n".join(srv.log[-6:]))
+        c = srv.client()
+        t.eq(bad_commands(c, 2)[1], "-ERR unknown command",
+             "the configuration in use stays")
+        c.close()
+        c = srv.client()
+        t.eq(c.login()[1], "+OK maildrop has 0 messages (0 octets)",
+             "and serves")
+
+
+def reload_unix():
+    """A UNIX socket listener the new file still names, by path, stays
+    open across SIGHUP, even when its protocol changes; a new path is
+    bound and the old one closed."""
+    srv = Server()
+    path = os.path.join(srv.dir, "a.sock")
+    srv.write_conf(f'listen {{ protocol = "pop3" path = "{path}" }}\n')
+    with srv:
+        ino = os.stat(path).st_ino
+        srv.write_conf(f'listen {{ protocol = "pop1" path = "{path}" }}\n')
+        line = hup(srv, r"SIGHUP: configuration reloaded \(generation 2\)")
+        t.ok(line is not None, "the file is reloaded")
+        t.eq(os.stat(path).st_ino, ino, "the socket is kept, not bound "
+             "anew")
+        t.eq(len([x for x in srv.log if f"listening on {path} " in x]), 1,
+             "neither bound again nor closed")
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(path)
+        t.eq(s.recv(100), b"+OK Postern POP server ready\r\n",
+             "and it serves the new protocol")
+        s.close()
+        other = os.path.join(srv.dir, "b.sock")
+        srv.write_conf(f'listen {{ protocol = "pop3" path = "{other}" }}\n')
+        line = hup(srv, r"SIGHUP: configuration reloaded \(generation 3\)")
+        t.ok(srv.wait_log(rf"listening on {re.escape(other)} \(pop3\)$")
+             and srv.wait_log(rf"no longer listening on {re.escape(path)}"
+                              r" \(pop1\)$"),
+             "a new path is bound, the old one closed",
+             "\n".join(srv.log[-6:]))
+
+
 reload_changes()
 reload_refused()
 shutdown()
 shutdown_kills()
+reload_restart_only()
+reload_privsep_refused()
+reload_unix()
 t.done()
