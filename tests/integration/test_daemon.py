@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """test_daemon.py: the process model and the command line of posternd.
 
-A killed worker is replaced and the next client served; SIGTERM stops
-everything and removes the pidfile; -n checks a configuration; the daemon
-detaches without -f; the admin tool hashes and checks.
+A killed worker is replaced and the next client served; workers that
+die at start slow the master down; SIGTERM stops everything and removes
+the pidfile; -n checks a configuration; the daemon detaches without -f;
+a socket left at a UNIX listener's path is replaced, a file is not; the
+admin tool hashes and checks.
 """
 import os
 import re
@@ -294,9 +296,89 @@ def admin_hash():
     t.eq(p.returncode, 64, "postern without a command: usage, exit 64")
 
 
+def unix_socket_left():
+    """A socket left at a listener's path by an earlier run is replaced;
+    any other kind of file there makes the start fail with the reason."""
+    import socket
+    srv = Server()
+    try:
+        path = os.path.join(srv.dir, "p.sock")
+        old = socket.socket(socket.AF_UNIX)
+        old.bind(path)
+        old.close()
+        srv.write_conf(f'listen {{ protocol = "pop3" path = "{path}" }}\n')
+        srv.start()
+        t.ok(srv.wait_log(rf"listening on {re.escape(path)} \(pop3\)")
+             is not None, "a socket left at the path is replaced")
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        try:
+            s.connect(path)
+            got = s.recv(100)
+        except OSError as e:
+            got = e
+        t.eq(got, b"+OK Postern POP3 server ready\r\n",
+             "and the new one serves")
+        s.close()
+        srv.stop()
+        os.unlink(path)
+        with open(path, "w") as f:
+            f.write("not a socket\n")
+        p = subprocess.run([POSTERND, "-f", "-c", srv.conf],
+                           capture_output=True, text=True, timeout=30)
+        t.ok(p.returncode == 1 and re.search(
+             rf"listen {re.escape(path)}: Address already in use$",
+             p.stderr, re.M), "a regular file at the path: the start "
+             "fails with the reason", (p.returncode, p.stderr))
+        with open(path) as f:
+            t.eq(f.read(), "not a socket\n", "and the file is left alone")
+    finally:
+        srv.cleanup()
+
+
+def workers_die_at_start():
+    """Workers that cannot start (their chroot directory is gone) are
+    each logged with their exit status; after five in a row the master
+    pauses a second, and serves again once the cause is gone."""
+    if os.geteuid() != 0:
+        t.skip("workers dying at start", "needs root")
+        return
+    srv = Server(workers=1, settings=dict(
+        min_spare=1, max_spare=1, max_workers=1, max_sessions_per_worker=1))
+    root = os.path.join(srv.dir, "empty")
+    srv.settings["chroot"] = root
+    srv.write_conf()
+    with srv:
+        wait_for(lambda: [p for p in srv.workers()
+                          if "worker idle" in cmdline(p)])
+        os.rmdir(root)
+        # The one worker serves a client and ends (status 0): the next
+        # ones find no chroot directory.
+        c = srv.client()
+        c.cmd("QUIT")
+        line = srv.wait_log(r"worker \d+ exited with status 1$")
+        t.ok(line is not None, "a worker that cannot start is logged with "
+             "its exit status", "\n".join(srv.log[-8:]))
+        t.ok(srv.wait_log(rf"chroot {re.escape(root)}: No such file or "
+                          r"directory$") is not None,
+             "and the worker says why")
+        pause = srv.wait_log(r"workers keep dying at start; waiting a "
+                             r"second$")
+        log = list(srv.log)
+        before = log[:log.index(pause)] if pause in log else log
+        t.eq(len([x for x in before if "exited with status 1" in x]), 5,
+             "five in a row: the master says it pauses")
+        os.mkdir(root, 0o755)
+        c = srv.client()
+        t.eq(c.greeting, "+OK Postern POP3 server ready",
+             "the directory back, a client is served")
+
+
 workers_and_signals()
 grace_expires()
 config_check()
 daemon_mode()
 admin_hash()
+unix_socket_left()
+workers_die_at_start()
 t.done()

@@ -196,6 +196,27 @@ test_show(void **state)
 	fclose(fp);
 }
 
+/* test_show_days: a session older than a day shows its days first. */
+static void
+test_show_days(void **state)
+{
+	char		 out[4096];
+	FILE		*fp;
+	size_t		 n;
+
+	sb_session_pid(sb_session_add("pop3", "bob", "192.0.2.7", false,
+	    time(NULL) - (2 * 86400 + 3723)), 301);
+	fp = tmpfile();
+	assert_non_null(fp);
+	assert_int_equal(sb_show(getpid(), fp), 0);
+	rewind(fp);
+	n = fread(out, 1, sizeof(out) - 1, fp);
+	out[n] = '\0';
+	fclose(fp);
+	assert_non_null(strstr(out, "301     session session  pop3  -    "
+	    "2d01:02:03  192.0.2.7"));
+}
+
 int
 main(void)
 {
@@ -205,6 +226,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
 		cmocka_unit_test(test_refuse),
 		cmocka_unit_test_setup_teardown(test_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_days, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
