@@ -164,21 +164,15 @@ test_refuse(void **state)
 	assert_true(lmtp_protocol.local);
 }
 
-/* test_show: what postern status prints of a scoreboard. */
-static void
-test_show(void **state)
+/* shown: what sb_show() prints of this process's scoreboard (static
+ * storage). */
+static const char *
+shown(void)
 {
-	struct sb_addr	 a;
-	char		 out[4096];
+	static char	 out[4096];
 	FILE		*fp;
 	size_t		 n;
 
-	sb_addr_of("192.0.2.9", &a);
-	sb_worker_start(2, SB_WORKER, 1);
-	sb_worker_pid(2, 102);
-	sb_busy(2, "pop3", "192.0.2.9", &a, false, time(NULL) - 75);
-	sb_session_pid(sb_session_add("pop3", "al\033ice", "192.0.2.9", true,
-	    time(NULL) - 3700), 201);
 	fp = tmpfile();
 	assert_non_null(fp);
 	assert_int_equal(sb_show(getpid(), fp), 0);
@@ -186,6 +180,24 @@ test_show(void **state)
 	n = fread(out, 1, sizeof(out) - 1, fp);
 	out[n] = '\0';
 	fclose(fp);
+	return out;
+}
+
+/* test_show: what postern status prints of a scoreboard. */
+static void
+test_show(void **state)
+{
+	struct sb_addr	 a;
+	const char	*out;
+	FILE		*fp;
+
+	sb_addr_of("192.0.2.9", &a);
+	sb_worker_start(2, SB_WORKER, 1);
+	sb_worker_pid(2, 102);
+	sb_busy(2, "pop3", "192.0.2.9", &a, false, time(NULL) - 75);
+	sb_session_pid(sb_session_add("pop3", "al\033ice", "192.0.2.9", true,
+	    time(NULL) - 3700), 201);
+	out = shown();
 	assert_non_null(strstr(out, "workers: 1 busy, 0 idle (at most 4)"));
 	assert_non_null(strstr(out, "102     worker  busy     pop3  -     "
 	    "  0:01:15  192.0.2.9"));
@@ -200,19 +212,11 @@ test_show(void **state)
 static void
 test_show_days(void **state)
 {
-	char		 out[4096];
-	FILE		*fp;
-	size_t		 n;
+	const char	*out;
 
 	sb_session_pid(sb_session_add("pop3", "bob", "192.0.2.7", false,
 	    time(NULL) - (2 * 86400 + 3723)), 301);
-	fp = tmpfile();
-	assert_non_null(fp);
-	assert_int_equal(sb_show(getpid(), fp), 0);
-	rewind(fp);
-	n = fread(out, 1, sizeof(out) - 1, fp);
-	out[n] = '\0';
-	fclose(fp);
+	out = shown();
 	assert_non_null(strstr(out, "301     session session  pop3  -    "
 	    "2d01:02:03  192.0.2.7"));
 }
