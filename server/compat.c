@@ -30,7 +30,20 @@
  * than any parent's frames reach, less than the guard gap below. */
 #define SHED_STACK	(256 * 1024)
 
-#ifdef __linux__
+/* Builds with AddressSanitizer: its leak check traces the process as it
+ * exits, and its fake stack (detect_stack_use_after_return) crashed in a
+ * worker that had dropped its stack pages (shed_stack) and then called
+ * fatal().  Such test builds keep their stack, and let ptrace and
+ * signals through the filters. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COMPAT_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COMPAT_ASAN	1
+#endif
+#endif
+
+#if defined(__linux__) && !defined(COMPAT_ASAN)
 /* shed_stack: drops the stack pages below the caller's frames.  Not
  * inlined, so that its own frame is below the caller's. */
 static void __attribute__((noinline))
@@ -67,7 +80,9 @@ compat_shed_memory(void)
 {
 #ifdef __linux__
 	(void)malloc_trim(0);
+#ifndef COMPAT_ASAN
 	shed_stack();
+#endif
 #endif
 }
 
@@ -80,14 +95,8 @@ compat_shed_memory(void)
 #define SANDBOX_ARCH	AUDIT_ARCH_AARCH64
 #endif
 
-/* AddressSanitizer's leak check traces the process as it exits: test
- * builds with it let ptrace and signals through. */
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef COMPAT_ASAN
 #define SANDBOX_TRACED	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANDBOX_TRACED	1
-#endif
 #endif
 
 /* The same numbers on both architectures, for older headers. */

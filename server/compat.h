@@ -11,8 +11,8 @@
  * count against it when the parent writes its copies: the free memory of
  * the malloc heap (glibc's malloc_trim) and the stack below the caller's
  * frame (MADV_DONTNEED: it reads back as zeros if the stack grows there
- * again).  Linux only; elsewhere a no-op (OpenBSD's and FreeBSD's malloc
- * already return free pages).
+ * again; builds with AddressSanitizer keep it).  Linux only; elsewhere a
+ * no-op (OpenBSD's and FreeBSD's malloc already return free pages).
  */
 void	compat_shed_memory(void);
 
