@@ -8,10 +8,13 @@ max_connections connections, kept listeners' too after a change; a
 listener dropped from the file stops listening; a UNIX listener is kept
 by its path; settings that wait for a restart say so; a broken file, an
 unsafe chroot, or a listener that cannot be bound is refused with the
-reason and the old configuration keeps serving.  SIGTERM: idle workers end at once, busy clients get the
+reason and the old configuration keeps serving; the master and the auth
+process hold no more files after reloads and sessions than before.
+SIGTERM: idle workers end at once, busy clients get the
 protocol's closing reply when shutdown_grace runs out, and the master
 exits 0 without its pidfile.
 """
+import collections
 import os
 import re
 import signal
@@ -360,6 +363,106 @@ def reload_unix():
              "\n".join(srv.log[-6:]))
 
 
+def open_files(pid):
+    """What pid holds open, as a count of each file: sockets and pipes
+    by kind alone (their inodes change with every new one)."""
+    out = collections.Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            what = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        out[re.sub(r"^(socket|pipe):\[\d+\]$", r"\1", what)] += 1
+    return out
+
+
+def auth_files(srv):
+    """open_files() of the auth process, less the socket it holds for
+    each of its mail workers."""
+    auth = srv.authd()
+    out = open_files(auth)
+    out["socket"] -= len([p for p in srv.children(auth)
+                          if "posternd: mail" in Server.title(p)])
+    return out
+
+
+def sessions_of_each_kind(srv):
+    """A login, a failed one and a session ended by a drop over POP3, a
+    login over MRP and a delivery over LMTP."""
+    c = srv.client()
+    c.login()
+    c.cmd("STAT")
+    c.cmd("QUIT")
+    c.close()
+    c = srv.client()
+    c.login("alice", "wrong")
+    c.close()
+    c = srv.client()
+    c.login()
+    c.close()
+    s = socket.create_connection(("127.0.0.1", ports(srv, "mrp")[0]),
+                                 timeout=5)
+    s.sendall(b"LOGIN alice wonderland\r\nSELECT INBOX\r\nLOGOUT\r\n")
+    got = b""
+    while got.count(b"\r\n") < 5:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    s = socket.create_connection(("127.0.0.1", ports(srv, "lmtp")[0]),
+                                 timeout=5)
+    s.sendall(b"LHLO x\r\nMAIL FROM:<a@example.org>\r\n"
+              b"RCPT TO:<bob>\r\nDATA\r\n")
+    time.sleep(0.1)
+    s.sendall(b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    while s.recv(4096):
+        pass
+    s.close()
+
+
+def reload_no_leak():
+    """Files the master and the auth process hold are the same after
+    reloads (kept, changed and refused) with sessions of each kind
+    between them: a daemon reloaded every night for years must not
+    run out of descriptors."""
+    srv = Server()
+    base = ('listen { protocol = "mrp" address = "127.0.0.1" port = 0 }\n'
+            'listen { protocol = "lmtp" address = "127.0.0.1" port = 0 }\n')
+    srv.write_conf(base)
+    with srv:
+        sessions_of_each_kind(srv)
+        before = (open_files(srv.proc.pid), auth_files(srv))
+        gen = 1
+        for i in range(6):
+            extra = base
+            if i % 3 == 1:      # a listener added, dropped at the next
+                extra += ('listen { protocol = "pop1" '
+                          'address = "127.0.0.1" port = 0 }\n')
+            if i % 3 == 2:      # refused: the one in use stays
+                srv.write_conf(base + "bogus = 1\n")
+                t.ok(hup(srv, r"not reloaded") is not None,
+                     f"reload {i + 1}: a broken file is refused")
+                continue
+            srv.write_conf(extra)
+            gen += 1
+            t.ok(hup(srv, rf"reloaded \(generation {gen}\)") is not None,
+                 f"reload {i + 1}: configuration reloaded")
+            sessions_of_each_kind(srv)
+        srv.write_conf(base)
+        gen += 1
+        hup(srv, rf"reloaded \(generation {gen}\)")
+        sessions_of_each_kind(srv)
+        t.eq(open_files(srv.proc.pid), before[0], "the master holds the "
+             "same files after reloads and sessions as before")
+        # The auth process starts its mail workers anew after a reload,
+        # and more when a login finds them all busy: the one socket it
+        # holds for each is left out.
+        after = wait_for(lambda: auth_files(srv) == before[1])
+        t.ok(after, "so does the auth process, but for a socket per mail "
+             "worker", (auth_files(srv), before[1]))
+
+
 reload_changes()
 reload_refused()
 shutdown()
@@ -367,4 +470,5 @@ shutdown_kills()
 reload_restart_only()
 reload_privsep_refused()
 reload_unix()
+reload_no_leak()
 t.done()
