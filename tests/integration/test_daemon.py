@@ -16,7 +16,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import POSTERN, POSTERND, Client, Server, Tap, crlf, put  # noqa
+from postern import (POSTERN, POSTERND, Client, Server, Tap,  # noqa
+                     crlf, put, wait_for)
 
 t = Tap()
 
@@ -27,15 +28,6 @@ def cmdline(pid):
             return f.read().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
-
-
-def wait_for(pred, timeout=5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def workers_and_signals():

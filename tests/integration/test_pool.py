@@ -19,18 +19,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postern import (POSTERN, POSTERND, Client, Server,  # noqa: E402
-                     Tap)
+                     Tap, wait_for)
 
 t = Tap()
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def pool(srv):

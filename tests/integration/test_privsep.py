@@ -6,6 +6,8 @@ process that holds the server's end of that connection is found through
 /proc (the socket's inode in /proc/net/tcp, then /proc/*/fd) and its
 identity checked: before login the unprivileged user, chrooted to the
 empty directory; after it the mail user; never root, with no way back.
+The mail workers that serve session after session keep nothing of
+them: the same files open after ten sessions, ended or dropped.
 """
 import ctypes
 import os
@@ -18,7 +20,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import Server, Tap, build_shim, put  # noqa: E402
+from postern import (Server, Tap, build_shim, open_files,  # noqa: E402
+                     put, wait_for)
 
 t = Tap()
 
@@ -182,15 +185,24 @@ def main():
         # Accounts that run as mail_user are served by mail workers, one
         # session after another: logins start no new process.
         before = set(srv.sessions())
-        for _ in range(10):
+        files = {p: open_files(p) for p in before}
+        for i in range(10):
             c = srv.client()
             c.login()
+            c.cmd("STAT")
+            if i % 3 == 2:      # dropped, without QUIT
+                c.close()
+                continue
             c.cmd("QUIT")
             c.closed()
         after = set(srv.sessions())
         t.ok(len(before) == 4 and before == after,
              "ten logins were served by the same 4 mail workers",
              (sorted(before), sorted(after)))
+        t.ok(wait_for(lambda: {p: open_files(p) for p in after} == files),
+             "they hold the same files as before them (none left over "
+             "from a session, ended or dropped)",
+             ({p: open_files(p) for p in after}, files))
         t.ok(all(status(p)["Uid"] == [nobody.pw_uid] * 4 for p in after),
              "the mail workers run as mail_user, for good")
         t.ok(all(status(p).get("Seccomp", [2]) == [2] for p in after),

@@ -14,7 +14,6 @@ SIGTERM: idle workers end at once, busy clients get the
 protocol's closing reply when shutdown_grace runs out, and the master
 exits 0 without its pidfile.
 """
-import collections
 import os
 import re
 import signal
@@ -24,18 +23,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import Client, Server, Tap  # noqa: E402
+from postern import (Client, Server, Tap, open_files,  # noqa: E402
+                     wait_for)
 
 t = Tap()
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def ports(srv, proto="pop3"):
@@ -361,19 +352,6 @@ def reload_unix():
                               r" \(pop1\)$"),
              "a new path is bound, the old one closed",
              "\n".join(srv.log[-6:]))
-
-
-def open_files(pid):
-    """What pid holds open, as a count of each file: sockets and pipes
-    by kind alone (their inodes change with every new one)."""
-    out = collections.Counter()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            what = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        out[re.sub(r"^(socket|pipe):\[\d+\]$", r"\1", what)] += 1
-    return out
 
 
 def auth_files(srv):

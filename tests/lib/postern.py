@@ -5,6 +5,7 @@ Server    a real build/posternd on an ephemeral loopback port, with its own
           temporary configuration, passwd-file and Maildirs.
 Client    a raw POP3 client over a socket, for exact replies.
 """
+import collections
 import os
 import re
 import shutil
@@ -89,6 +90,30 @@ def crlf(data):
     out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
     if out and not out.endswith(b"\n"):
         out += b"\r\n"
+    return out
+
+
+def wait_for(pred, timeout=10):
+    """Whether pred() comes true within timeout seconds, asked every
+    50 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def open_files(pid):
+    """What pid holds open, as a count of each file: sockets and pipes
+    by kind alone (their inodes change with every new one)."""
+    out = collections.Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            what = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        out[re.sub(r"^(socket|pipe):\[\d+\]$", r"\1", what)] += 1
     return out
 
 
