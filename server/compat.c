@@ -80,6 +80,10 @@ compat_shed_memory(void)
 {
 #ifdef __linux__
 	(void)malloc_trim(0);
+#ifdef M_MMAP_THRESHOLD
+	(void)mallopt(M_MMAP_THRESHOLD, COMPAT_HEAP_KEPT);
+	(void)mallopt(M_TRIM_THRESHOLD, COMPAT_HEAP_KEPT);
+#endif
 #ifndef COMPAT_ASAN
 	shed_stack();
 #endif
