@@ -153,11 +153,19 @@ def server():
     return srv.start()
 
 
-def pop3(srv):
-    c = Conn(srv.port)
+def logged_in(srv, proto):
+    """A connection to proto's listener after its greeting, USER and
+    PASS (POP3, RFC 918 POP and PAPM share them), and the reply to
+    PASS."""
+    c = Conn(srv.port if proto == "pop3" else port_of(srv, proto))
     c.line()
     c.cmd(f"USER {USER}")
-    t.ok(c.cmd(f"PASS {PASSWORD}").startswith("+OK"), "POP3 login")
+    return c, c.cmd(f"PASS {PASSWORD}")
+
+
+def pop3(srv):
+    c, r = logged_in(srv, "pop3")
+    t.ok(r.startswith("+OK"), "POP3 login")
     t.ok(c.cmd("RETR 1").startswith("+OK"), "POP3 RETR of 64 MiB: +OK")
     t.eq(c.until_dot(), crlf_sha(MESSAGE), "POP3 RETR: the message whole")
     t.ok(c.cmd("TOP 1 1000000").startswith("+OK"), "POP3 TOP 1 1000000")
@@ -168,10 +176,7 @@ def pop3(srv):
 
 
 def pop1(srv):
-    c = Conn(port_of(srv, "pop1"))
-    c.line()
-    c.cmd(f"USER {USER}")
-    c.cmd(f"PASS {PASSWORD}")
+    c, _ = logged_in(srv, "pop1")
     r = c.cmd("RETR INBOX")
     m = re.match(r"#(\d+)", r)
     t.ok(m and int(m.group(1)) > BIG, "RFC 918 RETR: #xxx counts the "
@@ -188,10 +193,7 @@ def pop1(srv):
 
 
 def papm_pull(srv):
-    c = Conn(port_of(srv, "papm"))
-    c.line()
-    c.cmd(f"USER {USER}")
-    c.cmd(f"PASS {PASSWORD}")
+    c, _ = logged_in(srv, "papm")
     t.ok(c.cmd("READ 1").startswith("+OK 1 "), "PAPM READ 1: +OK")
     t.eq(c.until_dot(), crlf_sha(MESSAGE), "PAPM READ: the message whole")
     check_peak(srv, "PAPM READ")
@@ -237,10 +239,7 @@ def lmtp(srv):
 
 
 def papm_push(srv):
-    c = Conn(port_of(srv, "papm"))
-    c.line()
-    c.cmd(f"USER {USER}")
-    c.cmd(f"PASS {PASSWORD}")
+    c, _ = logged_in(srv, "papm")
     c.cmd("HELO example.org")
     t.eq(c.cmd(f"MAIL FROM: {USER}@example.org"), "+OK", "PAPM MAIL FROM")
     t.eq(c.cmd(f"RCPT TO: {USER}@example.org"), "+OK", "PAPM RCPT TO")
