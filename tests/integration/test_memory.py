@@ -153,6 +153,13 @@ def server():
     return srv.start()
 
 
+def finish(srv, c, what):
+    """check_peak() while the session is open, then QUIT."""
+    check_peak(srv, what)
+    c.cmd("QUIT")
+    c.close()
+
+
 def logged_in(srv, proto):
     """A connection to proto's listener after its greeting, USER and
     PASS (POP3, RFC 918 POP and PAPM share them), and the reply to
@@ -170,9 +177,7 @@ def pop3(srv):
     t.eq(c.until_dot(), crlf_sha(MESSAGE), "POP3 RETR: the message whole")
     t.ok(c.cmd("TOP 1 1000000").startswith("+OK"), "POP3 TOP 1 1000000")
     t.eq(c.until_dot(), crlf_sha(MESSAGE), "POP3 TOP: all of its lines")
-    check_peak(srv, "POP3 RETR and TOP")
-    c.cmd("QUIT")
-    c.close()
+    finish(srv, c, "POP3 RETR and TOP")
 
 
 def pop1(srv):
@@ -187,18 +192,14 @@ def pop1(srv):
              c.take(int(m.group(1))), "RCEV: #xxx octets, the message's "
              "end among them")
         t.eq(c.cmd("RCVD"), "+OK", "and nothing more")
-    check_peak(srv, "RFC 918 POP RCEV")
-    c.cmd("QUIT")
-    c.close()
+    finish(srv, c, "RFC 918 POP RCEV")
 
 
 def papm_pull(srv):
     c, _ = logged_in(srv, "papm")
     t.ok(c.cmd("READ 1").startswith("+OK 1 "), "PAPM READ 1: +OK")
     t.eq(c.until_dot(), crlf_sha(MESSAGE), "PAPM READ: the message whole")
-    check_peak(srv, "PAPM READ")
-    c.cmd("QUIT")
-    c.close()
+    finish(srv, c, "PAPM READ")
 
 
 def mrp(srv):
@@ -233,9 +234,7 @@ def lmtp(srv):
     t.ok(c.cmd("DATA").startswith("354"), "LMTP DATA")
     c.send_body(MESSAGE)
     t.ok(c.line().startswith("250"), "LMTP: 64 MiB delivered")
-    check_peak(srv, "LMTP DATA")
-    c.cmd("QUIT")
-    c.close()
+    finish(srv, c, "LMTP DATA")
 
 
 def papm_push(srv):
@@ -246,9 +245,7 @@ def papm_push(srv):
     t.eq(c.cmd("DATA"), "+OK", "PAPM DATA")
     c.send_body(MESSAGE)
     t.ok(c.line().startswith("+OK"), "PAPM push: 64 MiB delivered")
-    check_peak(srv, "PAPM push")
-    c.cmd("QUIT")
-    c.close()
+    finish(srv, c, "PAPM push")
 
 
 def deliver(srv):
