@@ -504,7 +504,13 @@ serve_resumed(const struct conf *conf, const struct wire_req *rq,
 		close(s.deliverq);
 }
 
-/* session_signals: a session finishes, or is killed after the grace. */
+/*
+ * session_signals: in a child of the auth process.  A session finishes,
+ * or is killed after the grace; and none of the auth process's handlers
+ * stays, whose wake pipe is closed here: its descriptor's number may be
+ * a connection's by the time a signal comes.  The session's own handlers
+ * (worker.c) come with its protocol.
+ */
 static void
 session_signals(void)
 {
@@ -515,6 +521,8 @@ session_signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 }
@@ -896,22 +904,6 @@ chan_drop(struct chans *ch, size_t i)
 	ch->c[i] = ch->c[--ch->n];
 }
 
-/* request_signals: a child serving a delivery request finishes it,
- * whatever the auth process is told; only SIGKILL ends it sooner (at
- * the end of a shutdown's grace). */
-static void
-request_signals(void)
-{
-	struct sigaction sa;
-
-	session_signals();
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-}
-
 /* chan_request: reads the request waiting on channel i and starts a
  * child (root) that serves it; the channel is not read again until that
  * child ends.  A channel the session closed, or that carried a malformed
@@ -941,7 +933,9 @@ chan_request(struct authd *a, size_t i)
 		chan_drop(ch, i);	/* the session's request fails */
 	} else if (pid == 0) {
 		close_inherited(a, c->fd);
-		request_signals();
+		/* It finishes the request whatever the auth process is
+		 * told; only SIGKILL ends it sooner (a shutdown's end). */
+		session_signals();
 		delegate_serve(conf, &who, c->fd, req, spool);
 	} else {
 		c->busy = pid;

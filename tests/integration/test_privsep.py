@@ -56,7 +56,8 @@ def holders(inode):
 
 
 def status(pid):
-    """Uid, Gid and Groups lines of /proc/PID/status, as int lists."""
+    """Uid, Gid and Groups lines of /proc/PID/status (and the seccomp
+    ones), as int lists; SigCgt, the signals it catches, as a mask."""
     out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -64,6 +65,8 @@ def status(pid):
             if key in ("Uid", "Gid", "Groups", "Seccomp", "NoNewPrivs",
                        "Seccomp_filters"):
                 out[key] = [int(x) for x in value.split()]
+            elif key == "SigCgt":
+                out[key] = int(value, 16)
     return out
 
 
@@ -138,6 +141,13 @@ def main():
             t.eq((st["Seccomp"], st["NoNewPrivs"]), ([2], [0]),
                  "the auth process has a seccomp filter, without "
                  "no_new_privs (PAM's helpers are programs)")
+
+        wait_for(lambda: len(srv.sessions()) == 4)
+        caught = {p: status(p).get("SigCgt") for p in srv.sessions()}
+        t.ok(len(caught) == 4 and set(caught.values()) == {0},
+             "mail workers waiting for their first session catch no "
+             "signal: none of the auth process's handlers, whose wake "
+             "pipe they have closed, runs in them", caught)
 
         c = srv.client()
         pre = check(c, srv, pw.pw_uid, pw.pw_gid, "/var/empty",
