@@ -407,18 +407,25 @@ test_parent_untouched(void **state)
 	close(fd);
 }
 
-/* resident_kb: this process's resident memory, from /proc. */
+/* resident_kb: this process's resident memory, from /proc (the second
+ * field of statm, in pages); -1 if it cannot be read. */
 static long
 resident_kb(void)
 {
-	long	 size, resident = -1;
+	char	 line[128], *p, *end;
+	long	 resident;
 	FILE	*f;
 
 	if ((f = fopen("/proc/self/statm", "r")) == NULL)
 		return -1;
-	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-		resident = -1;
+	p = fgets(line, sizeof(line), f);
 	fclose(f);
+	if (p == NULL || (p = strchr(line, ' ')) == NULL)
+		return -1;
+	errno = 0;
+	resident = strtol(p + 1, &end, 10);
+	if (errno != 0 || end == p + 1)
+		return -1;
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
