@@ -30,12 +30,6 @@ MSG1 = "From: a@example.org\nSubject: one\n\nbody one\n.\n..dots\n"
 MSG2 = "Subject: two\n\nno final newline"
 
 
-def sanitized(path):
-    """Whether the binary at path was built with AddressSanitizer."""
-    with open(path, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 def wrapper(tmp):
     """A script that runs the real posternd under memcheck."""
     path = os.path.join(tmp, "posternd")
@@ -111,7 +105,7 @@ def main():
     if not os.access(postern.POSTERND, os.X_OK):
         t.ok(False, "posternd is built", postern.POSTERND)
         t.done()
-    if sanitized(postern.POSTERND):
+    if postern.sanitized():
         t.skip("posternd under valgrind",
                "posternd is built with the sanitizers (SANITIZE=1)")
         t.done()

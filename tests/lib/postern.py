@@ -117,6 +117,13 @@ def open_files(pid):
     return out
 
 
+def sanitized(path=None):
+    """Whether the binary at path (posternd by default) was built with
+    AddressSanitizer (make check SANITIZE=1)."""
+    with open(path or POSTERND, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def build_shim(name, dirname):
     """Compiles the LD_PRELOAD shim tests/shims/NAME.c into dirname; its
     path, or None without a compiler (a shim that does not compile is an
