@@ -20,39 +20,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import (Server, Tap, build_shim, open_files,  # noqa: E402
-                     put, wait_for)
+from postern import (Server, Tap, build_shim, holders,  # noqa: E402
+                     open_files, put, socket_inode, wait_for)
 
 t = Tap()
-
-
-def socket_inode(server_port, client_port):
-    """The inode of the server's end of a loopback TCP connection."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            local = int(fields[1].split(":")[1], 16)
-            remote = int(fields[2].split(":")[1], 16)
-            if local == server_port and remote == client_port:
-                return fields[9]
-    return None
-
-
-def holders(inode):
-    """Pids of the processes with a descriptor on socket inode."""
-    out = []
-    want = f"socket:[{inode}]"
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == want:
-                    out.append(int(pid))
-                    break
-        except OSError:
-            continue
-    return out
 
 
 def status(pid):

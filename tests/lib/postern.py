@@ -124,6 +124,35 @@ def sanitized(path=None):
         return b"__asan_init" in f.read()
 
 
+def socket_inode(server_port, client_port):
+    """The inode of the server's end of a loopback TCP connection."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local = int(fields[1].split(":")[1], 16)
+            remote = int(fields[2].split(":")[1], 16)
+            if local == server_port and remote == client_port:
+                return fields[9]
+    return None
+
+
+def holders(inode):
+    """Pids of the processes with a descriptor on socket inode."""
+    out = []
+    want = f"socket:[{inode}]"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == want:
+                    out.append(int(pid))
+                    break
+        except OSError:
+            continue
+    return out
+
+
 def build_shim(name, dirname):
     """Compiles the LD_PRELOAD shim tests/shims/NAME.c into dirname; its
     path, or None without a compiler (a shim that does not compile is an
