@@ -4,7 +4,9 @@
  * like the RFC's command table; the message goes to a spool file in
  * lmtp_temp_dir and from there into each recipient's Maildir through
  * server/mda.c, in a child that takes the recipient's uid when the
- * worker is root.  It never holds a message in memory, never delivers as
+ * worker is root; a root worker serves the session in a child without
+ * root, which asks it for lookups and deliveries (server/delegate.h).
+ * It never holds a message in memory, never delivers as
  * uid 0 by a passwd-file entry's asking, and never replies 250 for a
  * message that is not synced into new/.
  */
@@ -25,6 +27,7 @@
 #include "protocols/protocol.h"
 #include "protocols/spool.h"
 #include "server/auth.h"
+#include "server/delegate.h"
 #include "server/io.h"
 #include "server/limits.h"
 #include "server/log.h"
@@ -32,7 +35,7 @@
 #include "server/session.h"
 
 /* An address between < and > (RFC 5321 4.5.3.1.3: a path is 256). */
-#define LMTP_ADDR_MAX		512
+#define LMTP_ADDR_MAX		DELEGATE_ADDR_MAX
 
 /* Recipients in one transaction (RFC 5321 4.5.3.1.8: at least 100). */
 #define LMTP_RCPT_MAX		1000
@@ -323,7 +326,9 @@ cmd_rcpt(struct lmtp *l, char *args)
 		reply(l, "452 4.5.3 too many recipients");
 		return CMD_OK;
 	}
-	if ((rc = mda_lookup(l->s->conf, addr, &u)) != MDA_FOUND)
+	rc = delegate_available(l->s) ? delegate_find(l->s, addr, &u) :
+	    mda_lookup(l->s->conf, addr, &u);
+	if (rc != MDA_FOUND)
 		refuse_rcpt(l, addr, rc);
 	else if (add_rcpt(l, addr, &u) == -1) {
 		log_warn("lmtp: rcpt");
@@ -383,8 +388,44 @@ deliver_reply(struct lmtp *l, const struct rcpt *r, const struct mda_job *res)
 		    strerror(res->err));
 }
 
+/* delegated: has the root local worker write the copies of the n
+ * recipients from rcpt[first] (delegate.h: each on its own), and
+ * replies for each. */
+static void
+delegated(struct lmtp *l, size_t first, size_t n)
+{
+	struct delegate_rcpt r[DELEGATE_RCPT_MAX];
+	struct mda_job	 res;
+	size_t		 i, failed = 0;
+	int		 rc, saved;
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < n; i++) {
+		r[i].addr = l->rcpt[first + i].addr;
+		r[i].user = l->rcpt[first + i].user;
+	}
+	rc = delegate_begin(l->s, l->from, l->sp.fd, r, n);
+	saved = errno;
+	for (i = 0; i < n; i++)
+		failed += r[i].err != 0;
+	if (rc == 0 || (failed > 0 && failed < n))
+		(void)delegate_end(l->s, true, r, n);
+	else if (failed == 0)		/* no answer: nothing begun */
+		for (i = 0; i < n; i++)
+			r[i].err = saved != 0 ? saved : EIO;
+	for (i = 0; i < n; i++) {
+		memset(&res, 0, sizeof(res));
+		res.err = r[i].err;
+		res.size = r[i].size;
+		memcpy(res.name, r[i].name, sizeof(res.name));
+		deliver_reply(l, &l->rcpt[first + i], &res);
+	}
+}
+
 /* deliver_all: delivers the spooled message to every recipient, one
- * reply each (RFC 2033 section 4.2). */
+ * reply each (RFC 2033 section 4.2): through the root local worker, a
+ * request per DELEGATE_RCPT_MAX of them, when this is its session's
+ * child, else here. */
 static void
 deliver_all(struct lmtp *l)
 {
@@ -392,6 +433,14 @@ deliver_all(struct lmtp *l)
 	const struct rcpt *r;
 	size_t		 i;
 
+	if (delegate_available(l->s)) {
+		session_title(l->s, "delivering");
+		for (i = 0; i < l->nrcpt; i += DELEGATE_RCPT_MAX)
+			delegated(l, i, l->nrcpt - i < DELEGATE_RCPT_MAX ?
+			    l->nrcpt - i : DELEGATE_RCPT_MAX);
+		session_title(l->s, "idle");
+		return;
+	}
 	for (i = 0; i < l->nrcpt; i++) {
 		r = &l->rcpt[i];
 		session_title(l->s, r->user);

@@ -914,7 +914,7 @@ chan_request(struct authd *a, size_t i)
 	const struct conf	*conf = &a->conf;
 	struct chans		*ch = &a->ch;
 	struct chan		*c = &ch->c[i];
-	struct delegate_peer	 who = { c->user, c->proto, c->rip };
+	struct delegate_peer	 who = { c->user, c->proto, c->rip, false };
 	struct delegate_req	*req;
 	int			 spool;
 	pid_t			 pid;
@@ -937,6 +937,7 @@ chan_request(struct authd *a, size_t i)
 		 * told; only SIGKILL ends it sooner (a shutdown's end). */
 		session_signals();
 		delegate_serve(conf, &who, c->fd, req, spool);
+		_exit(0);
 	} else {
 		c->busy = pid;
 		kids_add(&a->kids, pid);

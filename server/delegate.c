@@ -1,10 +1,10 @@
 /*
- * delegate.c: deliveries a session asks the auth process for (delegate.h):
- * the request and answers on the wire, the session's side, and the auth
- * process's child that checks a request and makes its copies.  The child
- * trusts no field: it takes the sender's owner from the auth process's
- * record of the session, and each recipient's identity from the account
- * database.
+ * delegate.c: deliveries a session asks the auth process, or a root
+ * local worker, for (delegate.h): the request and answers on the wire,
+ * the session's side, and the root side that checks a request and makes
+ * its copies.  That side trusts no field: it takes the sender's owner
+ * from the auth process's record of the session, and each recipient's
+ * identity from the account database.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -30,6 +30,7 @@
 
 #define DELEGATE_MAGIC	0x50535044u	/* "PSPD": requests, answers */
 #define LOOKUP_MAGIC	0x5053504cu	/* "PSPL": lookups, their answers */
+#define FIND_MAGIC	0x50535046u	/* "PSPF": finds by address, theirs */
 
 /* Seconds a session waits for the answer to a lookup. */
 #define LOOKUP_WAIT	30
@@ -89,9 +90,16 @@ struct wire_lookup {
 	char		 user[USER_MAX + 1];
 };
 
+/* A local worker's channel: the account mail to an address goes to. */
+struct wire_find {
+	uint32_t	 magic;
+	char		 addr[DELEGATE_ADDR_MAX + 1];
+};
+
 struct wire_found {
 	uint32_t	 magic;
-	uint32_t	 result;	/* enum auth_result */
+	uint32_t	 result;	/* enum auth_result; for a find, enum
+					   mda_found */
 	struct auth_user u;
 };
 
@@ -100,7 +108,7 @@ struct wire_found {
 bool
 delegate_available(const struct session *s)
 {
-	return s->resumed && s->deliverq >= 0;
+	return (s->resumed || s->split) && s->deliverq >= 0;
 }
 
 /* fill_req: the wire form of a request.  -1 (errno) when it cannot be. */
@@ -221,31 +229,28 @@ lost(struct session *s)
 {
 	int	 saved = errno;
 
-	log_warn("%s: user=<%s> rip=%s: the auth process's delivery channel",
-	    s->proto->name, s->user, s->rip);
+	log_warn("%s: user=<%s> rip=%s: the %s's delivery channel",
+	    s->proto->name, s->user, s->rip, s->split ? "local worker" :
+	    "auth process");
 	close(s->deliverq);
 	s->deliverq = -1;
 	errno = saved;
 }
 
-enum auth_result
-delegate_lookup(struct session *s, const char *user, struct auth_user *u)
+/* ask: sends the lookup q (len octets, its magic first) and waits for
+ * its answer, whose result must be at most max.  Returns 0; -1 when the
+ * channel failed (it is closed: lost()). */
+static int
+ask(struct session *s, const void *q, size_t len, uint32_t max,
+    struct wire_found *a)
 {
-	struct wire_lookup q;
-	struct wire_found a;
 	struct pollfd	 pfd = { s->deliverq, POLLIN, 0 };
+	uint32_t	 magic;
 	ssize_t		 n;
 	int		 r;
 
-	memset(u, 0, sizeof(*u));
-	if (s->deliverq < 0)
-		return AUTH_TEMPFAIL;	/* gone for good; lost() said why */
-	memset(&q, 0, sizeof(q));
-	q.magic = LOOKUP_MAGIC;
-	if (strlcpy(q.user, user, sizeof(q.user)) >= sizeof(q.user))
-		return AUTH_FAILED;	/* no account has so long a name */
-	if (send(s->deliverq, &q, sizeof(q), MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof(q))
+	memcpy(&magic, q, sizeof(magic));
+	if (send(s->deliverq, q, len, MSG_NOSIGNAL) != (ssize_t)len)
 		goto lost;
 	while ((r = poll(&pfd, 1, LOOKUP_WAIT * 1000)) == -1 && errno == EINTR)
 		;
@@ -254,23 +259,59 @@ delegate_lookup(struct session *s, const char *user, struct auth_user *u)
 			errno = ETIMEDOUT;
 		goto lost;
 	}
-	while ((n = recv(s->deliverq, &a, sizeof(a), 0)) == -1 &&
+	while ((n = recv(s->deliverq, a, sizeof(*a), 0)) == -1 &&
 	    errno == EINTR)
 		;
-	if (n != (ssize_t)sizeof(a) || a.magic != LOOKUP_MAGIC ||
-	    a.result > AUTH_TEMPFAIL) {
+	if (n != (ssize_t)sizeof(*a) || a->magic != magic || a->result > max) {
 		errno = n == 0 ? ECONNRESET : EPROTO;
 		goto lost;
 	}
-	if (a.result == AUTH_OK) {
-		*u = a.u;
-		u->name[sizeof(u->name) - 1] = '\0';
-		u->maildir[sizeof(u->maildir) - 1] = '\0';
-	}
-	return (enum auth_result)a.result;
+	a->u.name[sizeof(a->u.name) - 1] = '\0';
+	a->u.maildir[sizeof(a->u.maildir) - 1] = '\0';
+	return 0;
 lost:
 	lost(s);
-	return AUTH_TEMPFAIL;
+	return -1;
+}
+
+enum auth_result
+delegate_lookup(struct session *s, const char *user, struct auth_user *u)
+{
+	struct wire_lookup q;
+	struct wire_found a;
+
+	memset(u, 0, sizeof(*u));
+	if (s->deliverq < 0)
+		return AUTH_TEMPFAIL;	/* gone for good; lost() said why */
+	memset(&q, 0, sizeof(q));
+	q.magic = LOOKUP_MAGIC;
+	if (strlcpy(q.user, user, sizeof(q.user)) >= sizeof(q.user))
+		return AUTH_FAILED;	/* no account has so long a name */
+	if (ask(s, &q, sizeof(q), AUTH_TEMPFAIL, &a) == -1)
+		return AUTH_TEMPFAIL;
+	if (a.result == AUTH_OK)
+		*u = a.u;
+	return (enum auth_result)a.result;
+}
+
+enum mda_found
+delegate_find(struct session *s, const char *addr, struct auth_user *u)
+{
+	struct wire_find q;
+	struct wire_found a;
+
+	memset(u, 0, sizeof(*u));
+	if (s->deliverq < 0)
+		return MDA_UNREADABLE;	/* gone for good; lost() said why */
+	memset(&q, 0, sizeof(q));
+	q.magic = FIND_MAGIC;
+	if (strlcpy(q.addr, addr, sizeof(q.addr)) >= sizeof(q.addr))
+		return MDA_UNKNOWN;	/* no delivery takes so long a one */
+	if (ask(s, &q, sizeof(q), MDA_NOIDENT, &a) == -1)
+		return MDA_UNREADABLE;
+	if (a.result == MDA_FOUND)
+		*u = a.u;
+	return (enum mda_found)a.result;
 }
 
 int
@@ -399,7 +440,8 @@ delegate_recv(int fd, const struct delegate_peer *who,
 	*req_r = NULL;
 	*spool_r = -1;
 	if ((rq = malloc(sizeof(*rq))) == NULL) {
-		log_warn("authd: delivery request");
+		log_warn("%s: delivery request", who->mta ? who->proto :
+		    "authd");
 		return -1;
 	}
 	memset(&msg, 0, sizeof(msg));
@@ -419,9 +461,9 @@ delegate_recv(int fd, const struct delegate_peer *who,
 		return 1;
 	}
 	if (n > 0)
-		log_warnx("authd: user=<%s> rip=%s proto=%s: a malformed "
-		    "delivery request: channel closed", who->user, who->rip,
-		    who->proto);
+		log_warnx("%s: user=<%s> rip=%s proto=%s: a malformed "
+		    "delivery request: channel closed", who->mta ? who->proto :
+		    "authd", who->user, who->rip, who->proto);
 	if (*spool_r != -1)
 		close(*spool_r);
 	*spool_r = -1;
@@ -441,7 +483,8 @@ delegate_lookup_waiting(int fd)
 	uint32_t	 magic = 0;
 
 	return recv(fd, &magic, sizeof(magic), MSG_PEEK | MSG_DONTWAIT) ==
-	    (ssize_t)sizeof(magic) && magic == LOOKUP_MAGIC;
+	    (ssize_t)sizeof(magic) && (magic == LOOKUP_MAGIC ||
+	    magic == FIND_MAGIC);
 }
 
 int
@@ -480,14 +523,17 @@ delegate_lookup_answer(const struct conf *conf,
 }
 
 /* address_ok: whether a is an address as PAPM takes them: 1 to
- * DELEGATE_ADDR_MAX printable octets, no '<' or '>'. */
+ * DELEGATE_ADDR_MAX printable octets, no '<' or '>'; for the MTA (LMTP's
+ * path syntax), 8-bit octets too. */
 static bool
-address_ok(const char *a)
+address_ok(const char *a, bool mta)
 {
-	size_t	 i;
+	const unsigned char *p = (const unsigned char *)a;
+	size_t		 i;
 
-	for (i = 0; a[i] != '\0'; i++)
-		if (a[i] < 0x21 || a[i] > 0x7e || a[i] == '<' || a[i] == '>')
+	for (i = 0; p[i] != '\0'; i++)
+		if (p[i] < 0x21 || p[i] == 0x7f || (p[i] > 0x7f && !mta) ||
+		    p[i] == '<' || p[i] == '>')
 			return false;
 	return i > 0;
 }
@@ -501,15 +547,19 @@ refusal(const struct conf *conf, const struct delegate_peer *who,
 	struct stat	 st;
 	uint32_t	 i;
 
-	if (!address_ok(rq->sender) ||
+	if (who->mta ? rq->sender[0] != '\0' && !address_ok(rq->sender,
+	    true) : !address_ok(rq->sender, false) ||
 	    !mda_own_address(conf, who->user, rq->sender))
-		return "the sender is not an address of the account";
+		return who->mta ? "the sender is no address" :
+		    "the sender is not an address of the account";
 	for (i = 0; i < rq->nrcpt; i++)
-		if (!address_ok(rq->rcpt[i].addr))
+		if (!address_ok(rq->rcpt[i].addr, who->mta))
 			return "a recipient is no address";
 	if (fstat(spool, &st) == -1 || !S_ISREG(st.st_mode))
 		return "the message is not a regular file";
-	if (st.st_size > conf->papm_max_message_size)
+	if (who->mta && st.st_size > conf->lmtp_max_message_size)
+		return "the message is over lmtp_max_message_size";
+	if (!who->mta && st.st_size > conf->papm_max_message_size)
 		return "the message is over papm_max_message_size";
 	return NULL;
 }
@@ -581,11 +631,14 @@ begin(const struct conf *conf, const struct delegate_peer *who,
 	enum mda_found	 found;
 	char		 safe[USER_MAX + 1];
 
-	if ((found = mda_account(conf, r->user, &u)) != MDA_FOUND)
+	found = who->mta ? mda_lookup(conf, r->addr, &u) :
+	    mda_account(conf, r->user, &u);
+	if (found != MDA_FOUND)
 		jobs[i].err = found_err(found);
 	else
-		(void)mda_begin(conf, m, &u, NULL, jobs, i);
-	if (jobs[i].err != 0) {
+		(void)mda_begin(conf, m, &u, who->mta ? r->addr : NULL, jobs,
+		    i);
+	if (jobs[i].err != 0 && !who->mta) {
 		session_safe(r->user, safe, sizeof(safe));
 		log_warnx("push: failed: user=<%s> rip=%s proto=%s from=<%s> "
 		    "rcpt=<%s> account=<%s> reason=%s", who->user, who->rip,
@@ -595,15 +648,20 @@ begin(const struct conf *conf, const struct delegate_peer *who,
 	return jobs[i].err;
 }
 
-/* finish: ends every job as the session said; logs each copy. */
+/* finish: ends every job as the session said; logs each copy, but for
+ * the MTA, whose session logs them. */
 static void
 finish(const struct delegate_peer *who, const struct delegate_req *rq,
     struct mda_job *jobs, size_t n, bool commit)
 {
 	size_t	 i;
+	int	 rc;
 
 	for (i = 0; i < n; i++) {
-		if (mda_end(&jobs[i], commit) == -1)
+		rc = mda_end(&jobs[i], commit);
+		if (who->mta)
+			continue;
+		if (rc == -1)
 			log_warnx("push: failed: user=<%s> rip=%s proto=%s "
 			    "from=<%s> rcpt=<%s> account=<%s> reason=%s",
 			    who->user, who->rip, who->proto, rq->sender,
@@ -616,7 +674,11 @@ finish(const struct delegate_peer *who, const struct delegate_req *rq,
 			    rq->sender, rq->rcpt[i].addr, rq->rcpt[i].user,
 			    jobs[i].name, (long long)jobs[i].size);
 	}
-	if (!commit)
+	if (!commit && who->mta)
+		log_info("%s: rip=%s from=<%s> rcpts=%zu: nothing delivered: "
+		    "given up by the session", who->proto, who->rip,
+		    rq->sender, n);
+	else if (!commit)
 		log_info("push: nothing delivered: user=<%s> rip=%s proto=%s "
 		    "from=<%s> rcpts=%zu: given up by the session", who->user,
 		    who->rip, who->proto, rq->sender, n);
@@ -627,37 +689,98 @@ delegate_serve(const struct conf *conf, const struct delegate_peer *who,
     int fd, const struct delegate_req *rq, int spool)
 {
 	struct mda_job		 jobs[DELEGATE_RCPT_MAX];
-	struct mda_msg		 m = { spool, NULL };	/* no header added */
+	struct mda_msg		 m = { spool, NULL };	/* PAPM: no header */
 	const char		*why;
 	char			 safe[DELEGATE_ADDR_MAX + 1];
-	size_t			 i, n = rq->nrcpt;
-	int			 err = 0;
+	size_t			 i, n = rq->nrcpt, begun = 0;
 
-	setproctitle("%s %s push", who->proto, who->user);
+	if (!who->mta)
+		setproctitle("%s %s push", who->proto, who->user);
+	else
+		m.sender = rq->sender;
 	memset(jobs, 0, sizeof(jobs));
 	if ((why = refusal(conf, who, rq, spool)) != NULL) {
 		session_safe(rq->sender, safe, sizeof(safe));
-		log_warnx("push: refused: user=<%s> rip=%s proto=%s "
-		    "from=<%s>: %s", who->user, who->rip, who->proto, safe,
-		    why);
+		log_warnx("%s: refused: user=<%s> rip=%s proto=%s "
+		    "from=<%s>: %s", who->mta ? who->proto : "push", who->user,
+		    who->rip, who->proto, safe, why);
 		for (i = 0; i < n; i++)
 			jobs[i].err = EPERM;
 		(void)answer(fd, PHASE_READY, jobs, n);
-		_exit(0);
+		return;
 	}
-	for (i = 0; i < n && err == 0; i++)
-		err = begin(conf, who, rq, &m, jobs, i);
-	if (err != 0) {
+	/* PAPM's copies are all or none; the MTA's each on its own. */
+	for (i = 0; i < n && (begun == i || who->mta); i++)
+		if (begin(conf, who, rq, &m, jobs, i) == 0)
+			begun++;
+	if (begun < n && (!who->mta || begun == 0)) {
 		for (i = 0; i < n; i++)
 			(void)mda_end(&jobs[i], false);
 		(void)answer(fd, PHASE_READY, jobs, n);
-		_exit(0);
+		return;
 	}
 	if (answer(fd, PHASE_READY, jobs, n) == -1) {
 		finish(who, rq, jobs, n, false);
-		_exit(0);
+		return;
 	}
 	finish(who, rq, jobs, n, word(conf, fd));
 	(void)answer(fd, PHASE_DONE, jobs, n);
-	_exit(0);
+}
+
+/* find_answer: answers the find by address waiting on a local worker's
+ * channel fd.  Returns 0; -1 for a malformed one or an answer that
+ * could not be sent (logged). */
+static int
+find_answer(const struct conf *conf, const struct delegate_peer *who, int fd)
+{
+	struct wire_find q;
+	struct wire_found a;
+	ssize_t		 n;
+
+	while ((n = recv(fd, &q, sizeof(q), MSG_TRUNC)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(q) || q.magic != FIND_MAGIC ||
+	    memchr(q.addr, '\0', sizeof(q.addr)) == NULL) {
+		log_warnx("%s: rip=%s: a malformed lookup from the session",
+		    who->proto, who->rip);
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	a.magic = FIND_MAGIC;
+	a.result = (uint32_t)mda_lookup(conf, q.addr, &a.u);
+	if (send(fd, &a, sizeof(a), MSG_NOSIGNAL) != (ssize_t)sizeof(a)) {
+		log_warn("%s: rip=%s: answering a lookup", who->proto,
+		    who->rip);
+		return -1;
+	}
+	return 0;
+}
+
+void
+delegate_mta(const struct conf *conf, const struct delegate_peer *who,
+    int fd)
+{
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	struct delegate_req	*req;
+	uint32_t		 magic;
+	int			 spool, r;
+
+	for (;;) {
+		while ((r = poll(&pfd, 1, -1)) == -1 && errno == EINTR)
+			;
+		if (r == -1)
+			return;
+		if (recv(fd, &magic, sizeof(magic), MSG_PEEK | MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(magic) && magic == FIND_MAGIC) {
+			if (find_answer(conf, who, fd) == -1)
+				return;
+			continue;
+		}
+		if (delegate_recv(fd, who, &req, &spool) != 1)
+			return;
+		delegate_serve(conf, who, fd, req, spool);
+		close(spool);
+		delegate_free(req);
+	}
 }

@@ -11,6 +11,11 @@
  * that session processes need not read the account database.  Requests
  * have a fixed layout and bounded sizes; a channel carries one request
  * at a time.
+ *
+ * A local worker that stays root (LMTP with no mail_user) serves each
+ * session in a child that has given up root, and answers that child's
+ * channel itself in the same way: for the MTA, whose sender is any
+ * address and whose recipients are found by address (mda_lookup()).
  */
 #ifndef POSTERN_DELEGATE_H
 #define POSTERN_DELEGATE_H
@@ -20,6 +25,7 @@
 #include <stddef.h>
 
 #include "server/conf.h"
+#include "server/mda.h"
 #include "server/session.h"
 #include "storage/deliver.h"
 
@@ -38,8 +44,9 @@ struct delegate_rcpt {
 	off_t		 size;		/* committed: the network size */
 };
 
-/* Whether session s has a channel to the auth process (a session process
- * of a protocol that pushes, with privilege separation). */
+/* Whether session s has a channel: to the auth process (a session process
+ * of a protocol that pushes, with privilege separation), or to its local
+ * worker (s->split). */
 bool	delegate_available(const struct session *s);
 
 /*
@@ -64,6 +71,15 @@ int	delegate_begin(struct session *s, const char *sender, int spool,
 enum auth_result delegate_lookup(struct session *s, const char *user,
 	    struct auth_user *u);
 /*
+ * The session's side of an address lookup on a local worker's channel
+ * (s->split): the account mail to addr goes to, as mda_lookup() finds
+ * it there.  MDA_UNREADABLE also when no answer came within 30 seconds
+ * or the channel failed (it is then closed for good, s->deliverq -1);
+ * MDA_UNKNOWN for an address over DELEGATE_ADDR_MAX octets.
+ */
+enum mda_found delegate_find(struct session *s, const char *addr,
+	    struct auth_user *u);
+/*
  * Commits the copies of delegate_begin() into new/ (commit true), filling
  * each r[i].name and size, or removes them all.  Returns 0 when done as
  * asked; -1 when some copies could not be committed (their r[i].err is
@@ -81,6 +97,8 @@ struct delegate_peer {
 	const char	*user;
 	const char	*proto;
 	const char	*rip;
+	bool		 mta;		/* a local worker's session: the
+					   MTA's rules (delegate_serve()) */
 };
 
 /*
@@ -94,7 +112,8 @@ int	delegate_recv(int fd, const struct delegate_peer *who,
 	    struct delegate_req **req_r, int *spool_r);
 void	delegate_free(struct delegate_req *req);
 
-/* Whether the message waiting on channel fd is a lookup (not read). */
+/* Whether the message waiting on channel fd is a lookup, by name or by
+ * address (not read). */
 bool	delegate_lookup_waiting(int fd);
 /*
  * In the auth process: reads the lookup waiting on channel fd and
@@ -106,16 +125,28 @@ int	delegate_lookup_answer(const struct conf *conf,
 	    const struct delegate_peer *who, int fd);
 
 /*
- * In a child of the auth process (root), serves req on channel fd for
- * the session who: refuses it unless the sender is an address of who's
- * account and spool a regular file within papm_max_message_size; looks
- * each account up (mda_account()); begins every copy (mda_begin()),
- * answers, and commits or removes them all at the session's word (none
- * within idle_timeout and a margin: removed).  Logs each copy with
- * user=<who's account>.  Exits.
+ * As root (a child of the auth process, or a local worker), serves req
+ * on channel fd for the session who: refuses it unless spool is a
+ * regular file within papm_max_message_size and the sender an address
+ * of who's account; looks each account up (mda_account()); begins every
+ * copy (mda_begin()), answers, and commits or removes them all at the
+ * session's word (none within idle_timeout and a margin: removed).
+ * Logs each copy with user=<who's account>.  For who->mta, the MTA's
+ * rules instead: any sender, "" included, which the copies get as
+ * their Return-Path, and each recipient's address as Delivered-To; the
+ * limit lmtp_max_message_size; each account found by the address
+ * (mda_lookup()); each copy begun and committed on its own, a failure
+ * leaving the others; the session logs them.
  */
 void	delegate_serve(const struct conf *conf, const struct delegate_peer *who,
-	    int fd, const struct delegate_req *req, int spool)
-	    __attribute__((noreturn));
+	    int fd, const struct delegate_req *req, int spool);
+/*
+ * In a local worker that stays root: answers the session child on
+ * channel fd, address lookups (mda_lookup()) and deliveries
+ * (delegate_serve(), with who->mta), one at a time, until the child
+ * closes the channel or breaks the rules (logged).
+ */
+void	delegate_mta(const struct conf *conf, const struct delegate_peer *who,
+	    int fd);
 
 #endif

@@ -178,6 +178,17 @@ privsep_sandbox(const struct conf *conf)
 		no_filter("pre-login worker");
 }
 
+int
+privsep_unroot(const struct conf *conf)
+{
+	passwd_forget();
+	if (drop(conf->user_uid, conf->user_gid) == -1)
+		return -1;
+	if (compat_sandbox(SANDBOX_PRELOGIN) == -1)
+		no_filter("local worker's session");
+	return 0;
+}
+
 void
 privsep_root_sandbox(const struct conf *conf, const char *who)
 {

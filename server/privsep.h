@@ -36,6 +36,13 @@ int	privsep_check(const struct conf *conf, char *why, size_t len);
  * two fails. */
 void	privsep_sandbox(const struct conf *conf);
 
+/* In the child of a local worker that stays root, which serves the
+ * session: forgets the account database and takes the unprivileged
+ * user's identity for good, with the pre-login workers' system call
+ * filter, but no chroot (LMTP writes its spool in lmtp_temp_dir).
+ * Returns 0, or -1 after logging why. */
+int	privsep_unroot(const struct conf *conf);
+
 /* In a process that stays root (who: "auth process", "local worker"),
  * once at its start: narrows the system calls it, and every process it
  * forks, may make (compat_sandbox(SANDBOX_ROOT): the kernel's larger

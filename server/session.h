@@ -39,13 +39,18 @@ struct session {
 	struct io		*io;		/* from session_io() */
 	int			 authq;		/* the auth process's queue,
 						   -1: check logins here */
-	int			 deliverq;	/* resumed: the channel to
-						   the auth process for
-						   deliveries as other users
+	int			 deliverq;	/* resumed or split: the
+						   channel for deliveries
+						   as other users to the
+						   auth process, or to the
+						   root local worker
 						   (delegate.h); -1: none */
 	bool			 handed_off;	/* logged in: a session
 						   process took over */
 	bool			 resumed;	/* this is that process */
+	bool			 split;		/* a child of a local worker
+						   that stays root, serving
+						   the client without root */
 	struct msgid		*msgid;		/* resumed: the global ID
 						   counter, opened before
 						   root was given up; NULL:

@@ -5,11 +5,13 @@
  * limits, fills in the session and hands it to the protocol module,
  * keeping its scoreboard slot up to date; and the signals that end a
  * session early, with the protocol's closing reply, in workers and
- * session processes alike.  It knows no protocol beyond the module
- * table, and parses no client bytes itself.
+ * session processes alike; a local worker that stays root serves each
+ * session in a child without root.  It knows no protocol beyond the
+ * module table, and parses no client bytes itself.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include "protocols/protocol.h"
 #include "server/io.h"
 #include "server/compat.h"
+#include "server/delegate.h"
 #include "server/log.h"
 #include "server/peer.h"
 #include "server/privsep.h"
@@ -40,6 +43,8 @@ enum phase {
 	PHASE_ACCEPT,		/* blocked in accept(2), a lone listener */
 	PHASE_BUSY,		/* serving a connection */
 	PHASE_RELAY,		/* relaying a TLS session */
+	PHASE_SPLIT,		/* a root local worker, its session in
+				   a child */
 	PHASE_SESSION,		/* a session process */
 };
 
@@ -51,6 +56,7 @@ enum phase {
 static volatile sig_atomic_t	 stopping;	/* SIGTERM: no new session */
 static volatile sig_atomic_t	 phase = PHASE_IDLE;
 static const struct session *volatile current;
+static volatile pid_t		 child;		/* PHASE_SPLIT: the session's */
 static int			 lfd[LISTENERS_MAX];	/* the pool's
 							   listeners */
 static volatile sig_atomic_t	 nlfd;
@@ -83,7 +89,8 @@ on_term(int sig)
 	stopping = 1;
 	if (phase == PHASE_LOCK)
 		_exit(0);
-	if (phase == PHASE_BUSY || phase == PHASE_RELAY) {
+	if (phase == PHASE_BUSY || phase == PHASE_RELAY ||
+	    phase == PHASE_SPLIT) {
 		for (i = 0; i < nlfd; i++)
 			(void)close(lfd[i]);
 		nlfd = 0;
@@ -91,21 +98,29 @@ on_term(int sig)
 }
 
 /* on_close: SIGUSR2, the end of a shutdown's grace: the closing reply,
- * then the end; a TLS relay waits for its session process's. */
+ * then the end; a TLS relay waits for its session process's, and a root
+ * local worker passes the signal on to its session's child. */
 static void
 on_close(int sig)
 {
+	int	 saved = errno;
+
+	if (phase == PHASE_SPLIT) {
+		(void)kill(child, SIGUSR2);
+		errno = saved;
+		return;
+	}
 	say(closing, closing_len);
 	if (phase != PHASE_RELAY)
 		_exit(0);
 }
 
-/* on_alarm: SIGALRM, max_session_time is up; a relay's session process
- * has its own alarm. */
+/* on_alarm: SIGALRM, max_session_time is up; a relay's session process,
+ * and a root local worker's session child, have their own alarm. */
 static void
 on_alarm(int sig)
 {
-	if (phase == PHASE_RELAY)
+	if (phase == PHASE_RELAY || phase == PHASE_SPLIT)
 		return;
 	say(timeup, timeup_len);
 	_exit(SESSION_EXIT_TIMEUP);
@@ -242,10 +257,10 @@ refuse(const struct worker_args *w, const struct listener *l,
 	    w->conf->max_connections, tail);
 }
 
-/* run: the session on an accepted connection, checked against the
+/* session: the session on an accepted connection, checked against the
  * limits; signals are open while it runs. */
 static void
-run(const struct worker_args *w, const struct listener *l,
+session(const struct worker_args *w, const struct listener *l,
     struct session *s)
 {
 	struct sb_addr	 a;
@@ -280,10 +295,74 @@ run(const struct worker_args *w, const struct listener *l,
 	}
 }
 
-/* serve: one connection accepted from l. */
+/* split: a local worker that stays root serves the session, from its
+ * PROXY header on, in a child that gives up root for good
+ * (privsep_unroot()), and answers the child's lookups and deliveries
+ * itself (delegate_mta()): no byte of the client's is read by a process
+ * that is root.  The child has its own max_session_time. */
+static void
+split(const struct worker_args *w, const struct listener *l,
+    struct session *s)
+{
+	struct delegate_peer who = { "", l->proto->name, s->rip, true };
+	sigset_t	 all, old;
+	pid_t		 pid;
+	int		 sv[2], i, status;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1) {
+		log_warn("%s: rip=%s: socketpair", l->proto->name, s->rip);
+		return;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	alarm(0);
+	if ((pid = fork()) == -1) {
+		log_warn("%s: rip=%s: fork", l->proto->name, s->rip);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		for (i = 0; i < nlfd; i++)
+			close(lfd[i]);
+		nlfd = 0;
+		if (w->lockfd != -1)
+			close(w->lockfd);
+		if (privsep_unroot(w->conf) == -1)
+			_exit(1);
+		s->deliverq = sv[1];
+		s->split = true;
+		arm(w->conf, s->since);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		session(w, l, s);
+		_exit(0);
+	}
+	close(sv[1]);
+	close(s->fd);		/* the client is the child's alone */
+	s->fd = -1;
+	child = pid;
+	phase = PHASE_SPLIT;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	session_title(s, "deliveries");
+	delegate_mta(w->conf, &who, sv[0]);
+	close(sv[0]);
+	/* The child is ending (its end is closed), or broke the channel's
+	 * rules and is ended; its pid is its own until reaped. */
+	sigprocmask(SIG_BLOCK, &all, &old);
+	phase = PHASE_BUSY;
+	child = 0;
+	(void)kill(pid, SIGKILL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+}
+
+/* serve: one connection accepted from l, closed at the end. */
 static void
 serve(const struct worker_args *w, const struct listener *l, int fd,
-    const struct sockaddr_storage *peer, const sigset_t *blocked)
+    const struct sockaddr_storage *peer, const sigset_t *blocked, bool root)
 {
 	struct session		 s;
 	struct sockaddr_storage	 local;
@@ -297,6 +376,7 @@ serve(const struct worker_args *w, const struct listener *l, int fd,
 	s.tls_listener = l->tls;
 	s.relay = -1;
 	s.authq = w->authq;
+	s.deliverq = -1;
 	s.since = time(NULL);
 	peer_name(peer, s.rip, sizeof(s.rip), &s.rport);
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
@@ -309,18 +389,21 @@ serve(const struct worker_args *w, const struct listener *l, int fd,
 	arm(w->conf, s.since);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	run(w, l, &s);
+	if (root)
+		split(w, l, &s);	/* a root local worker */
+	else
+		session(w, l, &s);
 	alarm(0);
 	sigprocmask(SIG_SETMASK, blocked, NULL);
 	phase = PHASE_IDLE;
 	current = NULL;
 	io_free(&s.io);
-	if (s.dropped) {
-		/* This process now belongs to the mail user: it ends here
-		 * and the master starts a fresh worker. */
-		close(fd);
+	if (s.fd != -1)
+		close(s.fd);
+	if (s.dropped)		/* this process now belongs to the mail
+				   user: it ends here and the master starts
+				   a fresh worker */
 		exit(0);
-	}
 }
 
 /* lock: takes (F_WRLCK) or lets go of (F_UNLCK) the pool's accept lock,
@@ -434,24 +517,26 @@ wait_accept(const struct worker_args *w, struct pollfd *pfd,
 
 /* become_local: a local worker takes mail_user when it is set, as it
  * can then deliver only for accounts that run as mail_user; otherwise
- * it stays root, to take each recipient's uid (as Dovecot's lmtp), with
- * the filter of a process that does. */
-static void
+ * it stays root, to take each recipient's uid, with the filter of a
+ * process that does, and serves each session in a child that does not
+ * (split()).  Whether it stays root. */
+static bool
 become_local(const struct conf *conf)
 {
 	struct auth_user u;
 
 	if (!conf->privsep)
-		return;
+		return false;
 	if (conf->mail_user[0] == '\0') {
 		privsep_root_sandbox(conf, "local worker");
-		return;
+		return true;
 	}
 	memset(&u, 0, sizeof(u));
 	strlcpy(u.name, "lmtp", sizeof(u.name));
 	u.uid = u.gid = -1;
 	if (privsep_become(conf, &u) == -1)
 		exit(1);
+	return false;
 }
 
 void
@@ -463,6 +548,7 @@ worker_main(const struct worker_args *w)
 	socklen_t		 plen;
 	sigset_t		 blocked;
 	int			 i, n = 0, fd, served = 0;
+	bool			 root = false;
 
 	sigemptyset(&blocked);
 	sigaddset(&blocked, SIGTERM);
@@ -473,7 +559,7 @@ worker_main(const struct worker_args *w)
 	handlers(false);
 	compat_shed_memory();
 	if (w->local)
-		become_local(w->conf);
+		root = become_local(w->conf);
 	else
 		privsep_sandbox(w->conf);
 	for (i = 0; i < w->nl; i++) {
@@ -500,8 +586,7 @@ worker_main(const struct worker_args *w)
 		}
 		if (fd == -1)
 			continue;
-		serve(w, l, fd, &peer, &blocked);
-		close(fd);
+		serve(w, l, fd, &peer, &blocked, root);
 		if (w->conf->max_sessions_per_worker > 0 &&
 		    ++served >= w->conf->max_sessions_per_worker)
 			break;

@@ -52,7 +52,9 @@ struct worker_args {
 /*
  * Serves connections until SIGTERM, or max_sessions_per_worker of them.
  * A pre-login worker first chroots and takes the unprivileged user; a
- * local one takes mail_user when set (root stays root otherwise).
+ * local one takes mail_user when set; otherwise it stays root and serves
+ * each session in a child that takes the unprivileged user, answering
+ * its lookups and deliveries (delegate_mta()).
  * Signals: SIGTERM ends it at once when idle, after its session when
  * busy; SIGUSR2 (the end of a shutdown's grace) sends the client the
  * protocol's closing reply, where the stream is in the clear, and ends

@@ -8,12 +8,16 @@
  * regular file or too large, an unknown account and a Maildir that
  * cannot take the copy each deliver nothing to anyone; a session that
  * goes away takes its copies with it; malformed requests are refused.
+ * The MTA's side (a root local worker's delegate_mta(), for LMTP): finds
+ * by address, each copy on its own with Return-Path and Delivered-To,
+ * lmtp_max_message_size, and a malformed find ending the channel.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -76,13 +80,14 @@ delivered(struct tfx *f, const char *u, const char *name, uid_t uid)
 static void __attribute__((noreturn))
 serve(struct tfx *f, int fd)
 {
-	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1" };
+	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1", false };
 	struct delegate_req	*req;
 	int			 spool;
 
 	if (delegate_recv(fd, &who, &req, &spool) != 1)
 		_exit(2);
 	delegate_serve(&f->fx->conf, &who, fd, req, spool);
+	_exit(0);
 }
 
 static void	lookups(struct tfx *, int) __attribute__((noreturn));
@@ -299,7 +304,7 @@ static void
 test_malformed(void **state)
 {
 	struct tfx		*f = *state;
-	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1" };
+	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1", false };
 	struct delegate_req	*req;
 	char			 junk[600];
 	int			 sv[2], spool;
@@ -326,7 +331,7 @@ test_malformed(void **state)
 static void __attribute__((noreturn))
 lookups(struct tfx *f, int fd)
 {
-	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1" };
+	struct delegate_peer	 who = { "alice", "papm", "192.0.2.1", false };
 	struct pollfd		 pfd = { fd, POLLIN, 0 };
 	char			 c;
 
@@ -420,6 +425,144 @@ test_lookup_unanswered(void **state)
 	assert_int_equal(finish(f), 0);		/* it saw the channel close */
 }
 
+/* mta: a root local worker's side of the channel fd, until it closes:
+ * exits 0. */
+static void __attribute__((noreturn))
+mta(struct tfx *f, int fd)
+{
+	struct delegate_peer	 who = { "", "lmtp", "192.0.2.1", true };
+
+	delegate_mta(&f->fx->conf, &who, fd);
+	_exit(0);
+}
+
+/* spawn_mta: the session is a root local worker's child (s->split). */
+static void
+spawn_mta(struct tfx *f)
+{
+	f->s.resumed = false;
+	f->s.split = true;
+	f->s.proto = &lmtp_protocol;
+	spawn_with(f, mta);
+}
+
+/* text_of: the one message in u's new/, whole. */
+static void
+text_of(struct tfx *f, const char *u, char *text, size_t size)
+{
+	char		 path[1024];
+	struct dirent	*e;
+	DIR		*d;
+	ssize_t		 n;
+	int		 fd;
+
+	assert_int_equal(count(maildir_of(f->fx, u), "new"), 1);
+	assert_int_equal(count(maildir_of(f->fx, u), "tmp"), 0);
+	snprintf(path, sizeof(path), "%s/new", maildir_of(f->fx, u));
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
+		;
+	assert_non_null(e);
+	snprintf(path, sizeof(path), "%s/new/%s", maildir_of(f->fx, u),
+	    e->d_name);
+	closedir(d);
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	n = read(fd, text, size - 1);
+	close(fd);
+	assert_true(n >= 0);
+	text[n] = '\0';
+}
+
+/*
+ * The MTA's finds go by address (the whole address, then its local
+ * part) and say why one is not found; each recipient's copy is begun
+ * and committed on its own, with the sender, "" too, as Return-Path and
+ * the address as Delivered-To: an unknown account and a Maildir that
+ * cannot take the copy leave the others delivered.
+ */
+static void
+test_mta(void **state)
+{
+	struct tfx		*f = *state;
+	struct auth_user	 u;
+	char			 addr[DELEGATE_ADDR_MAX + 8], text[512], want[512];
+	struct delegate_rcpt	 r[4] = {
+		{ .addr = "alice@test.example", .user = "alice" },
+		{ .addr = "ghost", .user = "ghost" },
+		{ .addr = "broken", .user = "broken" },
+		{ .addr = "bob", .user = "bob" },
+	};
+
+	f->fx->conf.lmtp_max_message_size = 1000;
+	spawn_mta(f);
+	assert_true(delegate_available(&f->s));
+	assert_int_equal(delegate_find(&f->s, "alice@test.example", &u),
+	    MDA_FOUND);
+	assert_string_equal(u.name, "alice");
+	assert_string_equal(u.maildir, maildir_of(f->fx, "alice"));
+	assert_int_equal(delegate_find(&f->s, "ghost", &u), MDA_UNKNOWN);
+	assert_string_equal(u.name, "");
+	memset(addr, 'a', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0';
+	assert_int_equal(delegate_find(&f->s, addr, &u), MDA_UNKNOWN);
+	assert_int_equal(delegate_begin(&f->s, "", f->fx->spool, r, 4), -1);
+	assert_int_equal(r[0].err, 0);
+	assert_int_equal(r[1].err, EPERM);
+	assert_int_equal(r[2].err, ENOENT);
+	assert_int_equal(r[3].err, 0);
+	assert_int_equal(count(maildir_of(f->fx, "alice"), "tmp"), 1);
+	assert_int_equal(delegate_end(&f->s, true, r, 4), -1);
+	assert_int_equal(r[0].err, 0);
+	assert_int_equal(r[3].err, 0);
+	assert_int_not_equal(r[1].err, 0);
+	assert_int_not_equal(r[2].err, 0);
+	text_of(f, "alice", text, sizeof(text));
+	snprintf(want, sizeof(want), "Return-Path: <>\nDelivered-To: "
+	    "<alice@test.example>\n%s", BODY);
+	assert_string_equal(text, want);
+	text_of(f, "bob", text, sizeof(text));
+	snprintf(want, sizeof(want), "Return-Path: <>\nDelivered-To: "
+	    "<bob>\n%s", BODY);
+	assert_string_equal(text, want);
+	assert_int_equal(finish(f), 0);
+}
+
+/*
+ * The MTA's requests are held to lmtp_max_message_size (not PAPM's
+ * limit), and to addresses (8-bit octets allowed, spaces not); a find
+ * of the wrong size ends the channel, and the session's next find then
+ * fails for now.
+ */
+static void
+test_mta_refused(void **state)
+{
+	struct tfx		*f = *state;
+	struct auth_user	 u;
+	struct delegate_rcpt	 r[1] = { { .addr = "bob", .user = "bob" } };
+	uint32_t		 bad[2] = { 0x50535046u, 0 };	/* a find's */
+
+	f->fx->conf.papm_max_message_size = 1;
+	f->fx->conf.lmtp_max_message_size = (long)strlen(BODY) - 1;
+	spawn_mta(f);
+	assert_int_equal(delegate_begin(&f->s, "a@x", f->fx->spool, r, 1), -1);
+	assert_int_equal(r[0].err, EPERM);
+	assert_int_equal(finish(f), 0);
+	nothing(f, "bob");
+	f->fx->conf.lmtp_max_message_size = 1000;
+	spawn_mta(f);
+	assert_int_equal(delegate_begin(&f->s, "a b@x", f->fx->spool, r, 1),
+	    -1);
+	assert_int_equal(r[0].err, EPERM);
+	assert_int_equal(delegate_begin(&f->s, "\xc3\xa9@x", f->fx->spool, r,
+	    1), 0);
+	assert_int_equal(delegate_end(&f->s, true, r, 1), 0);
+	assert_int_equal(count(maildir_of(f->fx, "bob"), "new"), 1);
+	send_raw(f->s.deliverq, bad, sizeof(bad), -1);
+	assert_int_equal(delegate_find(&f->s, "bob", &u), MDA_UNREADABLE);
+	assert_int_equal(f->s.deliverq, -1);
+	assert_int_equal(finish(f), 0);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -433,6 +576,9 @@ main(int argc, char *argv[])
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_unanswered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_mta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mta_refused, setup,
 		    teardown),
 	};
 
