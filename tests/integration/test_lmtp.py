@@ -349,6 +349,39 @@ def local_worker_root():
         t.ok(srv.wait_log(r"lmtp: failed: user=<carol> "),
              "and the one that failed")
 
+        # A session's child killed in the middle of a message: nothing
+        # is delivered, and the worker serves the next connection.
+        other = socket.create_connection(("127.0.0.1", srv.lmtp_port),
+                                         timeout=10)
+        r = lmtp_talk(other, ["LHLO client.example", "MAIL FROM:<a@x>",
+                              "RCPT TO:<alice>", "DATA"], 9)
+        t.ok(r[-1:] and r[-1].startswith("354"), "another session: DATA",
+             r)
+        other.sendall(b"Subject: half\r\n\r\n" + b"x" * 100000)
+        kid = holders(socket_inode(srv.lmtp_port,
+                                   other.getsockname()[1]))
+        t.eq(len(kid), 1, "its child holds the connection")
+        if kid:
+            os.kill(kid[0], signal.SIGKILL)
+        other.settimeout(10)
+        try:
+            t.eq(other.recv(4096), b"", "killed: the connection closes")
+        except OSError as e:
+            t.ok(isinstance(e, ConnectionResetError),
+                 "killed: the connection closes", e)
+        other.close()
+        alice_new = os.path.join(home, "alice", "Maildir")
+        t.eq([len(os.listdir(os.path.join(alice_new, d)))
+              for d in ("new", "tmp")], [1, 0],
+             "nothing more for alice, nothing left in tmp/")
+        r = lmtp_talk(sock, ["NOOP"], 1)
+        t.ok(r[:1] == ["250 2.0.0 OK"], "the first session goes on", r)
+        third = smtplib.LMTP("127.0.0.1", srv.lmtp_port, timeout=10)
+        third.ehlo("client.example")
+        t.eq(third.sendmail("", ["alice"], b"Subject: t\r\n\r\nt\r\n"),
+             {}, "and a new one delivers")
+        third.quit()
+
         # The end of a shutdown's grace reaches the session's child.
         srv.proc.send_signal(signal.SIGTERM)
         sock.settimeout(15)
