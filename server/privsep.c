@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocols/protocol.h"
 #include "server/compat.h"
 #include "server/log.h"
 #include "server/passwd.h"
@@ -80,6 +81,43 @@ empty_dir_ok(const char *path, char *why, size_t len)
 	return 0;
 }
 
+/* spool_ok: whether LMTP's sessions, which run as mail_user or else as
+ * user, can make their spool files in lmtp_temp_dir (they have no
+ * group but their user's); checked only when a listener serves LMTP.
+ * -1 with the reason in why. */
+static int
+spool_ok(const struct conf *c, char *why, size_t len)
+{
+	const struct protocol *p;
+	struct stat	 st;
+	const char	*who = c->mail_user[0] != '\0' ? c->mail_user : c->user;
+	uid_t		 uid = c->mail_user[0] != '\0' ? c->mail_uid : c->user_uid;
+	gid_t		 gid = c->mail_user[0] != '\0' ? c->mail_gid : c->user_gid;
+	mode_t		 need;
+	int		 i;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if ((p = protocol_find(c->listeners[i].protocol)) != NULL &&
+		    p->local)
+			break;
+	if (i == c->nlisteners)
+		return 0;
+	if (stat(c->lmtp_temp_dir, &st) == -1) {
+		snprintf(why, len, "lmtp_temp_dir %s: %s", c->lmtp_temp_dir,
+		    strerror(errno));
+		return -1;
+	}
+	need = st.st_uid == uid ? S_IWUSR | S_IXUSR : st.st_gid == gid ?
+	    S_IWGRP | S_IXGRP : S_IWOTH | S_IXOTH;
+	if (!S_ISDIR(st.st_mode) || (st.st_mode & need) != need) {
+		snprintf(why, len, "lmtp_temp_dir %s: LMTP's sessions, as %s "
+		    "\"%s\", cannot make files there", c->lmtp_temp_dir,
+		    c->mail_user[0] != '\0' ? "mail_user" : "user", who);
+		return -1;
+	}
+	return 0;
+}
+
 int
 privsep_init(struct conf *conf)
 {
@@ -99,7 +137,8 @@ privsep_init(struct conf *conf)
 		log_warn("chroot directory %s", conf->chroot);
 		return -1;
 	}
-	if (empty_dir_ok(conf->chroot, why, sizeof(why)) == -1) {
+	if (empty_dir_ok(conf->chroot, why, sizeof(why)) == -1 ||
+	    spool_ok(conf, why, sizeof(why)) == -1) {
 		log_warnx("%s", why);
 		return -1;
 	}
@@ -115,7 +154,7 @@ privsep_check(const struct conf *conf, char *why, size_t len)
 
 	if (geteuid() != 0)
 		return 0;
-	if (users(&c, why, len) == -1)
+	if (users(&c, why, len) == -1 || spool_ok(&c, why, len) == -1)
 		return -1;
 	if (lstat(conf->chroot, &st) == 0 || errno != ENOENT)
 		return empty_dir_ok(conf->chroot, why, len);

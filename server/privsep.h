@@ -16,7 +16,9 @@
 /*
  * Resolves the unprivileged user and the mail user and prepares the
  * empty chroot directory, in the master before anything forks; fills
- * conf's privsep fields.  Returns 0, or -1 after logging why.
+ * conf's privsep fields.  Refuses an lmtp_temp_dir that LMTP's sessions
+ * (as mail_user, else as user) cannot make files in, when a listener
+ * serves LMTP.  Returns 0, or -1 after logging why.
  */
 int	privsep_init(struct conf *conf);
 /*
@@ -24,7 +26,7 @@ int	privsep_init(struct conf *conf);
  * run as root, whether user and mail_user exist and are not root, and
  * whether the chroot directory is root's and writable by no one else
  * (or is missing from a directory that exists, for the start to make
- * it).  Not root: nothing to check.  Returns 0, or -1 with the reason
+ * it), and whether LMTP's sessions can make files in lmtp_temp_dir.  Not root: nothing to check.  Returns 0, or -1 with the reason
  * in why.  For posternd -n and postern check.
  */
 int	privsep_check(const struct conf *conf, char *why, size_t len);

@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import postern  # noqa: E402
 from postern import (POSTERN, Server, Tap, crlf, holders,  # noqa: E402
                      sanitized, socket_inode)
 
@@ -197,8 +198,42 @@ def conf_check():
                            text=True, timeout=10)
         t.ok(p.returncode != 0 and "absolute" in p.stderr,
              "a relative lmtp_temp_dir is refused", p.stderr)
+        spool_unwritable(srv)
     finally:
         srv.cleanup()
+
+
+def spool_unwritable(srv):
+    """As root, with an LMTP listener, an lmtp_temp_dir that LMTP's
+    sessions (mail_user, else user) cannot make files in is refused by
+    postern check and at the start; one that only user can, without
+    mail_user, is taken."""
+    if os.geteuid() != 0:
+        t.skip("an lmtp_temp_dir LMTP's sessions cannot write", "needs root")
+        return
+    spool = os.path.join(srv.dir, "spool")
+    os.mkdir(spool, 0o700)
+    listen = 'listen { protocol = "lmtp" address = "127.0.0.1" port = 0 }\n'
+    srv.write_conf(f'lmtp_temp_dir = "{spool}"\n' + listen)
+    p = subprocess.run([POSTERN, "check", "-c", srv.conf],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=10)
+    t.ok(p.returncode != 0 and f"lmtp_temp_dir {spool}: LMTP's sessions, "
+         'as mail_user "nobody", cannot make files there' in p.stderr,
+         "postern check: a root-only lmtp_temp_dir is refused", p.stderr)
+    p = subprocess.run([postern.POSTERND, "-f", "-c", srv.conf],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=10)
+    t.ok(p.returncode != 0 and "cannot make files there" in p.stderr,
+         "and so is the start", p.stderr)
+    unpriv = pwd.getpwnam("postern")
+    os.chown(spool, unpriv.pw_uid, 0)
+    srv.settings["mail_user"] = ""
+    srv.write_conf(f'lmtp_temp_dir = "{spool}"\n' + listen)
+    p = subprocess.run([POSTERN, "check", "-c", srv.conf],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=10)
+    t.eq(p.returncode, 0, "without mail_user, one that user owns is taken")
 
 
 def local_worker():
