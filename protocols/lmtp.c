@@ -389,30 +389,21 @@ deliver_reply(struct lmtp *l, const struct rcpt *r, const struct mda_job *res)
 }
 
 /* delegated: has the root local worker write the copies of the n
- * recipients from rcpt[first] (delegate.h: each on its own), and
- * replies for each. */
+ * recipients from rcpt[first], each on its own (delegate_deliver()),
+ * and replies for each. */
 static void
 delegated(struct lmtp *l, size_t first, size_t n)
 {
 	struct delegate_rcpt r[DELEGATE_RCPT_MAX];
 	struct mda_job	 res;
-	size_t		 i, failed = 0;
-	int		 rc, saved;
+	size_t		 i;
 
 	memset(r, 0, sizeof(r));
 	for (i = 0; i < n; i++) {
 		r[i].addr = l->rcpt[first + i].addr;
 		r[i].user = l->rcpt[first + i].user;
 	}
-	rc = delegate_begin(l->s, l->from, l->sp.fd, r, n);
-	saved = errno;
-	for (i = 0; i < n; i++)
-		failed += r[i].err != 0;
-	if (rc == 0 || (failed > 0 && failed < n))
-		(void)delegate_end(l->s, true, r, n);
-	else if (failed == 0)		/* no answer: nothing begun */
-		for (i = 0; i < n; i++)
-			r[i].err = saved != 0 ? saved : EIO;
+	(void)delegate_deliver(l->s, l->from, l->sp.fd, r, n);
 	for (i = 0; i < n; i++) {
 		memset(&res, 0, sizeof(res));
 		res.err = r[i].err;

@@ -372,6 +372,39 @@ delegate_end(struct session *s, bool commit, struct delegate_rcpt *r,
 	return commit ? -1 : 0;
 }
 
+int
+delegate_deliver(struct session *s, const char *sender, int spool,
+    struct delegate_rcpt *r, size_t n)
+{
+	struct delegate_req	*rq;
+	struct wire_ans		*ans;
+	size_t			 i;
+	int			 rc = -1;
+	bool			 answered = false;
+
+	for (i = 0; i < n; i++)
+		r[i].err = 0;
+	rq = malloc(sizeof(*rq));
+	ans = malloc(sizeof(*ans));
+	if (!delegate_available(s))
+		errno = ENOTCONN;
+	else if (rq == NULL || ans == NULL || fill_req(rq, sender, r, n) == -1)
+		;	/* errno says why; the channel is unharmed */
+	else if (send_req(s->deliverq, rq, spool) == -1 ||
+	    get_ans(s->deliverq, s->conf->idle_timeout, PHASE_DONE, ans,
+	    n) == -1)
+		lost(s);
+	else {
+		rc = take(r, n, ans);
+		answered = true;
+	}
+	for (i = 0; i < n && !answered; i++)
+		r[i].err = errno != 0 ? errno : EIO;
+	free(rq);
+	free(ans);
+	return rc;
+}
+
 /* ---- the auth process's side ---- */
 
 /* valid_str: a wire string ends within its field. */
@@ -648,20 +681,15 @@ begin(const struct conf *conf, const struct delegate_peer *who,
 	return jobs[i].err;
 }
 
-/* finish: ends every job as the session said; logs each copy, but for
- * the MTA, whose session logs them. */
+/* finish: ends every job as the session said; logs each copy. */
 static void
 finish(const struct delegate_peer *who, const struct delegate_req *rq,
     struct mda_job *jobs, size_t n, bool commit)
 {
 	size_t	 i;
-	int	 rc;
 
 	for (i = 0; i < n; i++) {
-		rc = mda_end(&jobs[i], commit);
-		if (who->mta)
-			continue;
-		if (rc == -1)
+		if (mda_end(&jobs[i], commit) == -1)
 			log_warnx("push: failed: user=<%s> rip=%s proto=%s "
 			    "from=<%s> rcpt=<%s> account=<%s> reason=%s",
 			    who->user, who->rip, who->proto, rq->sender,
@@ -674,14 +702,26 @@ finish(const struct delegate_peer *who, const struct delegate_req *rq,
 			    rq->sender, rq->rcpt[i].addr, rq->rcpt[i].user,
 			    jobs[i].name, (long long)jobs[i].size);
 	}
-	if (!commit && who->mta)
-		log_info("%s: rip=%s from=<%s> rcpts=%zu: nothing delivered: "
-		    "given up by the session", who->proto, who->rip,
-		    rq->sender, n);
-	else if (!commit)
+	if (!commit)
 		log_info("push: nothing delivered: user=<%s> rip=%s proto=%s "
 		    "from=<%s> rcpts=%zu: given up by the session", who->user,
 		    who->rip, who->proto, rq->sender, n);
+}
+
+/* serve_mta: the MTA's request rq: each copy written and committed on
+ * its own, with Return-Path and Delivered-To, and one answer (the
+ * session logs each). */
+static void
+serve_mta(const struct conf *conf, const struct delegate_peer *who, int fd,
+    const struct delegate_req *rq, int spool, struct mda_job *jobs)
+{
+	struct mda_msg	 m = { spool, rq->sender };
+	size_t		 i;
+
+	for (i = 0; i < rq->nrcpt; i++)
+		if (begin(conf, who, rq, &m, jobs, i) == 0)
+			(void)mda_end(&jobs[i], true);
+	(void)answer(fd, PHASE_DONE, jobs, rq->nrcpt);
 }
 
 void
@@ -689,15 +729,14 @@ delegate_serve(const struct conf *conf, const struct delegate_peer *who,
     int fd, const struct delegate_req *rq, int spool)
 {
 	struct mda_job		 jobs[DELEGATE_RCPT_MAX];
-	struct mda_msg		 m = { spool, NULL };	/* PAPM: no header */
+	struct mda_msg		 m = { spool, NULL };	/* no header added */
 	const char		*why;
 	char			 safe[DELEGATE_ADDR_MAX + 1];
-	size_t			 i, n = rq->nrcpt, begun = 0;
+	size_t			 i, n = rq->nrcpt;
+	int			 err = 0;
 
 	if (!who->mta)
 		setproctitle("%s %s push", who->proto, who->user);
-	else
-		m.sender = rq->sender;
 	memset(jobs, 0, sizeof(jobs));
 	if ((why = refusal(conf, who, rq, spool)) != NULL) {
 		session_safe(rq->sender, safe, sizeof(safe));
@@ -706,14 +745,16 @@ delegate_serve(const struct conf *conf, const struct delegate_peer *who,
 		    who->rip, who->proto, safe, why);
 		for (i = 0; i < n; i++)
 			jobs[i].err = EPERM;
-		(void)answer(fd, PHASE_READY, jobs, n);
+		(void)answer(fd, who->mta ? PHASE_DONE : PHASE_READY, jobs, n);
 		return;
 	}
-	/* PAPM's copies are all or none; the MTA's each on its own. */
-	for (i = 0; i < n && (begun == i || who->mta); i++)
-		if (begin(conf, who, rq, &m, jobs, i) == 0)
-			begun++;
-	if (begun < n && (!who->mta || begun == 0)) {
+	if (who->mta) {
+		serve_mta(conf, who, fd, rq, spool, jobs);
+		return;
+	}
+	for (i = 0; i < n && err == 0; i++)
+		err = begin(conf, who, rq, &m, jobs, i);
+	if (err != 0) {
 		for (i = 0; i < n; i++)
 			(void)mda_end(&jobs[i], false);
 		(void)answer(fd, PHASE_READY, jobs, n);

@@ -87,6 +87,16 @@ enum mda_found delegate_find(struct session *s, const char *addr,
  */
 int	delegate_end(struct session *s, bool commit,
 	    struct delegate_rcpt *r, size_t n);
+/*
+ * On a local worker's channel (s->split), in one request: has the
+ * whole file spool delivered to each of the n recipients of r (at most
+ * DELEGATE_RCPT_MAX) on its own, from sender ("" for <>), filling each
+ * r[i].err, and name and size for those committed.  Returns 0 when all
+ * were; -1 otherwise (with every r[i].err set to errno when no answer
+ * came: the channel is then closed for good, s->deliverq -1).
+ */
+int	delegate_deliver(struct session *s, const char *sender, int spool,
+	    struct delegate_rcpt *r, size_t n);
 
 /* The auth process's side. */
 struct delegate_req;
@@ -132,11 +142,11 @@ int	delegate_lookup_answer(const struct conf *conf,
  * copy (mda_begin()), answers, and commits or removes them all at the
  * session's word (none within idle_timeout and a margin: removed).
  * Logs each copy with user=<who's account>.  For who->mta, the MTA's
- * rules instead: any sender, "" included, which the copies get as
- * their Return-Path, and each recipient's address as Delivered-To; the
- * limit lmtp_max_message_size; each account found by the address
- * (mda_lookup()); each copy begun and committed on its own, a failure
- * leaving the others; the session logs them.
+ * rules instead (delegate_deliver()): any sender, "" included, which
+ * the copies get as their Return-Path, and each recipient's address as
+ * Delivered-To; the limit lmtp_max_message_size; each account found by
+ * the address (mda_lookup()); each copy committed on its own at once, a
+ * failure leaving the others, and one answer; the session logs them.
  */
 void	delegate_serve(const struct conf *conf, const struct delegate_peer *who,
 	    int fd, const struct delegate_req *req, int spool);
