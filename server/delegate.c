@@ -314,34 +314,44 @@ delegate_find(struct session *s, const char *addr, struct auth_user *u)
 	return (enum mda_found)a.result;
 }
 
-int
-delegate_begin(struct session *s, const char *sender, int spool,
-    struct delegate_rcpt *r, size_t n)
+/* exchange: sends the request for the n recipients of r and takes the
+ * answer of phase into r.  Returns 0; -1 when a recipient failed; -2
+ * with errno set when no answer came (the channel is lost() when it
+ * failed). */
+static int
+exchange(struct session *s, const char *sender, int spool,
+    struct delegate_rcpt *r, size_t n, uint32_t phase)
 {
 	struct delegate_req	*rq;
 	struct wire_ans		*ans;
 	size_t			 i;
-	int			 rc = -1;
+	int			 rc = -2;
 
 	for (i = 0; i < n; i++)
 		r[i].err = 0;
 	if (!delegate_available(s)) {
 		errno = ENOTCONN;
-		return -1;
+		return -2;
 	}
 	rq = malloc(sizeof(*rq));
 	ans = malloc(sizeof(*ans));
 	if (rq == NULL || ans == NULL || fill_req(rq, sender, r, n) == -1)
 		;	/* errno says why; the channel is unharmed */
 	else if (send_req(s->deliverq, rq, spool) == -1 ||
-	    get_ans(s->deliverq, s->conf->idle_timeout, PHASE_READY, ans,
-	    n) == -1)
+	    get_ans(s->deliverq, s->conf->idle_timeout, phase, ans, n) == -1)
 		lost(s);
 	else
 		rc = take(r, n, ans);
 	free(rq);
 	free(ans);
 	return rc;
+}
+
+int
+delegate_begin(struct session *s, const char *sender, int spool,
+    struct delegate_rcpt *r, size_t n)
+{
+	return exchange(s, sender, spool, r, n, PHASE_READY) == 0 ? 0 : -1;
 }
 
 int
@@ -376,33 +386,14 @@ int
 delegate_deliver(struct session *s, const char *sender, int spool,
     struct delegate_rcpt *r, size_t n)
 {
-	struct delegate_req	*rq;
-	struct wire_ans		*ans;
-	size_t			 i;
-	int			 rc = -1;
-	bool			 answered = false;
+	size_t	 i;
+	int	 rc;
 
-	for (i = 0; i < n; i++)
-		r[i].err = 0;
-	rq = malloc(sizeof(*rq));
-	ans = malloc(sizeof(*ans));
-	if (!delegate_available(s))
-		errno = ENOTCONN;
-	else if (rq == NULL || ans == NULL || fill_req(rq, sender, r, n) == -1)
-		;	/* errno says why; the channel is unharmed */
-	else if (send_req(s->deliverq, rq, spool) == -1 ||
-	    get_ans(s->deliverq, s->conf->idle_timeout, PHASE_DONE, ans,
-	    n) == -1)
-		lost(s);
-	else {
-		rc = take(r, n, ans);
-		answered = true;
-	}
-	for (i = 0; i < n && !answered; i++)
+	if ((rc = exchange(s, sender, spool, r, n, PHASE_DONE)) != -2)
+		return rc;
+	for (i = 0; i < n; i++)		/* no answer */
 		r[i].err = errno != 0 ? errno : EIO;
-	free(rq);
-	free(ans);
-	return rc;
+	return -1;
 }
 
 /* ---- the auth process's side ---- */
