@@ -13,7 +13,9 @@ root (Postfix's package is preseeded not to configure the system's mail);
 otherwise every check is SKIPped with the reason.  See "A private Postfix
 for LMTP tests" in the project's testing notes.  As root, posternd runs
 with privilege separation, and its local workers serve LMTP as mail_user
-(nobody).
+(nobody); then again without mail_user, where a root local worker serves
+each connection in a child without root and writes the copy as the
+account's uid.
 """
 import os
 import re
@@ -210,7 +212,20 @@ def main():
     if why:
         skip_all(why)
     t.ok(True, CHECKS[0])
-    srv = Server()
+    through_postfix("", {})
+    through_postfix(" (root local worker)", {"mail_user": ""})
+    t.done()
+
+
+def through_postfix(mode, settings):
+    """CHECKS[1:], their names followed by mode."""
+    srv = Server(settings=settings)
+    if settings.get("mail_user") == "":
+        # Accounts that name their uid: nobody's.
+        with open(srv.passwd, "w") as f:
+            for u, pw in srv.users.items():
+                home = os.path.join(srv.dir, "home", u)
+                f.write(f"{u}:{{PLAIN}}{pw}:65534:65534::{home}::\n")
     srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
                    'port = 0 }\n')
     srv.start()
@@ -225,7 +240,7 @@ def main():
             _, check = postfix(d, "check")
             skip_all(f"private Postfix did not start: {out.strip()} "
                      f"{check.strip()}".strip(), 1)
-        t.ok(True, CHECKS[1])
+        t.ok(True, CHECKS[1] + mode)
         body = os.path.join(d, "message.eml")
         with open(body, "wb") as f:
             # swaks ends DATA with CRLF "." CRLF of its own.
@@ -234,19 +249,19 @@ def main():
                        "--from", "sender@example.org",
                        "--to", "alice@test.example",
                        "--data", body, "--timeout", "20"], timeout=60)
-        t.ok(rc == 0, CHECKS[2], out)
+        t.ok(rc == 0, CHECKS[2] + mode, out)
         got = wait_mail(srv, 30)
-        t.ok(len(got) == 1, CHECKS[3], maillog(d))
+        t.ok(len(got) == 1, CHECKS[3] + mode, maillog(d))
         if got:
             ours, received, rest = split_received(got[0])
             want = crlf(b"Return-Path: <sender@example.org>\n"
                         b"Delivered-To: <alice@test.example>\n")
             t.ok(ours == want and received.startswith(b"Received: from ")
-                 and rest == MSG, CHECKS[4],
+                 and rest == MSG, CHECKS[4] + mode,
                  f"got:  {got[0]!r}\nwant: {want!r} + Received: + "
                  f"{MSG!r}")
         else:
-            t.ok(False, CHECKS[4], "nothing delivered")
+            t.ok(False, CHECKS[4] + mode, "nothing delivered")
         rc, out = run(["swaks", "--server", f"127.0.0.1:{smtp_port}",
                        "--from", "sender@example.org",
                        "--to", "nobody-here@test.example",
@@ -260,7 +275,7 @@ def main():
             time.sleep(0.2)
         t.ok(re.search(r"to=<nobody-here@test\.example>.*status=bounced.*"
                        r"550 5\.1\.1 <nobody-here@test\.example> unknown "
-                       r"user", log) is not None, CHECKS[5], log)
+                       r"user", log) is not None, CHECKS[5] + mode, log)
     finally:
         if d is not None:
             postfix(d, "stop", timeout=30)
@@ -268,7 +283,6 @@ def main():
         srv.cleanup()
         if d is not None:
             shutil.rmtree(d, ignore_errors=True)
-    t.done()
 
 
 def stop_master(d):
