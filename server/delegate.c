@@ -571,11 +571,12 @@ refusal(const struct conf *conf, const struct delegate_peer *who,
 	struct stat	 st;
 	uint32_t	 i;
 
-	if (who->mta ? rq->sender[0] != '\0' && !address_ok(rq->sender,
-	    true) : !address_ok(rq->sender, false) ||
+	if (who->mta) {
+		if (rq->sender[0] != '\0' && !address_ok(rq->sender, true))
+			return "the sender is no address";
+	} else if (!address_ok(rq->sender, false) ||
 	    !mda_own_address(conf, who->user, rq->sender))
-		return who->mta ? "the sender is no address" :
-		    "the sender is not an address of the account";
+		return "the sender is not an address of the account";
 	for (i = 0; i < rq->nrcpt; i++)
 		if (!address_ok(rq->rcpt[i].addr, who->mta))
 			return "a recipient is no address";

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,9 +91,9 @@ spool_ok(const struct conf *c, char *why, size_t len)
 {
 	const struct protocol *p;
 	struct stat	 st;
-	const char	*who = c->mail_user[0] != '\0' ? c->mail_user : c->user;
-	uid_t		 uid = c->mail_user[0] != '\0' ? c->mail_uid : c->user_uid;
-	gid_t		 gid = c->mail_user[0] != '\0' ? c->mail_gid : c->user_gid;
+	bool		 mail = c->mail_user[0] != '\0';
+	uid_t		 uid = mail ? c->mail_uid : c->user_uid;
+	gid_t		 gid = mail ? c->mail_gid : c->user_gid;
 	mode_t		 need;
 	int		 i;
 
@@ -112,7 +113,7 @@ spool_ok(const struct conf *c, char *why, size_t len)
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & need) != need) {
 		snprintf(why, len, "lmtp_temp_dir %s: LMTP's sessions, as %s "
 		    "\"%s\", cannot make files there", c->lmtp_temp_dir,
-		    c->mail_user[0] != '\0' ? "mail_user" : "user", who);
+		    mail ? "mail_user" : "user", mail ? c->mail_user : c->user);
 		return -1;
 	}
 	return 0;
