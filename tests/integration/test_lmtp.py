@@ -22,8 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import postern  # noqa: E402
-from postern import (POSTERN, Server, Tap, crlf, holders,  # noqa: E402
-                     sanitized, socket_inode)
+from postern import (POSTERN, Server, Tap, build_shim, crlf,  # noqa: E402
+                     holders, preload_env, sanitized, socket_inode)
 
 t = Tap()
 NOBODY = 65534
@@ -439,6 +439,77 @@ def local_worker_root():
     timeup()
 
 
+def split_failures():
+    """A root local worker whose split fails (its socketpair or fork, or
+    its session's child unable to give up root) closes that connection
+    without a word and logs why; it holds no more files and no child
+    afterwards, and serves the next connection (the failures made by the
+    LD_PRELOAD shim tests/shims/failsplit.c, while a flag file exists)."""
+    if os.geteuid() != 0:
+        t.skip("a root local worker's failed split", "needs root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    srv = Server(settings={"mail_user": ""})
+    so = build_shim("failsplit", srv.dir)
+    if so is None:
+        t.skip("a root local worker's failed split", "no C compiler")
+        srv.cleanup()
+        return
+    flag = os.path.join(srv.dir, "fail-now")
+    srv.env = preload_env({"LD_PRELOAD": so, "FAILSPLIT_FLAG": flag})
+    home = os.path.join(srv.dir, "home")
+    with open(srv.passwd, "w") as f:
+        f.write(f"alice:{{PLAIN}}wonderland:{nobody.pw_uid}:"
+                f"{nobody.pw_gid}::{home}/alice::\n")
+    srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
+                   'port = 0 }\n')
+    new = os.path.join(home, "alice", "Maildir", "new")
+    try:
+        for n, (call, why) in enumerate((
+                ("socketpair", r"lmtp: rip=127\.0\.0\.1: socketpair: "),
+                ("fork", r"lmtp: rip=127\.0\.0\.1: fork: "),
+                ("setgroups", r"cannot switch to uid \d+ gid \d+"))):
+            srv.env["FAILSPLIT_CALL"] = call
+            start(srv)
+            local = local_workers(srv)
+            t.eq(len(local), 1, f"{call}: one local worker")
+            fds = len(os.listdir(f"/proc/{local[0]}/fd")) if local else -1
+            open(flag, "w").close()
+            sock = socket.create_connection(("127.0.0.1", srv.lmtp_port),
+                                            timeout=10)
+            try:
+                got = sock.recv(4096)
+            except ConnectionResetError:
+                got = b""
+            sock.close()
+            os.unlink(flag)
+            t.eq(got, b"", f"{call} fails: the connection is closed "
+                 "without a word")
+            t.ok(srv.wait_log(why), f"{call} fails: the log says why")
+            lmtp = smtplib.LMTP("127.0.0.1", srv.lmtp_port, timeout=10)
+            lmtp.ehlo("client.example")
+            t.eq(lmtp.sendmail("", ["alice"], b"Subject: t\r\n\r\nt\r\n"),
+                 {}, f"after a failed {call}: the next connection delivers")
+            lmtp.quit()
+            t.eq(len(os.listdir(new)), n + 1, f"after a failed {call}: "
+                 "the copy is in new/")
+            t.eq(local_workers(srv), local, f"after a failed {call}: the "
+                 "same worker")
+            deadline = time.monotonic() + 5
+            while local and srv.children(local[0]) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            if local:
+                t.eq(srv.children(local[0]), [], f"after a failed {call}: "
+                     "no child left")
+                t.eq(len(os.listdir(f"/proc/{local[0]}/fd")), fds,
+                     f"after a failed {call}: no file more than before")
+            t.eq(srv.stop(), 0, f"after a failed {call}: posternd exits 0")
+            srv.log.clear()
+    finally:
+        srv.cleanup()
+
+
 def timeup():
     """max_session_time ends a root local worker's session, in its
     child, with the protocol's reply."""
@@ -481,4 +552,5 @@ smuggling()
 conf_check()
 local_worker()
 local_worker_root()
+split_failures()
 t.done()
