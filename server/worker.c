@@ -347,14 +347,15 @@ split(const struct worker_args *w, const struct listener *l,
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	session_title(s, "deliveries");
 	delegate_mta(w->conf, &who, sv[0]);
-	close(sv[0]);
 	/* The child is ending (its end is closed), or broke the channel's
-	 * rules and is ended; its pid is its own until reaped. */
+	 * rules and is ended before the channel closes, which it would
+	 * see; its pid is its own until reaped. */
 	sigprocmask(SIG_BLOCK, &all, &old);
 	phase = PHASE_BUSY;
 	child = 0;
 	(void)kill(pid, SIGKILL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[0]);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 }

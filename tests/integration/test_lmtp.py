@@ -23,7 +23,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import postern  # noqa: E402
 from postern import (POSTERN, Server, Tap, build_shim, crlf,  # noqa: E402
-                     holders, preload_env, sanitized, socket_inode)
+                     holders, open_files, preload_env, read_to_end,
+                     sanitized, socket_inode)
 
 t = Tap()
 NOBODY = 65534
@@ -442,9 +443,11 @@ def local_worker_root():
 def split_failures():
     """A root local worker whose split fails (its socketpair or fork, or
     its session's child unable to give up root) closes that connection
-    without a word and logs why; it holds no more files and no child
-    afterwards, and serves the next connection (the failures made by the
-    LD_PRELOAD shim tests/shims/failsplit.c, while a flag file exists)."""
+    without a word and logs why; a child that breaks the rules of its
+    channel to the worker is killed, and the connection with it.  Either
+    way the worker holds no more files and no child afterwards, and
+    serves the next connection.  The failures are made by the LD_PRELOAD
+    shim tests/shims/failsplit.c, while a flag file exists."""
     if os.geteuid() != 0:
         t.skip("a root local worker's failed split", "needs root")
         return
@@ -463,51 +466,68 @@ def split_failures():
                 f"{nobody.pw_gid}::{home}/alice::\n")
     srv.write_conf('listen { protocol = "lmtp" address = "127.0.0.1" '
                    'port = 0 }\n')
-    new = os.path.join(home, "alice", "Maildir", "new")
     try:
         for n, (call, why) in enumerate((
                 ("socketpair", r"lmtp: rip=127\.0\.0\.1: socketpair: "),
                 ("fork", r"lmtp: rip=127\.0\.0\.1: fork: "),
-                ("setgroups", r"cannot switch to uid \d+ gid \d+"))):
+                ("setgroups", r"cannot switch to uid \d+ gid \d+"),
+                ("garble", r"lmtp: rip=127\.0\.0\.1: a malformed lookup "
+                 "from the session"))):
             srv.env["FAILSPLIT_CALL"] = call
             start(srv)
             local = local_workers(srv)
             t.eq(len(local), 1, f"{call}: one local worker")
-            fds = len(os.listdir(f"/proc/{local[0]}/fd")) if local else -1
+            fds = open_files(local[0]) if local else None
             open(flag, "w").close()
             sock = socket.create_connection(("127.0.0.1", srv.lmtp_port),
                                             timeout=10)
-            try:
-                got = sock.recv(4096)
-            except ConnectionResetError:
+            if call == "garble":
+                sock.sendall(b"LHLO client.example\r\nMAIL FROM:<>\r\n")
                 got = b""
+                while not got.endswith(b"OK\r\n") or \
+                        b"250 2.1.0 " not in got:
+                    more = sock.recv(4096)
+                    if not more:
+                        break
+                    got += more
+                t.ok(got.startswith(b"220 ") and
+                     got.endswith(b"250 2.1.0 sender <> OK\r\n"),
+                     "garble: a session up to MAIL", got)
+                sock.sendall(b"RCPT TO:<alice>\r\n")
+            got = read_to_end(sock)
             sock.close()
             os.unlink(flag)
-            t.eq(got, b"", f"{call} fails: the connection is closed "
-                 "without a word")
-            t.ok(srv.wait_log(why), f"{call} fails: the log says why")
-            lmtp = smtplib.LMTP("127.0.0.1", srv.lmtp_port, timeout=10)
-            lmtp.ehlo("client.example")
-            t.eq(lmtp.sendmail("", ["alice"], b"Subject: t\r\n\r\nt\r\n"),
-                 {}, f"after a failed {call}: the next connection delivers")
-            lmtp.quit()
-            t.eq(len(os.listdir(new)), n + 1, f"after a failed {call}: "
-                 "the copy is in new/")
-            t.eq(local_workers(srv), local, f"after a failed {call}: the "
-                 "same worker")
-            deadline = time.monotonic() + 5
-            while local and srv.children(local[0]) and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
-            if local:
-                t.eq(srv.children(local[0]), [], f"after a failed {call}: "
-                     "no child left")
-                t.eq(len(os.listdir(f"/proc/{local[0]}/fd")), fds,
-                     f"after a failed {call}: no file more than before")
-            t.eq(srv.stop(), 0, f"after a failed {call}: posternd exits 0")
-            srv.log.clear()
+            t.eq(got, (b"", True), f"{call}: the connection is closed "
+                 "without a word" + (" (a child that breaks its channel's "
+                                     "rules at RCPT is killed)"
+                                     if call == "garble" else ""))
+            t.ok(srv.wait_log(why), f"{call}: the log says why")
+            split_after(srv, local, fds, call, n + 1)
     finally:
         srv.cleanup()
+
+
+def split_after(srv, local, fds, call, copies):
+    """split_failures()'s checks after a failure made by call: the same
+    worker, no child, the files fds (open_files()), the next connection
+    delivering alice's copies-th message, posternd exiting 0."""
+    lmtp = smtplib.LMTP("127.0.0.1", srv.lmtp_port, timeout=10)
+    lmtp.ehlo("client.example")
+    t.eq(lmtp.sendmail("", ["alice"], b"Subject: t\r\n\r\nt\r\n"), {},
+         f"after {call}: the next connection delivers")
+    lmtp.quit()
+    new = os.path.join(srv.dir, "home", "alice", "Maildir", "new")
+    t.eq(len(os.listdir(new)), copies, f"after {call}: the copy is in new/")
+    t.eq(local_workers(srv), local, f"after {call}: the same worker")
+    deadline = time.monotonic() + 5
+    while local and srv.children(local[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if local:
+        t.eq(srv.children(local[0]), [], f"after {call}: no child left")
+        t.eq(open_files(local[0]), fds,
+             f"after {call}: the files it held before, no more")
+    t.eq(srv.stop(), 0, f"after {call}: posternd exits 0")
+    srv.log.clear()
 
 
 def timeup():

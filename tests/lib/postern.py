@@ -104,6 +104,24 @@ def wait_for(pred, timeout=10):
     return pred()
 
 
+def read_to_end(sock, timeout=10):
+    """What sock receives until its peer closes it (a reset counts as
+    closed): (data, True); or (data, False) when it stays open for
+    timeout seconds."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            more = sock.recv(4096)
+            if not more:
+                return data, True
+            data += more
+    except ConnectionResetError:
+        return data, True
+    except socket.timeout:
+        return data, False
+
+
 def open_files(pid):
     """What pid holds open, as a count of each file: sockets and pipes
     by kind alone (their inodes change with every new one)."""
