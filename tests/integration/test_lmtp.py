@@ -541,12 +541,7 @@ def timeup():
         sock = socket.create_connection(("127.0.0.1", srv.lmtp_port),
                                         timeout=10)
         sock.sendall(b"LHLO client.example\r\n")
-        data = b""
-        while True:
-            more = sock.recv(4096)
-            if not more:
-                break
-            data += more
+        data, _ = read_to_end(sock)
         last = data.decode(errors="replace").splitlines()[-1:]
         t.ok(last and last[0].startswith("421 4.3.2 test.example session "
                                          "time limit reached"),

@@ -23,7 +23,8 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from postern import POSTERND, Client, Server, Tap, crlf, put  # noqa: E402
+from postern import (POSTERND, Client, Server, Tap, crlf, put,  # noqa: E402
+                     read_to_end)
 
 t = Tap()
 # TLS 1.0 and 1.1 are deprecated: that is what the test checks.
@@ -78,23 +79,6 @@ def client_ctx(maxv=None, minv=None, ciphers=None):
     if maxv:
         ctx.maximum_version = maxv
     return ctx
-
-
-def ended(sock, timeout=5):
-    """(closed, data): whether the server closes sock (or resets it)
-    within timeout, and what it sent meanwhile."""
-    sock.settimeout(timeout)
-    got = b""
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return True, got
-            got += chunk
-    except ConnectionResetError:
-        return True, got
-    except socket.timeout:
-        return False, got
 
 
 class TlsServer(Server):
@@ -245,7 +229,7 @@ def stls_failures(crt, key):
         c = TlsClient(srv.port)
         t.eq(c.cmd("STLS"), "+OK Begin TLS negotiation", "STLS")
         c.send("this is not a TLS ClientHello\r\nUSER alice\r\n")
-        closed, got = ended(c.sock)
+        got, closed = read_to_end(c.sock, 5)
         t.ok(closed, "a failed STLS handshake ends the session")
         t.ok(b"-ERR" not in got and b"+OK" not in got,
              "nothing is answered in the clear after it", got)
